@@ -1,0 +1,1 @@
+"""Built-in sitewatch checks, registered under the ``sitewatch.checks`` entry-point group."""

@@ -1,0 +1,161 @@
+"""Wires the pieces together and owns their lifetime: start, reload (SIGHUP), stop (SIGTERM)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp.abc import AbstractResolver
+
+from sitewatch.config import Config, ConfigError, load_config
+from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.logs import event
+from sitewatch.metrics import SitewatchCollector, build_registry
+from sitewatch.probe import AnyCheck, Clock, SystemClock
+from sitewatch.registry import load_checks
+from sitewatch.results import ResultBook, RunRecord
+from sitewatch.scheduler import Scheduler
+from sitewatch.web import WebServer, build_app
+
+__all__ = ["Agent"]
+
+
+class Agent:
+    """One running agent: a config, a scheduler, a result book and a web server."""
+
+    def __init__(
+        self,
+        config: Config,
+        log: logging.Logger,
+        *,
+        resolver: AbstractResolver | None = None,
+        clock: Clock | None = None,
+        checks: Mapping[str, type[AnyCheck]] | None = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.clock = clock or SystemClock()
+        self.resolver = resolver or ProbeResolver()
+        self.book = ResultBook()
+        self.collector = SitewatchCollector(self.book, checks or load_checks(), log)
+        self.registry = build_registry(self.collector)
+        self._stop = asyncio.Event()
+        self._started = time.time()
+        self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
+        self.scheduler = Scheduler(
+            session=self.session,
+            resolver=self.resolver,
+            clock=self.clock,
+            concurrency=config.agent.concurrency,
+            per_host=config.agent.per_host_concurrency,
+            on_result=self._on_result,
+            lag=self.book.lag,
+            log=log,
+        )
+        host, port = config.agent.host_port
+        app = build_app(self.book, self.registry, self._info(), self._health)
+        self.web = WebServer(app, host, port)
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def _info(self) -> dict[str, Any]:
+        return {"config": str(self.config.source), "started": self._started}
+
+    def _health(self) -> tuple[bool, str]:
+        if self._loop_task is None or self._loop_task.done():
+            return False, "scheduler is not running"
+        return True, f"{len(self.book.configured)} checks scheduled, {self.scheduler.in_flight} running"
+
+    def _on_result(self, record: RunRecord) -> None:
+        previous = self.book.latest.get(record.key)
+        self.book.record(record)
+        # Log transitions only, so a steady failure is one line, not one per run.
+        if previous is None or previous.result.status != record.result.status:
+            level = logging.INFO if record.result.ok else logging.WARNING
+            event(
+                self.log,
+                level,
+                "check_status",
+                site=record.site,
+                check=record.check,
+                status=record.result.status.value,
+                previous=previous.result.status.value if previous else "none",
+                summary=record.result.summary,
+            )
+
+    async def start(self) -> None:
+        """Bind the web server and start scheduling."""
+        self._apply(self.config)
+        await self.web.start()
+        self._loop_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        event(
+            self.log,
+            logging.INFO,
+            "agent_started",
+            listen=",".join(self.web.bound),
+            sites=len(self.config.sites),
+            checks=len(self.config.checks),
+            config=str(self.config.source),
+        )
+
+    def _apply(self, config: Config) -> None:
+        self.book.configure((c.key, c.type) for c in config.checks)
+        self.scheduler.apply(config.checks)
+
+    def reload(self, path: Path | None = None) -> bool:
+        """Re-read the config; on error keep the running one and say why."""
+        source = path or self.config.source
+        try:
+            new = load_config(source)
+        except ConfigError as exc:
+            event(self.log, logging.ERROR, "reload_failed", config=str(source), errors=len(exc.problems))
+            for problem in exc.problems:
+                event(self.log, logging.ERROR, "config_error", problem=str(problem))
+            return False
+        if new.agent != self.config.agent:
+            event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")
+        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, new.sites)
+        self._apply(self.config)
+        event(self.log, logging.INFO, "reloaded", sites=len(new.sites), checks=len(new.checks))
+        return True
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve` to return (signal-safe)."""
+        self._stop.set()
+
+    async def serve(self) -> None:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads. Shuts down in a fixed order."""
+        loop = asyncio.get_running_loop()
+        await self.start()
+        installed = []
+        for sig, handler in (
+            (signal.SIGTERM, self.request_stop),
+            (signal.SIGINT, self.request_stop),
+            (signal.SIGHUP, self.reload),
+        ):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, handler)
+                installed.append(sig)
+        try:
+            await self._stop.wait()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop scheduling, let runs finish within the longest timeout, then close everything."""
+        grace = max((c.timeout for c in self.config.checks), default=1.0)
+        event(self.log, logging.INFO, "agent_stopping", in_flight=self.scheduler.in_flight, grace_seconds=grace)
+        await self.scheduler.stop(grace)
+        if self._loop_task is not None:
+            await self._loop_task
+        await self.web.close()
+        await self.session.close()
+        await self.resolver.close()
+        event(self.log, logging.INFO, "agent_stopped")

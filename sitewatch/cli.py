@@ -1,0 +1,207 @@
+"""Command line: ``run``, ``check-config``, ``probe`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from sitewatch import __version__
+from sitewatch.agent import Agent
+from sitewatch.cli_table import render_table
+from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
+from sitewatch.demo import DemoTarget, demo_config_path
+from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.logs import event, setup_logging
+from sitewatch.probe import SystemClock, format_duration, worst
+from sitewatch.registry import RegistryError
+from sitewatch.results import Histogram, RunRecord
+from sitewatch.scheduler import Scheduler
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = "/etc/sitewatch/config.yaml"
+#: Exit code when the command could not run at all (Nagios' UNKNOWN).
+EXIT_UNUSABLE = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sitewatch", description="Watch websites; export metrics; open tickets.")
+    parser.add_argument("--version", action="version", version=f"sitewatch {__version__}")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format (stderr)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agent in the foreground")
+    run.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+
+    check = sub.add_parser("check-config", help="validate a config file and summarise it")
+    check.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+
+    probe = sub.add_parser("probe", help="run checks once now and print a table (exit 0 ok, 1 warning, 2 failing)")
+    probe.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    probe.add_argument("site", nargs="?", help="only this site")
+    probe.add_argument("--check", help="only the check with this name")
+
+    demo = sub.add_parser("demo", help="serve a small demo site on loopback and watch it")
+    demo.add_argument("--listen", default=DEFAULT_LISTEN, help=f"agent address (default {DEFAULT_LISTEN})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sitewatch`` console script."""
+    args = _parser().parse_args(argv)
+    log = setup_logging(args.log_format, args.log_level)
+    try:
+        if args.command == "check-config":
+            return _check_config(Path(args.config))
+        if args.command == "probe":
+            return _probe(Path(args.config), args.site, args.check, log)
+        if args.command == "run":
+            return _run(Path(args.config), log)
+        if args.command == "demo":
+            return _demo(args.listen, log)
+    except RegistryError as exc:
+        print(f"sitewatch: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choices
+
+
+def _load(path: Path) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        count = len(exc.problems)
+        print(
+            f"{path}: {count} error{'s' * (count != 1)}; fix them and run `sitewatch check-config -c {path}` again",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _check_config(path: Path) -> int:
+    config = _load(path)
+    if config is None:
+        return 1
+    by_type = collections.Counter(c.type for c in config.checks)
+    kinds = ", ".join(f"{t}: {n}" for t, n in sorted(by_type.items())) or "none"
+    print(f"{path}: OK")
+    print(f"  sites:  {len(config.sites)}")
+    print(f"  checks: {len(config.checks)} ({kinds})")
+    print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
+    return 0
+
+
+def _probe(path: Path, site: str | None, check: str | None, log: logging.Logger) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_UNUSABLE
+    specs = [c for c in config.checks if (site is None or c.site.name == site) and (check is None or c.name == check)]
+    if not specs:
+        what = " ".join(filter(None, [f"site {site!r}" if site else "", f"check {check!r}" if check else ""]))
+        names = ", ".join(s.info.name for s in config.sites) or "none"
+        print(f"sitewatch: no {what or 'checks'} in {path} (sites: {names})", file=sys.stderr)
+        return EXIT_UNUSABLE
+    records = asyncio.run(_probe_all(config, specs, log))
+    rows = [
+        [r.site, r.check, r.result.status.value.upper(), format_duration(r.duration), r.result.summary] for r in records
+    ]
+    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else None
+    used = max((len(r[0]) + len(r[1]) + 30 for r in rows), default=0)
+    print(render_table(["SITE", "CHECK", "STATUS", "TIME", "SUMMARY"], rows, (width - used) if width else None))
+    return worst(*(r.result.status for r in records)).exit_code
+
+
+async def _probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:
+    resolver = ProbeResolver()
+    session = make_session(resolver, user_agent=config.agent.user_agent)
+    scheduler = Scheduler(
+        session=session,
+        resolver=resolver,
+        clock=SystemClock(),
+        concurrency=config.agent.concurrency,
+        per_host=config.agent.per_host_concurrency,
+        on_result=lambda _: None,
+        lag=Histogram(),
+        log=log,
+    )
+    limit = asyncio.Semaphore(config.agent.concurrency)
+    done = 0
+    show = sys.stderr.isatty() and len(specs) > 1
+
+    async def one(spec: CheckSpec) -> RunRecord:
+        nonlocal done
+        async with limit:
+            record = await scheduler.run_once(spec)
+        done += 1
+        if show:
+            print(f"\r{done}/{len(specs)} checks done", end="", file=sys.stderr, flush=True)
+        return record
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(s)) for s in specs]
+    finally:
+        if show:
+            print(file=sys.stderr)
+        await session.close()
+        await resolver.close()
+    return [t.result() for t in tasks]
+
+
+def _run(path: Path, log: logging.Logger) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_UNUSABLE
+    return asyncio.run(_serve(config, log))
+
+
+async def _serve(config: Config, log: logging.Logger) -> int:
+    agent = Agent(config, log)
+    try:
+        await agent.serve()
+    except OSError as exc:
+        event(log, logging.ERROR, "bind_failed", listen=config.agent.listen, error=exc.strerror or str(exc))
+        print(
+            f"sitewatch: cannot listen on {config.agent.listen} ({exc.strerror or exc}); "
+            "set agent.listen to a free address",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
+    return 0
+
+
+def _demo(listen: str, log: logging.Logger) -> int:
+    return asyncio.run(_demo_async(listen, log))
+
+
+async def _demo_async(listen: str, log: logging.Logger) -> int:
+    target = DemoTarget()
+    url = await target.start()
+    state = Path(tempfile.mkdtemp(prefix="sitewatch-demo-"))
+    os.environ.update(SITEWATCH_DEMO_URL=url, SITEWATCH_DEMO_STATE=str(state), SITEWATCH_DEMO_LISTEN=listen)
+    try:
+        config = load_config(demo_config_path())
+        print(f'demo target:  {url}/ (healthy), /slow, /error (HTTP 500), /fatal ("Fatal error" in a 200)')
+        print(f"metrics:      http://{listen}/metrics")
+        print(f"status:       http://{listen}/api/status")
+        print("stop with Ctrl-C", flush=True)
+        return await _serve(config, log)
+    finally:
+        await target.close()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m sitewatch.cli`
+    sys.exit(main())

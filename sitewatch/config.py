@@ -1,0 +1,346 @@
+"""YAML → validated, immutable :class:`Config`; every error carries ``file:line``.
+
+Validation runs in two passes so that all errors are reported at once: the outer
+structure (agent, defaults, sites) against the models below, then each check's
+own settings against the ``Config`` model of its plugin.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yarl
+
+from sitewatch import __version__
+from sitewatch.config_errors import problems_from_validation
+from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
+from sitewatch.registry import load_checks
+from sitewatch.yamlsource import (
+    KeyPath,
+    Origin,
+    Problem,
+    SourceMap,
+    expand_include,
+    format_path,
+    load_yaml_tree,
+)
+
+__all__ = ["DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "ConfigError", "SiteSpec", "load_config"]
+
+#: 9879 is not taken in Prometheus' default-port allocation list for exporters.
+DEFAULT_LISTEN = "127.0.0.1:9879"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_COMMON_KEYS = ("type", "name", "interval", "timeout")
+PositiveDuration = Annotated[Duration, pydantic.Field(gt=0)]
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in a config, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+def _listen(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected host:port like {DEFAULT_LISTEN}, got {value!r}")
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port like {DEFAULT_LISTEN} or [::1]:9879, got {value!r}")
+    return value
+
+
+class AgentConfig(_Model):
+    """``agent:`` — where the agent listens, keeps state, and how hard it may probe."""
+
+    listen: Annotated[str, pydantic.BeforeValidator(_listen)] = DEFAULT_LISTEN
+    state_dir: Path = Path("/var/lib/sitewatch")
+    concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
+    per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8
+    user_agent: str = f"sitewatch/{__version__}"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """``listen`` split for binding (brackets stripped from IPv6)."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class DefaultsConfig(_Model):
+    """``defaults:`` — settings every check inherits unless its site or itself overrides them."""
+
+    interval: PositiveDuration = 60.0
+    timeout: PositiveDuration = 10.0
+
+
+class TicketsConfig(_Model):
+    """``tickets:`` — where incidents go; for now only the embedded local store."""
+
+    sink: Literal["local"] = "local"
+
+
+class _Site(_Model):
+    name: str
+    url: str
+    tags: tuple[str, ...] = ()
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+    checks: tuple[Any, ...] | None = None
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                f"expected a name of letters, digits, '.', '_' or '-' (it becomes a metric label), got {value!r}"
+            )
+        return value
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            url = yarl.URL(value)
+        except ValueError:
+            url = yarl.URL()
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"expected a URL like https://shop.example.com/, got {value!r}")
+        return value
+
+
+class _Common(_Model):
+    type: str
+    name: str | None = None
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+
+
+class _Raw(_Model):
+    agent: AgentConfig = AgentConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
+    tickets: TicketsConfig = TicketsConfig()
+    sites: tuple[_Site, ...] = ()
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One configured check, with inherited timing resolved."""
+
+    site: SiteInfo
+    name: str
+    type: str
+    interval: float
+    timeout: float
+    settings: CheckConfig
+    check_class: builtins.type[AnyCheck]
+    origin: Origin
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Stable identity: (site name, check name)."""
+        return (self.site.name, self.name)
+
+    def build(self) -> AnyCheck:
+        """Instantiate the check with its validated settings."""
+        return self.check_class(self.settings, self.site)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSpec:
+    """One configured site and its checks."""
+
+    info: SiteInfo
+    checks: tuple[CheckSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A complete, validated configuration. Immutable: reloads build a new one."""
+
+    source: Path
+    agent: AgentConfig
+    defaults: DefaultsConfig
+    tickets: TicketsConfig
+    sites: tuple[SiteSpec, ...]
+
+    @property
+    def checks(self) -> tuple[CheckSpec, ...]:
+        """Every check of every site."""
+        return tuple(c for s in self.sites for c in s.checks)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, substitute, include and validate ``path``; raise :class:`ConfigError` with every problem."""
+    path = Path(path)
+    smap = SourceMap(default=Origin(str(path), 1))
+    problems: list[Problem] = []
+    data = load_yaml_tree(path, smap, problems)
+    if data is not None and not isinstance(data, dict):
+        problems.append(Problem(smap.origin(()), "", "expected a mapping with agent:, defaults: and sites:"))
+    if not isinstance(data, dict):
+        raise ConfigError(problems)
+    _merge_includes(data, path.parent, smap, problems)
+    try:
+        raw = _Raw.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems += problems_from_validation(exc, (), smap, _Raw, data)
+        raw = None
+    sites = _build_sites(data, raw, smap, problems)
+    if problems or raw is None:
+        main = str(path)
+        problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
+        raise ConfigError(problems)
+    return Config(path, raw.agent, raw.defaults, raw.tickets, sites)
+
+
+def _merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: list[Problem]) -> None:
+    patterns = data.get("include", [])
+    if isinstance(patterns, str):
+        patterns = [patterns]
+        smap.relocate(("include",), ("include", 0))
+    if not isinstance(patterns, list):
+        return  # the model reports the wrong type
+    sites = data.setdefault("sites", [])
+    if not isinstance(sites, list):
+        return
+    for i, pattern in enumerate(patterns):
+        if not isinstance(pattern, str):
+            continue
+        files = expand_include(pattern, base)
+        if files is None:
+            problems.append(Problem(smap.origin(("include", i)), f"include[{i}]", f"no such file: {pattern!r}"))
+            continue
+        for file in files:
+            scratch: KeyPath = ("@include", str(file))
+            sub = load_yaml_tree(file, smap, problems, prefix=scratch)
+            if sub is None:
+                continue
+            if isinstance(sub, dict) and "sites" in sub and set(sub) == {"sites"} and isinstance(sub["sites"], list):
+                for j, site in enumerate(sub["sites"]):
+                    smap.relocate((*scratch, "sites", j), ("sites", len(sites)))
+                    sites.append(site)
+            elif isinstance(sub, dict):
+                smap.relocate(scratch, ("sites", len(sites)))
+                sites.append(sub)
+            else:
+                where = smap.origin(scratch)
+                problems.append(Problem(where, "", "expected one site (name:, url:, checks:) or a mapping with sites:"))
+    data["include"] = [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else patterns
+
+
+def _build_sites(
+    data: dict[str, Any], raw: _Raw | None, smap: SourceMap, problems: list[Problem]
+) -> tuple[SiteSpec, ...]:
+    raw_sites = data.get("sites")
+    if not isinstance(raw_sites, list):
+        return ()
+    defaults = raw.defaults if raw is not None else DefaultsConfig()
+    seen: dict[str, Origin] = {}
+    out = []
+    for i, site_data in enumerate(raw_sites):
+        if not isinstance(site_data, dict):
+            continue
+        site = _validated_site(site_data, i, raw)
+        name = site_data.get("name")
+        if isinstance(name, str):
+            here = smap.origin(("sites", i, "name"))
+            if name in seen:
+                problems.append(
+                    Problem(here, f"sites[{i}].name", f"duplicate site name {name!r} (first defined at {seen[name]})")
+                )
+            seen.setdefault(name, here)
+        info = SiteInfo(
+            name=str(name), url=yarl.URL(str(site_data.get("url", "http://invalid/"))), tags=site.tags if site else ()
+        )
+        interval = (site.interval if site else None) or defaults.interval
+        timeout = (site.timeout if site else None) or defaults.timeout
+        checks_data = site_data.get("checks", [{"type": "http"}])
+        if not isinstance(checks_data, list):
+            continue
+        checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems)
+        out.append(SiteSpec(info, checks))
+    return tuple(out)
+
+
+def _validated_site(site_data: Mapping[str, Any], index: int, raw: _Raw | None) -> _Site | None:
+    if raw is None or index >= len(raw.sites):
+        return None
+    return raw.sites[index]
+
+
+def _build_checks(  # noqa: PLR0917 - a private helper of one caller
+    items: list[Any],
+    prefix: KeyPath,
+    site: SiteInfo,
+    interval: float,
+    timeout: float,
+    smap: SourceMap,
+    problems: list[Problem],
+) -> tuple[CheckSpec, ...]:
+    registry = load_checks()
+    seen: dict[str, Origin] = {}
+    out = []
+    for j, item in enumerate(items):
+        where: KeyPath = (*prefix, "checks", j)
+        if not isinstance(item, dict):
+            problems.append(Problem(smap.origin(where), format_path(where), "expected a mapping with type:"))
+            continue
+        common_data = {k: v for k, v in item.items() if k in _COMMON_KEYS}
+        try:
+            common = _Common.model_validate(common_data)
+        except pydantic.ValidationError as exc:
+            problems += problems_from_validation(exc, where, smap, _Common, common_data)
+            continue
+        cls = registry.get(common.type)
+        if cls is None:
+            known = ", ".join(sorted(registry)) or "none installed"
+            problems.append(
+                Problem(
+                    smap.origin((*where, "type")),
+                    format_path((*where, "type")),
+                    f"unknown check type {common.type!r} (installed: {known})",
+                )
+            )
+            continue
+        settings_data = {k: v for k, v in item.items() if k not in _COMMON_KEYS}
+        try:
+            settings = cls.Config.model_validate(settings_data)
+        except pydantic.ValidationError as exc:
+            problems += problems_from_validation(exc, where, smap, cls.Config, settings_data)
+            continue
+        name = common.name or common.type
+        here = smap.origin(where)
+        if name in seen:
+            problems.append(
+                Problem(
+                    here,
+                    format_path(where),
+                    f"duplicate check name {name!r} in site {site.name!r} (first at {seen[name]});"
+                    " set name: to tell them apart",
+                )
+            )
+        seen.setdefault(name, here)
+        check_interval = common.interval or interval
+        check_timeout = common.timeout or timeout
+        if check_timeout > check_interval:
+            problems.append(
+                Problem(
+                    here,
+                    format_path(where),
+                    f"timeout ({check_timeout:g}s) must not exceed interval ({check_interval:g}s)",
+                )
+            )
+        out.append(CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here))
+    return tuple(out)

@@ -1,0 +1,269 @@
+"""The agent's one HTTP client: a resolver that never blocks a thread pool, a
+connector that times TCP connect and TLS handshake separately, and per-request
+phase timings in the style of blackbox_exporter.
+
+Per-request settings (phase timer, ``resolve:`` override, IP family preference)
+travel in context variables: aiohttp resolves and connects inside the task that
+made the request (we disable its DNS cache, which would share lookups between
+requests), so the values set around a request are the ones its connect sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import socket
+import ssl
+import sys
+import time
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Literal
+
+import aiohappyeyeballs
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+__all__ = [
+    "PhaseTimer",
+    "ProbeConnector",
+    "ProbeResolver",
+    "ip_preference",
+    "make_session",
+    "measure_phases",
+    "resolve_override",
+]
+
+IpProtocol = Literal["auto", "ip4", "ip6"]
+
+
+@dataclass
+class PhaseTimer:
+    """Accumulates phase durations (seconds) over every request made while active.
+
+    Phases follow blackbox_exporter: ``resolve``, ``connect``, ``tls``,
+    ``processing`` (connection ready → response headers) and ``transfer``
+    (headers → body read, reported by the check via :meth:`body_done`).
+    """
+
+    phases: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("resolve", "connect", "tls", "processing", "transfer"), 0.0)
+    )
+    _marks: dict[str, float] = field(default_factory=dict)
+
+    def _mark(self, name: str) -> None:
+        self._marks[name] = time.perf_counter()
+
+    def _add_since(self, phase: str, mark: str) -> None:
+        start = self._marks.pop(mark, None)
+        if start is not None:
+            self.phases[phase] += time.perf_counter() - start
+
+    def body_done(self) -> None:
+        """Mark the end of reading a response body (closes the transfer phase)."""
+        self._add_since("transfer", "headers")
+
+    @property
+    def total(self) -> float:
+        """Sum of all phases."""
+        return sum(self.phases.values())
+
+
+_timer: contextvars.ContextVar[PhaseTimer | None] = contextvars.ContextVar("sitewatch_timer", default=None)
+_NO_OVERRIDE: Mapping[str, str] = types.MappingProxyType({})
+_override: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("sitewatch_resolve", default=_NO_OVERRIDE)
+_family: contextvars.ContextVar[tuple[IpProtocol, bool]] = contextvars.ContextVar(
+    "sitewatch_family", default=("auto", True)
+)
+
+
+@contextlib.contextmanager
+def measure_phases() -> Iterator[PhaseTimer]:
+    """Time every request made inside the block; yields the accumulating timer."""
+    timer = PhaseTimer()
+    token = _timer.set(timer)
+    try:
+        yield timer
+    finally:
+        _timer.reset(token)
+
+
+@contextlib.contextmanager
+def resolve_override(addresses: Mapping[str, str]) -> Iterator[None]:
+    """Inside the block, connect to ``addresses[host]`` instead of resolving ``host``.
+
+    The Host header, SNI and certificate check still use the real name: this is
+    how one backend behind a load balancer is probed.
+    """
+    token = _override.set({k.lower(): v for k, v in addresses.items()})
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+@contextlib.contextmanager
+def ip_preference(protocol: IpProtocol, fallback: bool = True) -> Iterator[None]:
+    """Prefer (or, without ``fallback``, require) IPv4 or IPv6 for requests in the block."""
+    token = _family.set((protocol, fallback))
+    try:
+        yield
+    finally:
+        _family.reset(token)
+
+
+def _result(host: str, address: str, port: int) -> ResolveResult:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return {"hostname": host, "host": address, "port": port, "family": family, "proto": 0, "flags": 0}
+
+
+class ProbeResolver(AbstractResolver):
+    """Resolves through c-ares (aiodns) so a blackholed name costs only its own request.
+
+    ``static`` maps names to addresses before anything else is asked; tests use it
+    to send real hostnames to loopback. With ``fallback=None`` unknown names fail.
+    """
+
+    def __init__(
+        self,
+        static: Mapping[str, Sequence[str]] | None = None,
+        fallback: AbstractResolver | None | Literal["default"] = "default",
+    ) -> None:
+        self._static = {k.lower(): list(v) for k, v in (static or {}).items()}
+        if fallback == "default":
+            fallback = aiohttp.AsyncResolver()
+        self._fallback = fallback
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve ``host`` honouring overrides and the IP family preference."""
+        key = host.lower().rstrip(".")
+        override = _override.get().get(key)
+        if override is not None:
+            return [_result(host, override, port)]
+        if key in self._static:
+            results = [_result(host, a, port) for a in self._static[key]]
+        elif self._fallback is not None:
+            results = await self._fallback.resolve(host, port, family)
+        else:
+            raise OSError(socket.EAI_NONAME, f"cannot resolve {host}: not in the test resolver")
+        return _by_preference(host, results)
+
+    async def close(self) -> None:
+        """Release the c-ares channel."""
+        if self._fallback is not None:
+            await self._fallback.close()
+
+
+def _by_preference(host: str, results: list[ResolveResult]) -> list[ResolveResult]:
+    protocol, fallback = _family.get()
+    if protocol == "auto":
+        return results
+    wanted = socket.AF_INET if protocol == "ip4" else socket.AF_INET6
+    preferred = [r for r in results if r["family"] == wanted]
+    if not fallback:
+        if not preferred:
+            raise OSError(socket.EAI_NONAME, f"{host} has no {protocol} address")
+        return preferred
+    return preferred + [r for r in results if r["family"] != wanted]
+
+
+class ProbeConnector(aiohttp.TCPConnector):
+    """A TCP connector that records TCP-connect and TLS-handshake time separately.
+
+    aiohttp's tracing reports connection creation as one span; blackbox-style
+    phases need the split, so this overrides the single step where aiohttp opens
+    the socket and then wraps it in TLS. The body mirrors aiohttp 3.11–3.14.
+    """
+
+    async def _wrap_create_connection(
+        self,
+        *args: Any,
+        addr_infos: list[aiohappyeyeballs.AddrInfoType],
+        req: aiohttp.ClientRequest,
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's own signature
+        client_error: type[Exception] = aiohttp.ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, aiohttp.client_proto.ResponseHandler]:
+        timer = _timer.get()
+        if timer is None:
+            return await super()._wrap_create_connection(
+                *args, addr_infos=addr_infos, req=req, timeout=timeout, client_error=client_error, **kwargs
+            )
+        try:
+            async with asyncio.timeout(timeout.sock_connect):
+                timer._mark("tcp")
+                sock = await aiohappyeyeballs.start_connection(
+                    addr_infos=addr_infos, happy_eyeballs_delay=self._happy_eyeballs_delay, loop=self._loop
+                )
+                timer._add_since("connect", "tcp")
+                timer._mark("tls")
+                if kwargs.get("ssl") and sys.version_info >= (3, 11):
+                    kwargs.setdefault("ssl_shutdown_timeout", 0.1)
+                transport, proto = await self._loop.create_connection(*args, **kwargs, sock=sock)
+                if kwargs.get("ssl"):
+                    timer._add_since("tls", "tls")
+                else:
+                    timer._marks.pop("tls", None)
+                return transport, proto
+        except ssl.SSLCertVerificationError as exc:
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except ssl.SSLError as exc:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc
+
+
+async def _on_dns_start(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
+    if (timer := _timer.get()) is not None:
+        timer._mark("dns")
+
+
+async def _on_dns_end(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
+    if (timer := _timer.get()) is not None:
+        timer._add_since("resolve", "dns")
+
+
+async def _on_connection_ready(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
+    if (timer := _timer.get()) is not None:
+        timer._mark("ready")
+
+
+async def _on_headers_received(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
+    if (timer := _timer.get()) is not None:
+        timer._add_since("processing", "ready")
+        timer._mark("headers")
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_dns_resolvehost_start.append(_on_dns_start)
+    trace.on_dns_resolvehost_end.append(_on_dns_end)
+    trace.on_connection_create_end.append(_on_connection_ready)
+    trace.on_connection_reuseconn.append(_on_connection_ready)
+    trace.on_request_end.append(_on_headers_received)
+    return trace
+
+
+def make_session(resolver: AbstractResolver, *, user_agent: str) -> aiohttp.ClientSession:
+    """Build the agent's shared session: fresh connection per probe, no cookies, no DNS cache."""
+    connector = ProbeConnector(
+        resolver=resolver,
+        use_dns_cache=False,  # every probe resolves, as blackbox_exporter does
+        force_close=True,  # every probe pays (and measures) connect and TLS
+        limit=0,  # concurrency is the scheduler's job
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trace_configs=[_trace_config()],
+        headers={"User-Agent": user_agent},
+        auto_decompress=True,
+        raise_for_status=False,
+    )

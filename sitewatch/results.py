@@ -1,0 +1,101 @@
+"""The latest result of every check, run counters and the scheduling-lag histogram.
+
+This is the read-only snapshot that /metrics and /api/status render from; the
+scheduler is its only writer.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sitewatch.probe import Result, Status
+
+__all__ = ["LAG_BUCKETS", "Histogram", "ResultBook", "RunRecord"]
+
+CheckKey = tuple[str, str]
+
+#: Seconds late: fine-grained below 100 ms, where a healthy scheduler lives.
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One finished run: which check, what it found, when and how long it took."""
+
+    site: str
+    check: str
+    check_type: str
+    result: Result
+    started: float  # unix seconds
+    duration: float  # seconds
+
+    @property
+    def key(self) -> CheckKey:
+        """(site, check)."""
+        return (self.site, self.check)
+
+
+@dataclass
+class Histogram:
+    """A cumulative-bucket histogram in the Prometheus sense, cheap to observe."""
+
+    buckets: Sequence[float] = LAG_BUCKETS
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.buckets) + 1)
+
+    def observe(self, value: float) -> None:
+        """Add one observation."""
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.total += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """``(le, count)`` pairs including ``+Inf``, as exposition needs them."""
+        out, running = [], 0
+        for bound, n in zip([*map(str, self.buckets), "+Inf"], self.counts, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
+
+    def quantile(self, q: float) -> float:
+        """Upper bound of the bucket holding quantile ``q`` (inf if beyond the last)."""
+        if not self.count:
+            return 0.0
+        rank, running = q * self.count, 0
+        for bound, n in zip([*self.buckets, float("inf")], self.counts, strict=True):
+            running += n
+            if running >= rank:
+                return bound
+        return float("inf")  # pragma: no cover - running reaches count
+
+
+class ResultBook:
+    """Latest result per check plus counters; forgets checks removed from config."""
+
+    def __init__(self) -> None:
+        self.latest: dict[CheckKey, RunRecord] = {}
+        self.runs: Counter[tuple[str, str, Status]] = Counter()
+        self.lag = Histogram()
+        self.configured: dict[CheckKey, str] = {}
+
+    def configure(self, checks: Iterable[tuple[CheckKey, str]]) -> None:
+        """Set the configured checks (key → type); drop everything about the others."""
+        self.configured = dict(checks)
+        for key in [k for k in self.latest if k not in self.configured]:
+            del self.latest[key]
+        for run_key in [k for k in self.runs if (k[0], k[1]) not in self.configured]:
+            del self.runs[run_key]
+
+    def record(self, record: RunRecord) -> None:
+        """Store a finished run, unless its check was removed while it ran."""
+        if record.key not in self.configured:
+            return
+        self.latest[record.key] = record
+        self.runs[(record.site, record.check, record.result.status)] += 1

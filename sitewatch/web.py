@@ -1,0 +1,118 @@
+"""The agent's HTTP surface: ``/metrics``, ``/healthz`` and ``/api/status``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Protocol
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from sitewatch import __version__
+from sitewatch.results import ResultBook
+
+__all__ = ["WebServer", "build_app", "status_document"]
+
+_BOOK = web.AppKey("book", ResultBook)
+_REGISTRY = web.AppKey("registry", CollectorRegistry)
+_INFO = web.AppKey("info", dict[str, Any])
+
+
+class HealthProbe(Protocol):
+    """Says whether the agent is healthy, and why not."""
+
+    def __call__(self) -> tuple[bool, str]: ...
+
+
+_HEALTH = web.AppKey("health", HealthProbe)
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def status_document(book: ResultBook, info: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of ``/api/status``: agent facts and every check's last result."""
+    checks = []
+    for (site, check), check_type in sorted(book.configured.items()):
+        record = book.latest.get((site, check))
+        item: dict[str, Any] = {"site": site, "check": check, "type": check_type}
+        if record is None:
+            item.update(status="pending", summary="not run yet", last_run=None, duration_seconds=None, details={})
+        else:
+            item.update(
+                status=record.result.status.value,
+                summary=record.result.summary,
+                last_run=_iso(record.started),
+                duration_seconds=round(record.duration, 6),
+                details=dict(record.result.details),
+            )
+        checks.append(item)
+    return {"agent": {**info, "version": __version__, "checks": len(checks)}, "checks": checks}
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = encoder(request.app[_REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    healthy, reason = request.app[_HEALTH]()
+    return web.json_response(
+        {"status": "ok" if healthy else "unhealthy", "reason": reason}, status=200 if healthy else 503
+    )
+
+
+async def _status(request: web.Request) -> web.Response:
+    return web.json_response(status_document(request.app[_BOOK], request.app[_INFO]), dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def build_app(
+    book: ResultBook,
+    registry: CollectorRegistry,
+    info: dict[str, Any],
+    health: HealthProbe,
+) -> web.Application:
+    """The aiohttp application; bodies are small, so requests are capped at 64 KiB."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[_BOOK] = book
+    app[_REGISTRY] = registry
+    app[_INFO] = info
+    app[_HEALTH] = health
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/api/status", _status)
+    return app
+
+
+class WebServer:
+    """Binds the app to host:port and closes it explicitly."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._host = host
+        self._port = port
+        self.bound: list[str] = []
+
+    async def start(self) -> None:
+        """Bind; raises OSError with the address when the port is taken."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
+        await site.start()
+        self.bound = [_address(a) for a in self._runner.addresses]
+
+    async def close(self) -> None:
+        """Stop accepting and close open connections."""
+        await self._runner.cleanup()
+
+
+def _address(address: Any) -> str:
+    host, port = address[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

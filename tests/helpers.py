@@ -1,0 +1,99 @@
+"""Shared test helpers: loopback servers, a test resolver and a one-shot check runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import yarl
+from aiohttp import web
+
+from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.probe import SiteInfo, SystemClock
+from sitewatch.registry import load_checks
+from sitewatch.results import Histogram, RunRecord
+
+__all__ = ["make_spec", "run_check", "serve", "wait_for"]
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application, host: str = "127.0.0.1", ssl_context: Any = None) -> AsyncIterator[str]:
+    """Serve ``app`` on an ephemeral loopback port; yields the base URL without a trailing slash."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
+    await site.start()
+    bound_host, port = runner.addresses[0][:2]
+    scheme = "https" if ssl_context is not None else "http"
+    try:
+        yield f"{scheme}://{bound_host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def make_spec(
+    check_type: str,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    url: str = "http://127.0.0.1/",
+    site: str = "site",
+    name: str | None = None,
+    interval: float = 60.0,
+    timeout: float = 5.0,
+) -> Any:
+    """A validated CheckSpec, built the way the config loader builds one."""
+    from sitewatch.config import CheckSpec
+    from sitewatch.yamlsource import Origin
+
+    cls = load_checks()[check_type]
+    info = SiteInfo(site, yarl.URL(url))
+    config = cls.Config.model_validate(dict(settings or {}))
+    return CheckSpec(info, name or check_type, check_type, interval, timeout, config, cls, Origin("test", 1))
+
+
+async def run_check(
+    check_type: str,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    url: str = "http://127.0.0.1/",
+    timeout: float = 5.0,
+    hosts: Mapping[str, Sequence[str]] | None = None,
+    resolver: ProbeResolver | None = None,
+) -> RunRecord:
+    """Run one check once through the real scheduler path; ``hosts`` is the test resolver's table."""
+    from sitewatch.scheduler import Scheduler
+
+    resolver = resolver or ProbeResolver(static=hosts or {}, fallback=None)
+    session = make_session(resolver, user_agent="sitewatch-test")
+    scheduler = Scheduler(
+        session=session,
+        resolver=resolver,
+        clock=SystemClock(),
+        concurrency=10,
+        per_host=10,
+        on_result=lambda _: None,
+        lag=Histogram(),
+        log=logging.getLogger("sitewatch.test"),
+    )
+    try:
+        return await scheduler.run_once(make_spec(check_type, settings, url=url, timeout=timeout))
+    finally:
+        await session.close()
+
+
+async def wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``predicate`` until true or fail after ``timeout`` seconds (no fixed sleeps in tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
