@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,9 +80,12 @@ class HttpCheck(Check[HttpConfig]):
         headers = dict(config.headers)
         if config.bearer_token is not None:
             headers["Authorization"] = f"Bearer {config.bearer_token}"
+        if (auth := config.basic_auth) is not None:
+            token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
         self.headers = headers
-        auth = config.basic_auth
-        self.auth = aiohttp.BasicAuth(auth.username, auth.password) if auth else None
+        # Credentials are for the configured host only, never for a host a redirect names.
+        self.foreign_headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         host = self.start_url.host or ""
         self.override = {host: str(config.resolve)} if config.resolve is not None else {}
 
@@ -131,9 +135,8 @@ class HttpCheck(Check[HttpConfig]):
                 ctx.session.request(
                     method,
                     fetch.url,
-                    headers=self.headers,
+                    headers=self.headers if fetch.url.host == self.start_url.host else self.foreign_headers,
                     data=body,
-                    auth=self.auth,
                     allow_redirects=False,
                     ssl=cfg.verify_tls,
                     proxy=cfg.proxy,

@@ -224,20 +224,32 @@ def _merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems:
             continue
         for file in files:
             scratch: KeyPath = ("@include", str(file))
-            sub = load_yaml_tree(file, smap, problems, prefix=scratch)
-            if sub is None:
-                continue
-            if isinstance(sub, dict) and "sites" in sub and set(sub) == {"sites"} and isinstance(sub["sites"], list):
+            found: list[Problem] = []
+            sub = load_yaml_tree(file, smap, found, prefix=scratch)
+            moves: list[tuple[KeyPath, KeyPath]] = []
+            if isinstance(sub, dict) and set(sub) == {"sites"} and isinstance(sub["sites"], list):
                 for j, site in enumerate(sub["sites"]):
-                    smap.relocate((*scratch, "sites", j), ("sites", len(sites)))
+                    moves.append(((*scratch, "sites", j), ("sites", len(sites))))
                     sites.append(site)
             elif isinstance(sub, dict):
-                smap.relocate(scratch, ("sites", len(sites)))
+                moves.append((scratch, ("sites", len(sites))))
                 sites.append(sub)
-            else:
+            for old, new in moves:
+                smap.relocate(old, new)
+                found = [_moved(p, old, new) for p in found]
+            problems += found
+            if sub is not None and not isinstance(sub, dict):
                 where = smap.origin(scratch)
                 problems.append(Problem(where, "", "expected one site (name:, url:, checks:) or a mapping with sites:"))
     data["include"] = [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else patterns
+
+
+def _moved(problem: Problem, old: KeyPath, new: KeyPath) -> Problem:
+    """Re-express a problem found under a scratch include path at its merged path."""
+    before, after = format_path(old), format_path(new)
+    if problem.path == before or problem.path.startswith((before + ".", before + "[")):
+        return Problem(problem.origin, after + problem.path[len(before) :], problem.message)
+    return problem
 
 
 def _build_sites(

@@ -200,7 +200,10 @@ def load_yaml_tree(path: Path, smap: SourceMap, problems: list[Problem], prefix:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problems.append(Problem(Origin(name, line), "", f"invalid YAML: {exc.problem or exc.context}"))
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        problems.append(Problem(Origin(name, line), "", message))
         return None
     except yaml.YAMLError as exc:  # pragma: no cover - reader errors without marks
         problems.append(Problem(Origin(name, 1), "", f"invalid YAML: {exc}"))

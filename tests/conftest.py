@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 
 import pytest
 import trustme
@@ -16,8 +15,8 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-def server_ssl(ca: trustme.CA) -> Iterator[ssl.SSLContext]:
+def server_ssl(ca: trustme.CA) -> ssl.SSLContext:
     """A server context with a certificate for localhost/127.0.0.1 signed by ``ca`` (not trusted by the system)."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost", "127.0.0.1", "shop.test").configure_cert(ctx)
-    yield ctx
+    return ctx
