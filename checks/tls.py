@@ -20,19 +20,9 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.tls_certs import CertFacts, facts, hostname_matches, names
 from checks.tls_config import TlsConfig
-from checks.tls_inspect import (
-    CertFacts,
-    Handshake,
-    HandshakeError,
-    VerifyFailure,
-    facts,
-    handshake,
-    hostname_matches,
-    inspect_context,
-    names,
-    verify_context,
-)
+from checks.tls_inspect import Handshake, HandshakeError, VerifyFailure, handshake, inspect_context, verify_context
 from sitewatch.probe import (
     Check,
     Context,
@@ -66,6 +56,8 @@ class _Probe:
     hs: Handshake | None = None
     certs: list[CertFacts] = field(default_factory=list)
     verify: str = "ok"
+    connected: bool = True
+    untrusted: str | None = None  # the chain line, when the verifying handshake refused
 
     @property
     def earliest(self) -> CertFacts | None:
@@ -110,14 +102,17 @@ class TlsCheck(Check[TlsConfig]):
         """Resolve, handshake with one or every address, and judge what was sent."""
         deadline = asyncio.get_running_loop().time() + ctx.timeout
         try:
+            # Reading the system store or ca_file is file I/O: off the event loop.
+            verifier = await asyncio.to_thread(verify_context, self.config.ca_file)
+        except OSError as exc:  # ssl.SSLError is an OSError: a file that holds no certificate
+            return Result(Status.ERROR, f"cannot load CA file {self.config.ca_file}: {exc.strerror or exc}")
+        try:
             async with asyncio.timeout_at(deadline):
                 addresses = await self._addresses(ctx)
-                # Reading the system store or ca_file is file I/O: off the event loop.
-                verifier = await asyncio.to_thread(verify_context, self.config.ca_file)
         except TimeoutError:
             return Result(Status.ERROR, f"timed out after {format_duration(ctx.timeout)} resolving {self.host}")
-        except (OSError, ssl.SSLError) as exc:
-            return Result(Status.ERROR, _setup_error(self.host, self.config.ca_file, exc))
+        except OSError as exc:
+            return Result(Status.ERROR, f"cannot resolve {self.host}: {exc.strerror or exc}")
         now = ctx.clock.time()
         if self.config.all_addresses:
             async with asyncio.TaskGroup() as group:
@@ -142,7 +137,7 @@ class TlsCheck(Check[TlsConfig]):
         """Like a browser: the first address that accepts TCP is the one judged."""
         for address in addresses:
             probe = await self._probe(address, verifier, deadline, ctx, now)
-            if probe.hs is not None or not probe.lines[0].startswith("cannot connect"):
+            if probe.connected:
                 break
         return probe
 
@@ -156,8 +151,9 @@ class TlsCheck(Check[TlsConfig]):
                 except VerifyFailure as failure:
                     probe.verify = failure.message
                     probe.hs = await handshake(address, self.port, self.server_name, inspect_context(), stage)
-                    probe.lines.append(self._untrusted(failure, probe.hs))
+                    probe.untrusted = self._untrusted(failure, probe.hs)
         except HandshakeError as exc:
+            probe.connected = exc.connected
             return _error(probe, exc.reason)
         except TimeoutError:
             return _error(probe, f"timed out after {format_duration(ctx.timeout)} {stage[0]}")
@@ -182,8 +178,8 @@ class TlsCheck(Check[TlsConfig]):
     def _judge(self, probe: _Probe, now: float) -> None:
         assert probe.hs is not None
         problems: list[tuple[Status, str]] = []
-        if probe.lines:  # the untrusted-chain line from _probe
-            problems.append((Status.CRITICAL, probe.lines.pop()))
+        if probe.untrusted:
+            problems.append((Status.CRITICAL, probe.untrusted))
         for index, cert in enumerate(probe.certs):
             name = f"certificate for {self.host}" if index == 0 else _role(cert)
             left = cert.not_after.timestamp() - now
@@ -294,9 +290,3 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _setup_error(host: str, ca_file: str | None, exc: OSError | ssl.SSLError) -> str:
-    if isinstance(exc, ssl.SSLError) or (ca_file and getattr(exc, "filename", None) == ca_file):
-        return f"cannot load CA file {ca_file}: {exc.strerror or exc}"
-    return f"cannot resolve {host}: {exc.strerror or exc}"

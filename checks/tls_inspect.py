@@ -11,26 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import ipaddress
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, rsa
-from cryptography.x509.oid import NameOID
 
 __all__ = [
-    "CertFacts",
     "Handshake",
     "HandshakeError",
     "VerifyFailure",
-    "facts",
     "handshake",
-    "hostname_matches",
     "inspect_context",
-    "names",
     "verify_context",
     "where",
 ]
@@ -43,15 +35,18 @@ _NO_CHECK_TIME = 0x200000
 #: TLS 1.0/1.1, so each weakness is measured and reported instead of aborting.
 _CIPHERS = "DEFAULT:@SECLEVEL=0"
 _FIRST_BYTES = 64
-_LABEL = 64
 
 
 class HandshakeError(Exception):
-    """The handshake could not complete; ``reason`` is a one-line explanation."""
+    """The handshake could not complete; ``reason`` is a one-line explanation.
 
-    def __init__(self, reason: str) -> None:
+    ``connected`` is false when not even TCP connected (a client would try the next address).
+    """
+
+    def __init__(self, reason: str, connected: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.connected = connected
 
 
 class VerifyFailure(Exception):
@@ -116,12 +111,13 @@ async def handshake(
     try:
         reader, writer = await asyncio.open_connection(address, port)
     except OSError as exc:
-        raise HandshakeError(f"cannot connect to {peer}: {exc.strerror or exc}") from None
+        raise HandshakeError(f"cannot connect to {peer}: {exc.strerror or exc}", connected=False) from None
     stage[0] = f"waiting for the TLS handshake with {peer} (TCP connected, no TLS answer)"
     try:
         return await _exchange(reader, writer, peer, server_name, context)
     finally:
-        writer.close()
+        # abort, not close: close() waits to flush, and a peer that stopped reading would hold us.
+        writer.transport.abort()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
 
@@ -161,12 +157,14 @@ async def _exchange(
             first += data[: _FIRST_BYTES - len(first)]
         incoming.write(data)
     cipher = tls.cipher()
-    return Handshake(
-        version=_version_name(tls.version() or "unknown"),
-        cipher=cipher[0] if cipher else "unknown",
-        chain=_chain(tls, "get_unverified_chain"),
-        verified=_chain(tls, "get_verified_chain") if context.verify_mode != ssl.CERT_NONE else [],
-    )
+    try:
+        chain = _chain(tls, "get_unverified_chain")
+        verified = _chain(tls, "get_verified_chain") if context.verify_mode != ssl.CERT_NONE else []
+    except ValueError as exc:  # a malformed certificate is the site's defect, not our bug
+        raise HandshakeError(f"{where} sent a certificate that cannot be parsed: {exc}") from None
+    if not chain:
+        raise HandshakeError(f"{where} sent no certificate")
+    return Handshake(_version_name(tls.version() or "unknown"), cipher[0] if cipher else "unknown", chain, verified)
 
 
 def _chain(tls: ssl.SSLObject, method: str) -> list[x509.Certificate]:
@@ -207,100 +205,3 @@ def _os_reason(exc: OSError) -> str:
     if isinstance(exc, ConnectionResetError):
         return "reset the connection"
     return f"failed ({exc.strerror or exc})"
-
-
-@dataclass(frozen=True)
-class CertFacts:
-    """The facts of one certificate the check judges and reports."""
-
-    subject: str
-    issuer: str
-    serial: str
-    not_before: dt.datetime
-    not_after: dt.datetime
-    key: str
-    weak_key: bool
-    signature: str
-    self_signed: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-friendly form for the result details."""
-        return {
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "serial": self.serial,
-            "not_before": self.not_before.isoformat(),
-            "not_after": self.not_after.isoformat(),
-            "key": self.key,
-            "signature": self.signature,
-        }
-
-
-def facts(cert: x509.Certificate) -> CertFacts:
-    """Extract what the check needs from ``cert``."""
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
-        kind = "RSA" if isinstance(key, rsa.RSAPublicKey) else "DSA"
-        key_text, weak = f"{kind}-{key.key_size}", key.key_size < 2048
-    else:
-        key_text, weak = type(key).__name__.removeprefix("_").replace("PublicKey", ""), False
-    if hasattr(key, "curve"):
-        key_text = f"EC-{key.curve.name}"
-    algorithm = cert.signature_hash_algorithm
-    return CertFacts(
-        subject=_cn(cert.subject, cert),
-        issuer=_cn(cert.issuer),
-        serial=format(cert.serial_number, "x")[:_LABEL],
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        key=key_text,
-        weak_key=weak,
-        signature=algorithm.name if algorithm is not None else "none",
-        self_signed=cert.issuer == cert.subject,
-    )
-
-
-def _cn(name: x509.Name, cert: x509.Certificate | None = None) -> str:
-    """The common name, else the first DNS name, else the whole name; bounded for labels."""
-    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if values:
-        return str(values[0].value)[:_LABEL] or "-"
-    names = _dns_names(cert) if cert is not None else []
-    return (names[0] if names else name.rfc4514_string())[:_LABEL] or "-"
-
-
-def _dns_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return [*san.get_values_for_type(x509.DNSName), *map(str, san.get_values_for_type(x509.IPAddress))]
-
-
-def names(cert: x509.Certificate) -> list[str]:
-    """The DNS names and IP addresses a certificate is valid for."""
-    return _dns_names(cert)
-
-
-def hostname_matches(cert: x509.Certificate, host: str) -> bool:
-    """RFC 6125 matching against subjectAltName: a ``*`` only as the whole leftmost label."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False  # browsers ignore the CN; so do we
-    host = host.lower().rstrip(".")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return address in san.get_values_for_type(x509.IPAddress)
-    for raw in san.get_values_for_type(x509.DNSName):
-        pattern = raw.lower().rstrip(".")
-        if pattern == host:
-            return True
-        if pattern.startswith("*.") and "." in host:
-            label, rest = host.split(".", 1)
-            if label and rest == pattern[2:] and "." in rest:
-                return True
-    return False

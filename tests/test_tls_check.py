@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from checks.tls import TlsCheck
+from checks.tls_certs import hostname_matches
 from checks.tls_config import TlsConfig
-from checks.tls_inspect import hostname_matches
 from sitewatch.probe import Result, Status
 from tests.helpers import run_check, serve
 
@@ -451,3 +451,32 @@ def test_config_rejects_bad_values(tmp_path: Path) -> None:
         TlsConfig.model_validate({"port": 70000})
     with pytest.raises(pydantic.ValidationError, match="warn_day"):
         TlsConfig.model_validate({"warn_day": 5})
+
+
+async def test_chain_ending_in_an_unknown_root_names_it(ca_file: str, tmp_path: Path) -> None:
+    """A full chain up to a root the store does not hold is reported with the root's name."""
+    other = Issuer.root("Other Root")
+    intermediate = other.child()
+    cert, key = intermediate.issue("shop.test")
+    result = await check_server(tmp_path, [cert, intermediate.cert, other.cert], key, {"ca_file": ca_file})
+    assert result.status is Status.CRITICAL
+    assert result.summary == "chain of shop.test ends in an untrusted root 'Other Root' (server sent 3 certificates)"
+
+
+async def test_unreachable_first_address_falls_through_to_the_next(root: Issuer, ca_file: str, tmp_path: Path) -> None:
+    """Without all_addresses, an address that refuses TCP is skipped like a browser would."""
+    cert, key = root.issue("shop.test")
+    async with tcp_server(context=server_context(tmp_path, [cert], key)) as port:
+        hosts = {"shop.test": ["127.0.0.9", "127.0.0.1"]}
+        record = await run_check("tls", {"ca_file": ca_file, "port": port}, url="https://shop.test/", hosts=hosts)
+    assert record.result.status is Status.OK, record.result.summary
+    assert record.result.details["address"] == "127.0.0.1"
+
+
+async def test_ca_file_without_certificates_is_an_error(tmp_path: Path) -> None:
+    """A CA file that holds no certificate cannot verify anything: error, naming the file."""
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    record = await run_check("tls", {"ca_file": str(bogus)}, url="https://127.0.0.1/")
+    assert record.result.status is Status.ERROR
+    assert record.result.summary.startswith(f"cannot load CA file {bogus}:")
