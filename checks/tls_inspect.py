@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,9 @@ async def handshake(
     try:
         reader, writer = await asyncio.open_connection(address, port)
     except OSError as exc:
-        raise HandshakeError(f"cannot connect to {peer}: {exc.strerror or exc}", connected=False) from None
+        # asyncio's message repeats the address; the errno's text is the useful part.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise HandshakeError(f"cannot connect to {peer}: {reason.lower()}", connected=False) from None
     stage[0] = f"waiting for the TLS handshake with {peer} (TCP connected, no TLS answer)"
     try:
         return await _exchange(reader, writer, peer, server_name, context)
