@@ -102,8 +102,12 @@ class TlsCheck(Check[TlsConfig]):
         """Resolve, handshake with one or every address, and judge what was sent."""
         deadline = asyncio.get_running_loop().time() + ctx.timeout
         try:
-            # Reading the system store or ca_file is file I/O: off the event loop.
-            verifier = await asyncio.to_thread(verify_context, self.config.ca_file)
+            # Reading the system store or ca_file is file I/O: off the event loop, and
+            # bounded (a hung filesystem costs this run its timeout, not the agent a loop).
+            async with asyncio.timeout_at(deadline):
+                verifier = await asyncio.to_thread(verify_context, self.config.ca_file)
+        except TimeoutError:
+            return Result(Status.ERROR, f"timed out after {format_duration(ctx.timeout)} loading the trust store")
         except OSError as exc:  # ssl.SSLError is an OSError: a file that holds no certificate
             return Result(Status.ERROR, f"cannot load CA file {self.config.ca_file}: {exc.strerror or exc}")
         try:
