@@ -28,6 +28,7 @@ class PageFigures:
     ttfb: float  # median seconds from request start to the document's response headers
     phases: dict[str, float]
     document_bytes: int
+    document_truncated: bool
     document_requests: int  # the document plus the redirects that led to it
     samples: int
     full: bool = False
@@ -71,6 +72,7 @@ def figures(loads: list[DocumentLoad]) -> PageFigures:
         ttfb=statistics.median(d.ttfb for d in loads),
         phases={k: statistics.median(d.phases[k] for d in loads) for k in last.phases},
         document_bytes=last.body_bytes,
+        document_truncated=last.truncated,
         document_requests=1 + last.redirects,
         samples=len(loads),
     )
@@ -129,6 +131,7 @@ def details(fig: PageFigures) -> dict[str, Any]:
         "ttfb_seconds": round(fig.ttfb, 6),
         "phases": {k: round(v, 6) for k, v in fig.phases.items()},
         "document_bytes": fig.document_bytes,
+        "document_truncated": fig.document_truncated,  # only max_body bytes were read and parsed
     }
     if not fig.full:
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections import Counter
@@ -72,6 +73,8 @@ class Shop:
     inflight: int = 0
     peak: int = 0
     hold: asyncio.Event = field(default_factory=asyncio.Event)
+    crowd_at: int = 0  # if set, resources wait (briefly) until this many requests are in flight
+    crowd: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -94,6 +97,12 @@ def _app(shop: Shop) -> web.Application:
 
     async def asset(request: web.Request) -> web.Response:
         path = request.path
+        if shop.crowd_at:
+            if shop.inflight >= shop.crowd_at:
+                shop.crowd.set()
+            # Holds each resource long enough for a client without a limit to pile up requests.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shop.crowd.wait(), 0.1)
         if path == "/js/slow.js":
             await asyncio.sleep(SLOW)
         if path.startswith("/hang/"):
@@ -114,6 +123,8 @@ def _app(shop: Shop) -> web.Application:
                 return web.Response(body=b"c" * CDN_BODY)
             if request.path == "/":
                 return await page(request)
+            if request.path == "/old-home":
+                raise web.HTTPFound("/")
             return await asset(request)
         finally:
             shop.inflight -= 1
@@ -177,6 +188,15 @@ async def test_full_load_counts_requests_and_bytes_and_names_the_slow_and_missin
     assert values["sitewatch_page_load_seconds"] == pytest.approx(details["load_seconds"], abs=1e-5)
 
 
+async def test_redirected_page_counts_the_redirect_and_loads_from_the_final_url(shop: Shop) -> None:
+    """A redirect is one more request; resources resolve against the page it led to."""
+    result = (await _run(shop, {"url": "/old-home", "full": True})).result
+    assert result.details["url"] == f"http://shop.test:{shop.port}/"
+    assert result.details["requests"] == 12
+    assert shop.hits["shop.test/old-home"] == 1
+    assert shop.hits["shop.test/css/site.css"] == 1
+
+
 async def test_a_failed_resource_can_be_critical(shop: Shop) -> None:
     """failed_assets: critical turns a 404 stylesheet into a critical result."""
     result = (await _run(shop, {"full": True, "failed_assets": "critical"})).result
@@ -195,6 +215,7 @@ async def test_allowed_cdn_host_is_loaded(shop: Shop) -> None:
 
 async def test_concurrency_limits_parallel_requests(shop: Shop) -> None:
     """With concurrency: 2 the server never sees more than two resource requests at once."""
+    shop.crowd_at = 3
     result = (await _run(shop, {"full": True, "concurrency": 2})).result
     assert result.details["requests"] == 11
     assert 1 <= shop.peak <= 2
