@@ -57,7 +57,7 @@ def size_problems(cfg: BackupConfig, finding: Finding, label: str | None = None)
     if not finding.size_known:
         return []
     name = _name(newest, label)
-    if newest.size == 0:
+    if newest.size == 0 and cfg.min_size > 0:
         return [(Status.CRITICAL, f"newest backup {name} is empty (0 bytes)")]
     if newest.size < cfg.min_size:
         return [
