@@ -83,11 +83,10 @@ class BackupCheck(Check[BackupConfig]):
         cfg = self.config
         details: dict[str, Any] = {"path": list(cfg.path)}
         try:
-            listing = await _in_thread(lambda stop: scan(cfg.path, deadline))
+            listing = await _in_thread(lambda stop: scan(cfg.path, deadline, stop))
         except Deadline:
-            return Result(
-                Status.ERROR, f"listing {_patterns(cfg.path)} took longer than {_t(ctx.timeout)}", (), details
-            )
+            took = f"listing {', '.join(cfg.path)} took longer than the {format_duration(ctx.timeout)} timeout"
+            return Result(Status.ERROR, took, (), details)
         if listing.denied:
             user = agent_user()
             where = listing.denied[0]
@@ -108,8 +107,9 @@ class BackupCheck(Check[BackupConfig]):
         finding = Finding(newest=newest, previous=previous, count=len(files), total=sum(f.size for f in files))
         if cfg.verify is not None:
             finding.verify_error = await self._verify(ctx, newest, finding, deadline)
-        result = judge(cfg, ctx.clock.time(), finding, details)
-        return Result(result[0], result[1], self._samples(finding, files, ctx.clock.time()), result[2])
+        now = ctx.clock.time()
+        status, summary, details = judge(cfg, now, finding, details)
+        return Result(status, summary, self._samples(finding, files, now), details)
 
     def _candidates(self, listing: Listing) -> tuple[list[FileInfo], int]:
         """Backups newest first, and how many matched files had no timestamp in their name."""
@@ -145,7 +145,7 @@ class BackupCheck(Check[BackupConfig]):
         except Deadline:
             return (
                 f"could not verify {os.path.basename(newest.path)} ({format_size(newest.size)}) within the"
-                f" {_t(ctx.timeout)} timeout; give this check a longer timeout:"
+                f" {format_duration(ctx.timeout)} timeout; give this check a longer timeout:"
             )
         except PermissionError:
             user = agent_user()
@@ -185,7 +185,9 @@ class BackupCheck(Check[BackupConfig]):
         except RemoteFailure as exc:
             return Result(exc.status, exc.summary, (), details)
         except TimeoutError:
-            return Result(Status.ERROR, f"{details['url']} did not answer within {_t(ctx.timeout)}", (), details)
+            return Result(
+                Status.ERROR, f"{details['url']} did not answer within {format_duration(ctx.timeout)}", (), details
+            )
         now = ctx.clock.time()
         name = self.url.name or details["url"]
         newest = FileInfo(details["url"], remote.size or 0, remote.modified, 0, remote.modified)
@@ -215,11 +217,3 @@ async def _in_thread(work: Callable[[threading.Event], T]) -> T:
     except asyncio.CancelledError:
         stop.set()
         raise
-
-
-def _patterns(paths: tuple[str, ...]) -> str:
-    return ", ".join(paths)
-
-
-def _t(seconds: float) -> str:
-    return format_duration(seconds)

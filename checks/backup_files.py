@@ -14,6 +14,7 @@ import glob
 import os
 import pwd
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -53,27 +54,28 @@ def agent_user() -> str:
         return f"uid {uid}"
 
 
-def scan(patterns: tuple[str, ...], deadline: float) -> Listing:
-    """Match every pattern; ``deadline`` is a :func:`time.monotonic` instant."""
+def scan(patterns: tuple[str, ...], deadline: float, stop: threading.Event) -> Listing:
+    """Match every pattern; gives up at ``deadline`` (a :func:`time.monotonic` instant) or when ``stop`` is set."""
     out = Listing()
     for pattern in patterns:
         parts = pattern.strip("/").split("/")
-        _walk("/", parts, out, deadline)
+        _walk("/", parts, out, (deadline, stop))
     return out
 
 
-def _walk(base: str, parts: list[str], out: Listing, deadline: float) -> None:
-    if time.monotonic() > deadline:
+def _walk(base: str, parts: list[str], out: Listing, bound: tuple[float, threading.Event]) -> None:
+    deadline, stop = bound
+    if stop.is_set() or time.monotonic() > deadline:
         raise Deadline(f"listing {base}")
     if not parts:
         _add_file(base, out)
         return
     head, rest = parts[0], parts[1:]
     if head == "**":
-        _walk(base, rest, out, deadline)  # zero directories
+        _walk(base, rest, out, bound)  # zero directories
         for name, is_dir in _entries(base, out):
             if is_dir and not name.startswith("."):
-                _walk(os.path.join(base, name), parts, out, deadline)
+                _walk(os.path.join(base, name), parts, out, bound)
         return
     if not glob.has_magic(head):
         path = os.path.join(base, head)
@@ -87,13 +89,13 @@ def _walk(base: str, parts: list[str], out: Listing, deadline: float) -> None:
             except (FileNotFoundError, NotADirectoryError):
                 _note_missing(path, out)
                 return
-        _walk(path, rest, out, deadline)
+        _walk(path, rest, out, bound)
         return
     for name, is_dir in _entries(base, out):
         if name.startswith(".") and not head.startswith("."):
             continue
         if fnmatch.fnmatchcase(name, head) and (is_dir or not rest):
-            _walk(os.path.join(base, name), rest, out, deadline)
+            _walk(os.path.join(base, name), rest, out, bound)
 
 
 def _entries(directory: str, out: Listing) -> list[tuple[str, bool]]:

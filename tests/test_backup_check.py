@@ -276,3 +276,12 @@ def test_source_is_inferred_and_can_be_explicit() -> None:
     assert BackupConfig.model_validate({"path": "/b/*.gz"}).kind == "files"
     assert BackupConfig.model_validate({"url": "https://x/b.gz"}).kind == "url"
     assert BackupConfig.model_validate({"source": "files", "path": ["/a/*", "/b/*"]}).path == ("/a/*", "/b/*")
+
+
+async def test_listing_is_bounded_by_the_timeout(tmp_path: Path) -> None:
+    """A walk over a huge tree stops at the check's timeout and says so, instead of being killed."""
+    for i in range(2000):
+        (tmp_path / f"d{i:04}").mkdir()
+    record = await run_check("backup", {"path": str(tmp_path / "**" / "*.gz")}, timeout=0.001)
+    assert record.result.status is Status.ERROR
+    assert record.result.summary == f"listing {tmp_path}/**/*.gz took longer than the 1ms timeout"
