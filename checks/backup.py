@@ -88,7 +88,7 @@ class BackupCheck(Check[BackupConfig]):
             took = f"listing {', '.join(cfg.path)} took longer than the {format_duration(ctx.timeout)} timeout"
             return Result(Status.ERROR, took, (), details)
         if listing.denied:
-            user = agent_user()
+            user = await asyncio.to_thread(agent_user)  # NSS may ask LDAP: not on the loop
             where = listing.denied[0]
             details.update(denied=listing.denied, user=user)
             return Result(
@@ -148,7 +148,7 @@ class BackupCheck(Check[BackupConfig]):
                 f" {format_duration(ctx.timeout)} timeout; give this check a longer timeout:"
             )
         except PermissionError:
-            user = agent_user()
+            user = await asyncio.to_thread(agent_user)  # NSS may ask LDAP: not on the loop
             return (
                 f"cannot read {newest.path}: permission denied for user {user}"
                 f" (e.g. setfacl -m u:{user}:r {newest.path})"

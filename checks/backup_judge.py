@@ -87,7 +87,8 @@ def judge(
         problems.append(
             (Status.CRITICAL, f"newest backup {name} is {human_age(age)} old (max {human_age(cfg.max_age)})")
         )
-    problems += size_problems(cfg, finding, label)
+    sized = size_problems(cfg, finding, label)
+    problems += sized
     files = cfg.kind == "files"
     if files and finding.count < cfg.min_count:
         problems.append((Status.WARNING, f"only {finding.count} backups kept (min {cfg.min_count})"))
@@ -96,7 +97,8 @@ def judge(
         problems.append((Status.WARNING, f"backups take {total} (max {limit})"))
     if finding.verify_error is not None:
         problems.append((Status.ERROR, finding.verify_error))
-    elif finding.verdict is not None and finding.verdict.problem is not None:
+    elif finding.verdict is not None and finding.verdict.problem is not None and not (sized and newest.size == 0):
+        # (an empty file is already reported as empty; "archive is empty" would say it twice)
         problems.append((Status.CRITICAL, f"newest backup {name}: {finding.verdict.problem}"))
     details = {**details, **_details(cfg, finding, age)}
     if problems:

@@ -126,6 +126,15 @@ async def test_damaged_archive_is_critical(tmp_path: Path, name: str, kind: str,
     assert sample(record, "last_success_timestamp_seconds") == 0
 
 
+async def test_empty_archive_is_reported_once(tmp_path: Path) -> None:
+    """An empty newest backup with verify: on is critical once, as empty, and not verified."""
+    put(tmp_path, "db.sql.gz", 0)
+    record = await run_check("backup", {"path": str(tmp_path / "db.sql.gz"), "verify": "gzip"})
+    assert record.result.status is Status.CRITICAL
+    assert record.result.summary == "newest backup db.sql.gz is empty (0 bytes)"
+    assert sample(record, "verified") == 0
+
+
 async def test_gzip_that_is_not_gzip_is_corrupt(tmp_path: Path) -> None:
     """A file that is not gzip at all is reported as corrupt, with the decoder's reason."""
     put(tmp_path, "db.sql.gz", data=b"-- MySQL dump\n" + DUMP[:100])
