@@ -15,7 +15,7 @@ from checks.cms import bitrix, magento, wordpress
 from checks.cms.advisories import Answer, SourceCache, magento_latest, wordpress_insecure, wordpress_latest
 from checks.cms.config import CmsConfig, default_cache_dir
 from checks.cms.evaluate import Verdict, judge, sources_for
-from checks.cms.model import Finding
+from checks.cms.model import CMS_NAMES, Finding
 from checks.cms.remote import fetch_pages
 from sitewatch.probe import Check, Context, MetricSpec, Result, Sample, SiteInfo, Status, format_duration
 
@@ -147,10 +147,12 @@ class CmsCheck(Check[CmsConfig]):
             return Result(Status.ERROR, f"cannot read the install: {local_error}", (), details)
         if remote_error and self.config.root is None:
             return Result(Status.ERROR, f"cannot fingerprint the site: {remote_error}", (), details)
-        wanted = "WordPress, 1C-Bitrix or Magento" if self.config.cms == "auto" else self.config.cms
-        where = f" under {self.config.root}" if self.config.root else ""
-        remote = " or on the site" if self.config.remote else ""
-        return Result(Status.WARNING, f"no {wanted} found{where}{remote}", (), details)
+        names = [CMS_NAMES[k] for k in self.kinds]
+        wanted = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+        places = [f"under {self.config.root}"] if self.config.root else []
+        places += ["on the site"] if self.config.remote else []
+        where = " " + " or ".join(places) if places else ""
+        return Result(Status.WARNING, f"no {wanted} found{where}", (), details)
 
 
 async def _bounded(func: Callable[[], T], budget: float) -> tuple[T | None, str | None]:
