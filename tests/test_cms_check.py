@@ -14,6 +14,7 @@ from checks.cms.config import CmsConfig
 from sitewatch.probe import Result, Status
 from tests.helpers import make_spec, run_check, serve
 from tests.test_cms_local import MAGE_19, OPENMAGE, bitrix_tree, wordpress_classic, write
+from tests.test_cms_sources import run_cms
 
 OFF = {"wordpress_latest": None, "wordpress_insecure": None, "magento_latest": None}
 
@@ -167,3 +168,30 @@ def test_config_errors(settings: dict[str, Any], message: str) -> None:
     """Bad settings fail at config load with a message that says what was expected."""
     with pytest.raises(pydantic.ValidationError, match=message):
         make_spec("cms", settings)
+
+
+async def test_nothing_under_root_but_found_on_the_site(tmp_path: Path) -> None:
+    """Remote detection still answers when root is empty, and the summary flags the root."""
+    app = web.Application()
+
+    async def home(_: web.Request) -> web.Response:
+        return web.Response(text='<meta name="generator" content="WordPress 6.4.2">', content_type="text/html")
+
+    app.router.add_get("/", home)
+    async with serve(app) as base:
+        record = await run_check("cms", {"root": str(tmp_path), "sources": OFF}, url=base + "/")
+    assert record.result.summary == f"WordPress 6.4.2; no install found under {tmp_path} (wrong root?)"
+
+
+async def test_ops_rules_file_broken_after_load_is_a_warning(tmp_path: Path) -> None:
+    """A rules file that breaks after config load gives a warning that names it, not a crash."""
+    root = bitrix_tree(tmp_path / "s")
+    rules = write(tmp_path / "ops.yaml", 'modules:\n  main:\n    min_version: "1.0.0"\n')
+    config = CmsConfig.model_validate(
+        {"root": str(root), "remote": False, "sources": OFF, "bitrix_modules_file": str(rules)}
+    )
+    rules.write_text("modules: [")
+    result = await run_cms(config)
+    assert result.status is Status.WARNING
+    assert "bitrix_modules_file unusable" in result.summary
+    assert "not valid YAML" in result.summary

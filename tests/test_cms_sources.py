@@ -83,13 +83,16 @@ async def feeds() -> AsyncIterator[tuple[Feeds, dict[str, str]]]:
         state.never.set()
 
 
-async def run_cms(settings: Mapping[str, Any], clock: Clock | None = None, budget: float = 5.0) -> Result:
+async def run_cms(settings: Mapping[str, Any] | CmsConfig, clock: Clock | None = None, budget: float = 5.0) -> Result:
     """Run the check directly with an injected clock (remote fingerprinting off)."""
     resolver = ProbeResolver(static={}, fallback=None)
     session = make_session(resolver, user_agent="sitewatch-test")
     site = SiteInfo("shop", yarl.URL("http://127.0.0.1:9/"))
     try:
-        check = CmsCheck(CmsConfig.model_validate({"remote": False, **settings}), site)
+        config = (
+            settings if isinstance(settings, CmsConfig) else CmsConfig.model_validate({"remote": False, **settings})
+        )
+        check = CmsCheck(config, site)
         ctx = Context(session, site, "cms", budget, clock or Clock(), resolver, logging.getLogger("test"))
         return await check.run(ctx)
     finally:

@@ -61,9 +61,13 @@ class CmsCheck(Check[CmsConfig]):
         remote, remote_error = None, None
         remote_details: dict[str, Any] = {}
         kinds = self.kinds if self.config.remote else ()
+        # A slow site must leave time to refresh the sources that judge what it runs.
+        share = 0.6 if any(n in self.source_urls for k in self.kinds for n in sources_for(k)) else 1.0
         async with asyncio.TaskGroup() as group:
             local_task = group.create_task(_bounded(self._detect_local, left()))
-            remote_task = group.create_task(fetch_pages(ctx, self.site.url, kinds, self.config.max_body, left()))
+            remote_task = group.create_task(
+                fetch_pages(ctx, self.site.url, kinds, self.config.max_body, left() * share)
+            )
         local, local_error = local_task.result()
         if self.config.remote:
             pages, remote_error = remote_task.result()
@@ -80,9 +84,13 @@ class CmsCheck(Check[CmsConfig]):
         if primary is None:
             return self._nothing(local_error, remote_error, details)
         answers = await self._answers(ctx, primary, left())
-        rules = await self._rules(primary)
+        rules, rules_error = await self._rules(primary)
         verdict = judge(primary, self.config, answers, rules, ctx.clock.time())
+        if rules_error:
+            verdict.add(Status.WARNING, f"bitrix_modules_file unusable: {rules_error}")
         mismatch = _mismatch(local, remote)
+        if mismatch is None and local is None and self.config.root is not None:
+            mismatch = f"no install found under {self.config.root} ({local_error or 'wrong root?'})"
         if mismatch:
             details["mismatch"] = mismatch
         if local_error:
@@ -128,18 +136,24 @@ class CmsCheck(Check[CmsConfig]):
             }
         return {n: t.result() for n, t in tasks.items()}
 
-    async def _rules(self, finding: Finding) -> dict[str, bitrix.ModuleRule]:
+    async def _rules(self, finding: Finding) -> tuple[dict[str, bitrix.ModuleRule], str | None]:
         global _SHIPPED  # noqa: PLW0603 - loaded once per process, read-only afterwards
         if finding.cms != "bitrix":
-            return {}
+            return {}, None
         if _SHIPPED is None:
             _SHIPPED = await asyncio.to_thread(bitrix.shipped_rules)
         rules = dict(_SHIPPED)
         path = self.config.bitrix_modules_file
         if path is not None:
-            text = await asyncio.to_thread(Path.read_text, path, "utf-8")
-            rules.update(bitrix.load_rules(text, str(path)))
-        return rules
+            # Validated at load, but ops may break the file later: say so instead of crashing.
+            try:
+                text = await asyncio.to_thread(Path.read_text, path, "utf-8")
+                rules.update(bitrix.load_rules(text, str(path)))
+            except OSError as exc:
+                return rules, f"cannot read {path}: {exc.strerror}"
+            except ValueError as exc:
+                return rules, str(exc)
+        return rules, None
 
     def _nothing(self, local_error: str | None, remote_error: str | None, details: dict[str, Any]) -> Result:
         if local_error:
@@ -152,6 +166,8 @@ class CmsCheck(Check[CmsConfig]):
         places = [f"under {self.config.root}"] if self.config.root else []
         places += ["on the site"] if self.config.remote else []
         where = " " + " or ".join(places) if places else ""
+        if remote_error:
+            where += f" (site: {remote_error})"
         return Result(Status.WARNING, f"no {wanted} found{where}", (), details)
 
 
