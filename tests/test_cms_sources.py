@@ -18,7 +18,7 @@ from checks.cms import CmsCheck, advisories
 from checks.cms.config import CmsConfig
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Context, Result, SiteInfo, Status
-from tests.helpers import serve
+from tests.helpers import run_check, serve
 from tests.test_cms_local import magento2_tree, wordpress_classic
 
 HOUR = 3600.0
@@ -232,3 +232,52 @@ async def test_magento_latest_per_release_line(
     root = magento2_tree(tmp_path / "shop", "community", installed)
     result = await run_cms({"root": str(root), "sources": sources, "cache_dir": str(tmp_path / "c")})
     assert (result.status, result.details["latest"]) == expected
+
+
+async def test_slow_site_leaves_time_for_sources(tmp_path: Path, feeds: Any) -> None:
+    """A site that never answers costs part of the timeout; sources still refresh and judge the local version."""
+    _, sources = feeds
+    never = asyncio.Event()
+
+    async def hang(_: web.Request) -> web.Response:
+        await never.wait()
+        return web.Response()  # pragma: no cover - the client gives up first
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", hang)
+    root = wordpress_classic(tmp_path / "site", "6.3.2")
+    async with serve(app) as base:
+        started = time.monotonic()
+        record = await run_check(
+            "cms",
+            {"root": str(root), "sources": sources, "cache_dir": str(tmp_path / "c")},
+            url=base + "/",
+            timeout=1.5,
+        )
+        elapsed = time.monotonic() - started
+        never.set()
+    assert elapsed < 1.5
+    assert record.result.summary == "WordPress 6.3.2 is outdated (latest 6.4.2)"
+    assert "no complete answer within" in record.result.details["remote_error"]
+
+
+async def test_metrics_read_back_through_the_registry(tmp_path: Path, feeds: Any) -> None:
+    """The samples render through the agent's real collector with site and check labels."""
+    from sitewatch.metrics import SitewatchCollector, build_registry
+    from sitewatch.registry import load_checks
+    from sitewatch.results import ResultBook
+
+    _, sources = feeds
+    record = await run_check("cms", {**wp(tmp_path, "6.1.1", sources), "remote": False})
+    book = ResultBook()
+    book.configure([(record.key, "cms")])
+    book.record(record)
+    registry = build_registry(SitewatchCollector(book, load_checks(), logging.getLogger("test")))
+    labels = {"site": "site", "check": "cms"}
+    info = {**labels, "cms": "wordpress", "version": "6.1.1", "source": "local"}
+    assert registry.get_sample_value("sitewatch_cms_info", info) == 1
+    assert registry.get_sample_value("sitewatch_cms_insecure", labels) == 1
+    assert registry.get_sample_value("sitewatch_cms_latest_info", {**labels, "cms": "wordpress", "version": "6.4.2"})
+    age = registry.get_sample_value("sitewatch_cms_source_age_seconds", {**labels, "source": "wordpress_insecure"})
+    assert age is not None
+    assert 0 <= age < 60
