@@ -47,6 +47,20 @@ class Feeds:
         self.hits: Counter[str] = Counter()
         self.magento: Any = {"2.4": "2.4.7-p3", "2.3": "2.3.7-p4"}
         self.never = asyncio.Event()
+        self.queries: list[Any] = []
+
+    async def osv(self, request: web.Request) -> web.Response:
+        """An OSV /v1/query: 2.4.7 has two advisories, anything else none ({})."""
+        self.queries.append(await request.json())
+        if self.mode == "garbage":
+            return web.json_response({"vulns": "nope"})
+        if self.queries[-1]["version"] != "2.4.7":
+            return web.json_response({})
+        vulns = [
+            {"id": "GHSA-aaaa-bbbb-cccc", "aliases": ["CVE-2024-34102"]},
+            {"id": "PKSA-1234", "aliases": []},
+        ]
+        return web.json_response({"vulns": vulns})
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer per ``mode``."""
@@ -70,6 +84,7 @@ async def feeds() -> AsyncIterator[tuple[Feeds, dict[str, str]]]:
     """A running source server and the ``sources:`` settings pointing at it."""
     state = Feeds()
     app = web.Application()
+    app.router.add_post("/v1/query", state.osv)
     app.router.add_get("/{tail:.*}", state.handle)
     async with serve(app) as base:
         yield (
@@ -78,6 +93,7 @@ async def feeds() -> AsyncIterator[tuple[Feeds, dict[str, str]]]:
                 "wordpress_latest": f"{base}/core/version-check/1.7/",
                 "wordpress_insecure": f"{base}/core/stable-check/1.0/",
                 "magento_latest": f"{base}/magento.json",
+                "magento_advisories": f"{base}/v1/query",
             },
         )
         state.never.set()
@@ -230,7 +246,8 @@ async def test_magento_latest_per_release_line(
     state, sources = feeds
     state.magento = doc
     root = magento2_tree(tmp_path / "shop", "community", installed)
-    result = await run_cms({"root": str(root), "sources": sources, "cache_dir": str(tmp_path / "c")})
+    latest_only = {k: v for k, v in sources.items() if k != "magento_advisories"}
+    result = await run_cms({"root": str(root), "sources": latest_only, "cache_dir": str(tmp_path / "c")})
     assert (result.status, result.details["latest"]) == expected
 
 
@@ -281,3 +298,21 @@ async def test_metrics_read_back_through_the_registry(tmp_path: Path, feeds: Any
     age = registry.get_sample_value("sitewatch_cms_source_age_seconds", {**labels, "source": "wordpress_insecure"})
     assert age is not None
     assert 0 <= age < 60
+
+
+async def test_osv_advisories_make_magento_insecure(tmp_path: Path, feeds: Any) -> None:
+    """An OSV query for the exact installed version: advisories are critical; none is fine; garbage is ignored."""
+    state, sources = feeds
+    vulnerable = magento2_tree(tmp_path / "a", "community", "2.4.7")
+    result = await run_cms({"root": str(vulnerable), "sources": sources, "cache_dir": str(tmp_path / "c")})
+    assert result.status is Status.CRITICAL
+    assert result.summary == "Magento 2.4.7 is insecure (latest 2.4.7-p3, 2 advisories: CVE-2024-34102, PKSA-1234)"
+    assert state.queries == [
+        {"package": {"ecosystem": "Packagist", "name": "magento/community-edition"}, "version": "2.4.7"}
+    ]
+    patched = magento2_tree(tmp_path / "b", "community", "2.4.7-p3")
+    fine = await run_cms({"root": str(patched), "sources": sources, "cache_dir": str(tmp_path / "c")})
+    assert (fine.status, fine.summary) == (Status.OK, "Magento 2.4.7-p3 is current (latest 2.4.7-p3)")
+    state.mode = "garbage"
+    odd = await run_cms({"root": str(vulnerable), "sources": sources, "cache_dir": str(tmp_path / "d")})
+    assert "unexpected answer" in odd.details["sources"]["magento_advisories"]

@@ -12,12 +12,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from checks.cms import bitrix, magento, wordpress
-from checks.cms.advisories import Answer, SourceCache, magento_latest, wordpress_insecure, wordpress_latest
+from checks.cms.advisories import (
+    Answer,
+    SourceCache,
+    magento_latest,
+    osv_query,
+    osv_vulns,
+    wordpress_insecure,
+    wordpress_latest,
+)
 from checks.cms.config import CmsConfig, default_cache_dir
-from checks.cms.evaluate import Verdict, judge, sources_for
+from checks.cms.evaluate import judge, sources_for
 from checks.cms.model import CMS_NAMES, Finding
 from checks.cms.remote import fetch_pages
-from sitewatch.probe import Check, Context, MetricSpec, Result, Sample, SiteInfo, Status, format_duration
+from checks.cms.report import finding_details, mismatch, samples, summary
+from sitewatch.probe import Check, Context, MetricSpec, Result, SiteInfo, Status, format_duration
 
 __all__ = ["CmsCheck"]
 
@@ -26,7 +35,9 @@ _PARSERS = {
     "wordpress_latest": wordpress_latest,
     "wordpress_insecure": wordpress_insecure,
     "magento_latest": magento_latest,
+    "magento_advisories": osv_vulns,
 }
+_SOURCE_KEYS = ("wordpress_latest", "wordpress_insecure", "magento_latest", "magento_advisories")
 _SHIPPED: dict[str, bitrix.ModuleRule] | None = None
 
 
@@ -49,7 +60,7 @@ class CmsCheck(Check[CmsConfig]):
         super().__init__(config, site)
         self.kinds = ("wordpress", "bitrix", "magento") if config.cms == "auto" else (config.cms,)
         self.cache = SourceCache(config.cache_dir or default_cache_dir(), config.refresh, config.retry)
-        self.source_urls = {k: v for k, v in config.sources.model_dump().items() if v}
+        self.source_urls = {k: v for k, v in config.sources.model_dump().items() if v and k in _SOURCE_KEYS}
 
     async def run(self, ctx: Context) -> Result:
         """Detect locally and remotely, refresh sources within the time left, then judge."""
@@ -75,9 +86,9 @@ class CmsCheck(Check[CmsConfig]):
         primary = local or remote
         details: dict[str, Any] = {"root": str(self.config.root) if self.config.root else None}
         if local is not None:
-            details["local"] = _finding_details(local)
+            details["local"] = finding_details(local)
         if remote is not None:
-            details["remote"] = _finding_details(remote)
+            details["remote"] = finding_details(remote)
         details.update(remote_details)
         if remote_error:
             details["remote_error"] = remote_error
@@ -88,11 +99,11 @@ class CmsCheck(Check[CmsConfig]):
         verdict = judge(primary, self.config, answers, rules, ctx.clock.time())
         if rules_error:
             verdict.add(Status.WARNING, f"bitrix_modules_file unusable: {rules_error}")
-        mismatch = _mismatch(local, remote)
-        if mismatch is None and local is None and self.config.root is not None:
-            mismatch = f"no install found under {self.config.root} ({local_error or 'wrong root?'})"
-        if mismatch:
-            details["mismatch"] = mismatch
+        differs = mismatch(local, remote)
+        if differs is None and local is None and self.config.root is not None:
+            differs = f"no install found under {self.config.root} ({local_error or 'wrong root?'})"
+        if differs:
+            details["mismatch"] = differs
         if local_error:
             details["local_error"] = local_error
         now = ctx.clock.time()
@@ -105,8 +116,8 @@ class CmsCheck(Check[CmsConfig]):
             problems=verdict.problems,
             sources={name: a.describe(now) for name, a in answers.items()},
         )
-        summary = _summary(primary, verdict, bool(answers)) + (f"; {mismatch}" if mismatch else "")
-        return Result(verdict.status, summary, _samples(local, remote, verdict, primary, answers, now), details)
+        text = summary(primary, verdict, bool(answers)) + (f"; {differs}" if differs else "")
+        return Result(verdict.status, text, samples(local, remote, verdict, primary, answers, now), details)
 
     def _detect_local(self) -> Finding | None:
         root = self.config.root
@@ -127,12 +138,21 @@ class CmsCheck(Check[CmsConfig]):
 
     async def _answers(self, ctx: Context, finding: Finding, budget: float) -> dict[str, Answer]:
         names = [n for n in sources_for(finding.cms) if n in self.source_urls]
+        version = finding.version if finding.source == "local" else None
+        if "magento_advisories" in names and (version is None or finding.eol):
+            names.remove("magento_advisories")  # OSV needs an exact version
         if not names:
             return {}
         budget = min(budget, self.config.source_timeout)
+        query = osv_query(self.config.sources.magento_osv_package, str(version)) if version else None
         async with asyncio.TaskGroup() as group:
             tasks = {
-                n: group.create_task(self.cache.get(ctx, n, self.source_urls[n], _PARSERS[n], budget)) for n in names
+                n: group.create_task(
+                    self.cache.get(
+                        ctx, n, self.source_urls[n], _PARSERS[n], budget, query if n == "magento_advisories" else None
+                    )
+                )
+                for n in names
             }
         return {n: t.result() for n, t in tasks.items()}
 
@@ -196,79 +216,3 @@ def _pick_remote(kinds: tuple[str, ...], pages: dict[str, Any]) -> tuple[Finding
     hits.sort(key=lambda f: (f.version is not None, len(f.extra.get("signals", ()))), reverse=True)
     others = {"also_seen": [f.cms for f in hits[1:]]} if len(hits) > 1 else {}
     return (hits[0] if hits else None), others
-
-
-def _finding_details(finding: Finding) -> dict[str, Any]:
-    return {
-        "cms": finding.cms,
-        "version": str(finding.version) if finding.version else None,
-        "edition": finding.edition or None,
-        "where": finding.where,
-        **finding.extra,
-    }
-
-
-def _family(cms: str) -> str:
-    return "magento" if cms == "openmage" else cms
-
-
-def _mismatch(local: Finding | None, remote: Finding | None) -> str | None:
-    if local is None or remote is None:
-        return None
-    if _family(local.cms) != _family(remote.cms):
-        return f"the site looks like {remote.title} but {local.title} is installed under root (wrong root?)"
-    if local.version is None or remote.version is None:
-        return None
-    precise = remote.extra.get("precision") != "release line"
-    same = local.version == remote.version if precise else local.version.line == remote.version.line
-    if same:
-        return None
-    return f"the site reports {remote.version} but {local.version} is installed (stale cache or wrong root?)"
-
-
-def _summary(finding: Finding, verdict: Verdict, has_sources: bool) -> str:
-    what = finding.describe()
-    latest = f"latest {verdict.latest}" if verdict.latest else ""
-    reasons = [p for p in verdict.problems if not p.startswith("latest is")]
-    if verdict.state == "end of life":
-        return f"{what} is " + ", ".join(reasons)
-    if verdict.state in ("insecure", "outdated"):
-        extra = ", ".join(x for x in (latest, *reasons) if x)
-        return f"{what} is {verdict.state}" + (f" ({extra})" if extra else "")
-    if verdict.state == "unknown":
-        text = what + (f" ({latest})" if latest else "")
-    elif latest:
-        text = f"{what} is current ({latest})"
-    elif finding.cms == "bitrix":
-        text = f"{what} (no module below its minimum safe version)"
-    else:
-        text = what + (" (latest version unknown)" if has_sources else "")
-    return text + (f"; {reasons[0]}" if reasons else "")
-
-
-def _samples(  # noqa: PLR0917 - a private helper of one caller
-    local: Finding | None,
-    remote: Finding | None,
-    verdict: Verdict,
-    primary: Finding,
-    answers: dict[str, Answer],
-    now: float,
-) -> tuple[Sample, ...]:
-    out = [
-        Sample(
-            "sitewatch_cms_info", 1, (("cms", f.cms), ("version", str(f.version or "unknown")), ("source", f.source))
-        )
-        for f in (local, remote)
-        if f is not None
-    ]
-    if verdict.outdated is not None:
-        out.append(Sample("sitewatch_cms_outdated", float(verdict.outdated)))
-    if verdict.insecure is not None:
-        out.append(Sample("sitewatch_cms_insecure", float(verdict.insecure)))
-    if verdict.latest is not None:
-        out.append(Sample("sitewatch_cms_latest_info", 1, (("cms", primary.cms), ("version", str(verdict.latest)))))
-    for name, answer in answers.items():
-        age = answer.age(now)
-        if age is not None:
-            out.append(Sample("sitewatch_cms_source_age_seconds", age, (("source", name),)))
-    return tuple(out)

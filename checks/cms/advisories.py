@@ -22,7 +22,15 @@ import aiohttp
 from checks.cms.versions import parse_version
 from sitewatch.probe import Context, format_duration, redact_url
 
-__all__ = ["Answer", "SourceCache", "magento_latest", "wordpress_insecure", "wordpress_latest"]
+__all__ = [
+    "Answer",
+    "SourceCache",
+    "magento_latest",
+    "osv_query",
+    "osv_vulns",
+    "wordpress_insecure",
+    "wordpress_latest",
+]
 
 _MAX_BODY = 4 * 1024 * 1024
 Parser = Callable[[Any], Any]
@@ -61,6 +69,24 @@ def magento_latest(doc: Any) -> list[str]:
     return out
 
 
+def osv_query(package: str, version: str) -> dict[str, Any]:
+    """The body of an OSV ``/v1/query`` request for one Packagist package version."""
+    return {"package": {"ecosystem": "Packagist", "name": package}, "version": version}
+
+
+def osv_vulns(doc: Any) -> list[str]:
+    """Advisory ids (CVE alias preferred) from an OSV query answer; ``{}`` means none."""
+    vulns = doc.get("vulns", []) if isinstance(doc, dict) else None
+    if not isinstance(vulns, list):
+        raise ValueError('expected {"vulns": [...]}')
+    out = []
+    for vuln in vulns:
+        if isinstance(vuln, dict) and isinstance(vuln.get("id"), str):
+            cves = [a for a in vuln.get("aliases") or () if isinstance(a, str) and a.startswith("CVE-")]
+            out.append((cves or [vuln["id"]])[0][:40])
+    return sorted(set(out))
+
+
 @dataclass(frozen=True)
 class Answer:
     """The last known answer of a source and how fresh it is."""
@@ -95,8 +121,9 @@ class SourceCache:
         self.refresh = refresh
         self.retry = retry
 
-    def _path(self, url: str) -> Path:
-        return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".json")
+    def _path(self, url: str, query: Any) -> Path:
+        key = url if query is None else url + "\n" + json.dumps(query, sort_keys=True)
+        return self.cache_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
 
     def _load(self, name: str, path: Path) -> Answer:
         try:
@@ -126,9 +153,11 @@ class SourceCache:
         tmp.write_text(json.dumps(doc), "utf-8")
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
 
-    async def get(self, ctx: Context, name: str, url: str, parse: Parser, budget: float) -> Answer:
-        """The answer of one source, refreshed if due and ``budget`` seconds allow."""
-        path = self._path(url)
+    async def get(  # noqa: PLR0917 - one call site, each argument distinct
+        self, ctx: Context, name: str, url: str, parse: Parser, budget: float, query: Any = None
+    ) -> Answer:
+        """The answer of one source, refreshed if due and ``budget`` seconds allow; ``query`` is POSTed as JSON."""
+        path = self._path(url, query)
         answer = _MEMORY.get(str(path))
         if answer is None:
             answer = await asyncio.to_thread(self._load, name, path)
@@ -140,7 +169,7 @@ class SourceCache:
             return answer
         try:
             async with asyncio.timeout(budget):
-                value = parse(await _fetch_json(ctx, url))
+                value = parse(await _fetch_json(ctx, url, query))
             answer = Answer(name, value, now, None, now, None)
         except TimeoutError:
             answer = _failed(answer, now, f"no answer within {format_duration(budget)}")
@@ -166,8 +195,9 @@ def _failed(previous: Answer, now: float, error: str) -> Answer:
     return replace(previous, error=error, attempted=now, failing_since=previous.failing_since or now)
 
 
-async def _fetch_json(ctx: Context, url: str) -> Any:
-    async with ctx.session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+async def _fetch_json(ctx: Context, url: str, query: Any) -> Any:
+    method = "GET" if query is None else "POST"
+    async with ctx.session.request(method, url, json=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
         if resp.status != 200:
             raise _BadAnswer(f"HTTP {resp.status}")
         body = await resp.content.read(_MAX_BODY)

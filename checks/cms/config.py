@@ -49,6 +49,8 @@ class SourcesConfig(CheckConfig):
     wordpress_latest: Url | None = WP_VERSION_CHECK
     wordpress_insecure: Url | None = WP_STABLE_CHECK
     magento_latest: Url | None = None  # {"2.4": "2.4.7-p3", ...} or a GitHub-tags-style list
+    magento_advisories: Url | None = None  # an OSV /v1/query endpoint, e.g. https://api.osv.dev/v1/query
+    magento_osv_package: str = "magento/community-edition"  # the Packagist name OSV files advisories under
 
 
 class CmsConfig(CheckConfig):

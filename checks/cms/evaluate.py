@@ -35,7 +35,10 @@ class Verdict:
 
 def sources_for(cms: str) -> tuple[str, ...]:
     """Names of the sources (keys of ``CmsConfig.sources``) that can judge ``cms``."""
-    return {"wordpress": ("wordpress_latest", "wordpress_insecure"), "magento": ("magento_latest",)}.get(cms, ())
+    return {
+        "wordpress": ("wordpress_latest", "wordpress_insecure"),
+        "magento": ("magento_latest", "magento_advisories"),
+    }.get(cms, ())
 
 
 def latest_for(finding: Finding, answers: Mapping[str, Answer]) -> Version | None:
@@ -86,6 +89,10 @@ def judge(
     listed = stable.value if stable is not None and isinstance(stable.value, dict) else {}
     if finding.cms == "wordpress" and listed.get(str(version)) == "insecure":
         insecure.append("listed as insecure by the stable-check source")
+    advisories = answers.get("magento_advisories")
+    if finding.cms == "magento" and advisories is not None and isinstance(advisories.value, list) and advisories.value:
+        ids = advisories.value
+        insecure.append(f"{len(ids)} advisories: " + ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else ""))
     minimum = cfg.min_version_parsed
     if minimum is not None and version < minimum:
         insecure.append(f"below min_version {minimum}")
