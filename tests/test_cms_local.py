@@ -42,7 +42,10 @@ def wordpress_classic(root: Path, version: str = "6.4.2", multisite: bool = Fals
     if multisite:
         config += "define( 'WP_ALLOW_MULTISITE', true );\ndefine( 'MULTISITE', true );\n"
     write(root / "wp-config.php", config)
-    write(root / "wp-content" / "plugins" / "akismet" / "akismet.php", "<?php\n/* Version: 5.3 */\n")
+    header = "<?php\n/**\n * @package Akismet\n */\n/*\nPlugin Name: Akismet Anti-spam\nVersion: 5.3\n*/\n"
+    write(root / "wp-content" / "plugins" / "akismet" / "akismet.php", header)
+    write(root / "wp-content" / "plugins" / "akismet" / "class.akismet.php", "<?php\n// Version: 0.0.1\n")
+    write(root / "wp-content" / "plugins" / "notes" / "notes.php", "<?php\n// Version: 9.9 without a plugin header\n")
     return root
 
 
@@ -51,6 +54,8 @@ def wordpress_bedrock(root: Path, version: str = "6.4.2") -> Path:
     write(root / "web" / "wp" / "wp-includes" / "version.php", wp_version_php(version))
     write(root / "web" / "wp-config.php", "<?php\nrequire_once dirname(__DIR__) . '/vendor/autoload.php';\n")
     write(root / "config" / "application.php", "<?php\nConfig::define('WP_ENV', 'production');\n")
+    plugin = "<?php\n/**\n * Plugin Name:       WooCommerce\n * Version:           8.4.0\n */\n"
+    write(root / "web" / "app" / "plugins" / "woocommerce" / "woocommerce.php", plugin)
     return root
 
 
@@ -147,6 +152,7 @@ def test_wordpress_classic(tmp_path: Path) -> None:
     assert found is not None
     assert (found.cms, str(found.version), found.source) == ("wordpress", "6.4.2", "local")
     assert found.extra["multisite"] is False
+    assert found.extra["plugins"] == {"akismet": "5.3"}
 
 
 def test_wordpress_bedrock(tmp_path: Path) -> None:
@@ -155,6 +161,7 @@ def test_wordpress_bedrock(tmp_path: Path) -> None:
     assert found is not None
     assert str(found.version) == "6.3.2"
     assert found.extra["layout"] == "web/wp"
+    assert found.extra["plugins"] == {"woocommerce": "8.4.0"}
 
 
 def test_wordpress_multisite_is_one_core(tmp_path: Path) -> None:

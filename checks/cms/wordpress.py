@@ -35,6 +35,9 @@ _VENDORED = re.compile(
     r"thickbox|codemirror|plupload|clipboard|swfobject|twemoji|polyfill|regenerator|moment|lodash|react)",
     re.IGNORECASE,
 )
+_PLUGIN_NAME = re.compile(rb"^[ \t/*#@]*Plugin Name:\s*(.+)$", re.MULTILINE | re.IGNORECASE)
+_PLUGIN_VERSION = re.compile(rb"^[ \t/*#@]*Version:\s*([\w.\-]{1,40})", re.MULTILINE | re.IGNORECASE)
+MAX_PLUGINS = 300
 _PRESENCE = re.compile(r"/wp-(?:content|includes)/|wp-json|wp-emoji", re.IGNORECASE)
 
 
@@ -48,10 +51,28 @@ def detect_local(root: Path) -> Finding | None:
             continue
         match = _WP_VERSION.search(data)
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
+        # Bedrock keeps plugins in web/app/plugins, beside the core rather than inside it.
+        plugins = _plugins(core / ("../app/plugins" if layout.endswith("web/wp") else "wp-content/plugins"))
         multisite = any(_MULTISITE.search(read_capped(core / name) or b"") for name in _CONFIG_FILES)
         where = str(version_file.resolve())
-        return Finding("wordpress", version, "local", where=where, extra={"multisite": multisite, "layout": layout})
+        extra = {"multisite": multisite, "layout": layout, "plugins": plugins}
+        return Finding("wordpress", version, "local", where=where, extra=extra)
     return None
+
+
+def _plugins(base: Path) -> dict[str, str]:
+    """``{slug: version}`` from the plugin headers (reported in details, not judged)."""
+    out: dict[str, str] = {}
+    if not base.is_dir():
+        return out
+    for plugin in sorted(p for p in base.iterdir() if p.is_dir())[:MAX_PLUGINS]:
+        for php in sorted(plugin.glob("*.php"))[:20]:
+            head = read_capped(php, 8192) or b""
+            version = _PLUGIN_VERSION.search(head) if _PLUGIN_NAME.search(head) else None
+            if version is not None:
+                out[plugin.name] = version[1].decode("ascii", "replace")
+                break
+    return out
 
 
 def _votes(home: Page | None, feed: Page | None) -> tuple[Counter[Version], bool, list[str]]:
