@@ -82,7 +82,8 @@ class CmsCheck(Check[CmsConfig]):
         local, local_error = local_task.result()
         if self.config.remote:
             pages, remote_error = remote_task.result()
-            remote, remote_details = _pick_remote(self.kinds, pages)
+            # Regexes over up to max_body per page: off the event loop.
+            remote, remote_details = await asyncio.to_thread(_pick_remote, self.kinds, pages)
         primary = local or remote
         details: dict[str, Any] = {"root": str(self.config.root) if self.config.root else None}
         if local is not None:

@@ -98,7 +98,14 @@ def meta_generators(body: str) -> list[str]:
 def same_site_paths(body: str, base: yarl.URL) -> list[str]:
     """Paths of ``src``/``href`` URLs that point at the page's own host (relative ones included)."""
     out = []
+    host = f"//{base.host}".lower()
     for raw in _SRC.findall(body):
+        # Fast paths: root-relative and absolute URLs need no URL parsing to judge their host.
+        if raw.startswith("/") and not raw.startswith("//"):
+            out.append(raw.split("?", 1)[0].split("#", 1)[0])
+            continue
+        if "//" in raw[:8] and host not in raw[: 8 + len(host)].lower():
+            continue
         try:
             url = base.join(yarl.URL(html.unescape(raw)))
         except ValueError:
