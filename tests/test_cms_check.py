@@ -195,3 +195,21 @@ async def test_ops_rules_file_broken_after_load_is_a_warning(tmp_path: Path) -> 
     assert result.status is Status.WARNING
     assert "bitrix_modules_file unusable" in result.summary
     assert "not valid YAML" in result.summary
+
+
+async def test_remote_false_sends_no_request(tmp_path: Path) -> None:
+    """With remote: false the site is never requested; the answer comes from files alone."""
+    hits: list[str] = []
+
+    async def home(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(text="<meta name='generator' content='WordPress 6.3.2'>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", home)
+    root = wordpress_classic(tmp_path, "6.4.2")
+    async with serve(app) as base:
+        record = await run_check("cms", {"root": str(root), "remote": False, "sources": OFF}, url=base + "/")
+    assert hits == []
+    assert record.result.summary == "WordPress 6.4.2"
+    assert "remote" not in record.result.details

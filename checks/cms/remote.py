@@ -37,6 +37,8 @@ async def fetch_pages(
 
     The extra pages are optional: a failure there just means one signal fewer.
     """
+    if not kinds:
+        return {}, None
     wanted = {"home": base}
     for kind in kinds:
         if kind in _EXTRA:
