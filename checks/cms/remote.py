@@ -1,0 +1,62 @@
+"""Fetch the pages remote fingerprinting reads: the home page, ``/feed/`` and ``/magento_version``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import yarl
+
+from checks.cms.model import Page
+from sitewatch.probe import Context, format_duration
+
+__all__ = ["fetch_pages"]
+
+_EXTRA = {"wordpress": ("feed", "feed/"), "magento": ("magento_version", "magento_version")}
+
+
+async def _get(ctx: Context, url: yarl.URL, max_body: int) -> Page:
+    async with ctx.session.get(url, timeout=aiohttp.ClientTimeout(total=None), max_redirects=5) as resp:
+        raw = await resp.content.read(max_body)
+        headers: dict[str, tuple[str, ...]] = {}
+        for name in resp.headers:
+            headers.setdefault(name.lower(), tuple(resp.headers.getall(name)))
+        return Page(resp.url, resp.status, headers, raw.decode(resp.charset or "utf-8", errors="replace"))
+
+
+def _reason(exc: BaseException, url: yarl.URL) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {url.host}:{url.port} ({exc.os_error.strerror or type(exc.os_error).__name__})"
+    return f"request to {url.host} failed ({type(exc).__name__})"
+
+
+async def fetch_pages(
+    ctx: Context, base: yarl.URL, kinds: tuple[str, ...], max_body: int, budget: float
+) -> tuple[dict[str, Page], str | None]:
+    """Fetch concurrently within ``budget`` seconds; the error text is about the home page only.
+
+    The extra pages are optional: a failure there just means one signal fewer.
+    """
+    if not kinds:
+        return {}, None
+    wanted = {"home": base}
+    for kind in kinds:
+        if kind in _EXTRA:
+            name, path = _EXTRA[kind]
+            wanted[name] = base.join(yarl.URL(path))
+    pages: dict[str, Page] = {}
+    errors: dict[str, str] = {}
+
+    async def one(name: str, url: yarl.URL) -> None:
+        try:
+            pages[name] = await _get(ctx, url, max_body)
+        except (aiohttp.ClientError, OSError) as exc:
+            errors[name] = _reason(exc, url)
+
+    try:
+        async with asyncio.timeout(budget), asyncio.TaskGroup() as group:
+            for name, url in wanted.items():
+                group.create_task(one(name, url))
+    except TimeoutError:
+        errors.setdefault("home", f"no complete answer within {format_duration(budget)}")
+    return pages, (errors.get("home") if "home" not in pages else None)
