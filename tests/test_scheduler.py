@@ -76,7 +76,7 @@ def _reset_ticks() -> Iterator[None]:
 @pytest.fixture
 async def make_scheduler() -> AsyncIterator[Callable[..., tuple[Scheduler, list[RunRecord]]]]:
     """Builds schedulers whose loop runs in the background and is stopped at teardown."""
-    created: list[tuple[Scheduler, asyncio.Task[None], aiohttp.ClientSession]] = []
+    created: list[tuple[Scheduler, asyncio.Task[None], aiohttp.ClientSession, ProbeResolver]] = []
 
     def build(
         resolver: ProbeResolver | None = None, concurrency: int = 64, per_host: int = 8
@@ -95,14 +95,15 @@ async def make_scheduler() -> AsyncIterator[Callable[..., tuple[Scheduler, list[
             log=logging.getLogger("sitewatch.test"),
             rng=random.Random(7),
         )
-        created.append((scheduler, asyncio.create_task(scheduler.run()), session))
+        created.append((scheduler, asyncio.create_task(scheduler.run()), session, resolver))
         return scheduler, records
 
     yield build
-    for scheduler, task, session in created:
+    for scheduler, task, session, resolver in created:
         await scheduler.stop(grace=0.1)
         await task
         await session.close()
+        await resolver.close()  # cancels c-ares queries still waiting on the blackhole
 
 
 async def test_hanging_check_does_not_delay_a_fast_check(make_scheduler: Any) -> None:
