@@ -50,6 +50,8 @@ __all__ = [
     "format_size",
     "ip_preference",
     "measure_phases",
+    "parse_duration",
+    "parse_size",
     "redact_url",
     "resolve_override",
     "worst",
