@@ -35,7 +35,7 @@ def test_core_never_imports_a_concrete_check(path: Path) -> None:
 
 def test_probe_api_exports_exactly_its_public_names() -> None:
     """`sitewatch.probe.__all__` lists every public name it defines, and only those."""
-    import sitewatch.probe as probe
+    from sitewatch import probe
 
     public = {n for n in vars(probe) if not n.startswith("_")} - {"annotations"}
     modules = {n for n in public if type(getattr(probe, n)).__name__ == "module"}
