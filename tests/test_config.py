@@ -235,6 +235,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parent.parent
     monkeypatch.setenv("SHOP_BASIC_AUTH_PASSWORD", "example")
     monkeypatch.setenv("STATUS_API_TOKEN", "example")
+    monkeypatch.setenv("SHOP_BACKUP_TOKEN", "example")
     config = load_config(root / "config.example.yaml")
     assert len(config.sites) >= 2
-    assert {"http"} <= {c.type for c in config.checks}
+    assert {c.type for c in config.checks} == {"http", "tls", "pageload", "backup", "cms"}
