@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import signal
 import time
@@ -17,7 +18,7 @@ from sitewatch.config import Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.logs import event
 from sitewatch.metrics import SitewatchCollector, build_registry
-from sitewatch.probe import AnyCheck, Clock, SystemClock
+from sitewatch.probe import AnyCheck, Clock, Push, SystemClock
 from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord
 from sitewatch.scheduler import Scheduler
@@ -59,7 +60,7 @@ class Agent:
             log=log,
         )
         host, port = config.agent.host_port
-        app = build_app(self.book, self.registry, self._info(), self._health)
+        app = build_app(self.book, self.registry, self._info(), self._health, self._push)
         self.web = WebServer(app, host, port)
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -70,6 +71,22 @@ class Agent:
         if self._loop_task is None or self._loop_task.done():
             return False, "scheduler is not running"
         return True, f"{len(self.book.configured)} checks scheduled, {self.scheduler.in_flight} running"
+
+    def _push(self, token: str, kind: str, body: str) -> bool:
+        owner = None
+        given = token.encode()
+        for check in self.scheduler.checks():
+            expected = check.push_token
+            # Compare against every token, so timing says nothing about which prefix matched.
+            if expected is not None and hmac.compare_digest(given, expected.encode()) and owner is None:
+                owner = check
+        if owner is None:
+            event(self.log, logging.WARNING, "ping_unknown_token", kind=kind)
+            return False
+        owner.receive(Push(kind, self.clock.time(), body))  # type: ignore[arg-type]
+        self.scheduler.trigger(owner)
+        event(self.log, logging.INFO, "ping_received", site=owner.site.name, kind=kind, body_bytes=len(body))
+        return True
 
     def _on_result(self, record: RunRecord) -> None:
         previous = self.book.latest.get(record.key)

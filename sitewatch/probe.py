@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import aiohttp
 import pydantic
@@ -39,6 +39,7 @@ __all__ = [
     "MetricSpec",
     "Pattern",
     "PhaseTimer",
+    "Push",
     "Result",
     "Sample",
     "SiteInfo",
@@ -115,6 +116,15 @@ class Result:
     def ok(self) -> bool:
         """True when the status is ``ok``."""
         return self.status is Status.OK
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """A ping a job sent to the agent (``POST /ping/<token>[/start|/fail]``)."""
+
+    kind: Literal["success", "start", "fail"]
+    at: float  # unix seconds
+    body: str = ""  # already truncated and made printable by the core
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +280,15 @@ class Check(abc.ABC, Generic[C]):
     def target_host(self) -> str:
         """The host this check loads, for the scheduler's per-host concurrency limit."""
         return self.site.url.host or self.site.name
+
+    @property
+    def push_token(self) -> str | None:
+        """Secret token that routes ``/ping/<token>`` to this check; None if it takes no pings."""
+        return None
+
+    def receive(self, push: Push) -> None:
+        """Take a ping addressed to :attr:`push_token` (called on the event loop; must not block)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no pings")
 
     @abc.abstractmethod
     async def run(self, ctx: Context) -> Result:

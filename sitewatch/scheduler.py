@@ -112,6 +112,18 @@ class Scheduler:
         job.generation += 1
         heapq.heappush(self._heap, (job.due, next(self._seq), job.generation, job))
 
+    def checks(self) -> list[AnyCheck]:
+        """The live check instances (for routing pings)."""
+        return [job.check for job in self._jobs.values()]
+
+    def trigger(self, check: AnyCheck) -> None:
+        """Run ``check`` as soon as possible (a ping changed what it would report)."""
+        for job in self._jobs.values():
+            if job.check is check and job.running is None:
+                job.due = asyncio.get_running_loop().time()
+                self._push(job)
+                self._wake.set()
+
     # -- the loop ------------------------------------------------------------------
 
     async def run(self) -> None:

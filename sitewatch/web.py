@@ -29,6 +29,29 @@ class HealthProbe(Protocol):
 _HEALTH = web.AppKey("health", HealthProbe)
 
 
+class PushRouter(Protocol):
+    """Hands a ping to the check that owns ``token``; False when no check does."""
+
+    def __call__(self, token: str, kind: str, body: str) -> bool: ...
+
+
+_PUSH = web.AppKey("push", PushRouter)
+#: A ping's body goes into tickets: keep a screenful, printable.
+PING_BODY_LIMIT = 10_000
+
+
+async def _ping(request: web.Request) -> web.Response:
+    kind = {"": "success", "start": "start", "fail": "fail"}.get(request.match_info.get("kind", ""))
+    if kind is None:
+        return web.json_response({"error": "unknown ping kind; use /ping/<token>, /start or /fail"}, status=404)
+    raw = await request.content.read(PING_BODY_LIMIT)
+    body = "".join(c if c.isprintable() or c in "\n\t" else " " for c in raw.decode("utf-8", "replace"))
+    if not request.app[_PUSH](request.match_info["token"], kind, body):
+        # Same answer for every unknown token: nothing to learn by guessing.
+        return web.json_response({"error": "unknown token"}, status=404)
+    return web.json_response({"status": "ok", "kind": kind})
+
+
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -79,6 +102,7 @@ def build_app(
     registry: CollectorRegistry,
     info: dict[str, Any],
     health: HealthProbe,
+    push: PushRouter | None = None,
 ) -> web.Application:
     """The aiohttp application; bodies are small, so requests are capped at 64 KiB."""
     app = web.Application(client_max_size=64 * 1024)
@@ -89,6 +113,12 @@ def build_app(
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/status", _status)
+    if push is not None:
+        app[_PUSH] = push
+        for path in ("/ping/{token}", "/ping/{token}/{kind}"):
+            # GET too: cron one-liners use `curl -fsS URL`, as with healthchecks.io.
+            app.router.add_route("POST", path, _ping)
+            app.router.add_route("GET", path, _ping)
     return app
 
 

@@ -236,6 +236,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOP_BASIC_AUTH_PASSWORD", "example")
     monkeypatch.setenv("STATUS_API_TOKEN", "example")
     monkeypatch.setenv("SHOP_BACKUP_TOKEN", "example")
+    monkeypatch.setenv("SHOP_BACKUP_PING_TOKEN", "0123456789abcdef0123")
     config = load_config(root / "config.example.yaml")
     assert len(config.sites) >= 2
-    assert {c.type for c in config.checks} == {"http", "tls", "pageload", "backup", "cms"}
+    assert {c.type for c in config.checks} == {"http", "tls", "pageload", "backup", "heartbeat", "cms"}

@@ -39,6 +39,17 @@ def test_probe_api_exports_exactly_its_public_names() -> None:
 
     public = {n for n in vars(probe) if not n.startswith("_")} - {"annotations"}
     modules = {n for n in public if type(getattr(probe, n)).__name__ == "module"}
-    typing_helpers = {"Annotated", "Any", "ClassVar", "Generic", "Protocol", "TypeVar", "C", "Mapping", "Sequence"}
+    typing_helpers = {
+        "Annotated",
+        "Any",
+        "ClassVar",
+        "Generic",
+        "Literal",
+        "Protocol",
+        "TypeVar",
+        "C",
+        "Mapping",
+        "Sequence",
+    }
     imported_helpers = {"dataclass", "field"}
     assert set(probe.__all__) == public - modules - typing_helpers - imported_helpers
