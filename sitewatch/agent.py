@@ -22,9 +22,13 @@ from sitewatch.probe import AnyCheck, Clock, Push, SystemClock
 from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord
 from sitewatch.scheduler import Scheduler
+from sitewatch.sdnotify import Notifier
 from sitewatch.web import WebServer, build_app
 
-__all__ = ["Agent"]
+__all__ = ["STALL_SECONDS", "Agent"]
+
+#: A due check not started for this long means the scheduler is stuck: /healthz fails, the watchdog starves.
+STALL_SECONDS = 30.0
 
 
 class Agent:
@@ -38,6 +42,7 @@ class Agent:
         resolver: AbstractResolver | None = None,
         clock: Clock | None = None,
         checks: Mapping[str, type[AnyCheck]] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.log = log
@@ -63,6 +68,9 @@ class Agent:
         app = build_app(self.book, self.registry, self._info(), self._health, self._push)
         self.web = WebServer(app, host, port)
         self._loop_task: asyncio.Task[None] | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
+        self.notifier = notifier or Notifier()
+        self.book.reload_success_at = self.clock.time()
 
     def _info(self) -> dict[str, Any]:
         return {"config": str(self.config.source), "started": self._started}
@@ -70,7 +78,31 @@ class Agent:
     def _health(self) -> tuple[bool, str]:
         if self._loop_task is None or self._loop_task.done():
             return False, "scheduler is not running"
+        overdue = self.scheduler.overdue()
+        if overdue > STALL_SECONDS:
+            return False, f"scheduler stalled: a due check has waited {overdue:.0f}s to start"
         return True, f"{len(self.book.configured)} checks scheduled, {self.scheduler.in_flight} running"
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`: sites, failing checks, config state."""
+        failing = sum(not r.result.ok for r in self.book.latest.values())
+        line = f"{len(self.config.sites)} sites, {len(self.book.configured)} checks, {failing} failing"
+        return line if self.book.reload_ok else line + "; last reload FAILED (see log)"
+
+    async def _watchdog(self, interval: float) -> None:
+        """Ping systemd's watchdog only while the scheduler makes progress."""
+        last_status = ""
+        while True:
+            healthy, reason = self._health()
+            if healthy:
+                self.notifier.watchdog()
+            else:
+                event(self.log, logging.ERROR, "watchdog_withheld", reason=reason)
+            status = self.status_line()
+            if status != last_status:
+                self.notifier.status(status)
+                last_status = status
+            await asyncio.sleep(interval)
 
     def _push(self, token: str, kind: str, body: str) -> bool:
         owner = None
@@ -110,6 +142,10 @@ class Agent:
         self._apply(self.config)
         await self.web.start()
         self._loop_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        # Half the watchdog period, as systemd recommends; a status refresh even without one.
+        period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
+        self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
+        self.notifier.ready(self.status_line())
         event(
             self.log,
             logging.INFO,
@@ -127,17 +163,23 @@ class Agent:
     def reload(self, path: Path | None = None) -> bool:
         """Re-read the config; on error keep the running one and say why."""
         source = path or self.config.source
+        self.notifier.reloading()
         try:
             new = load_config(source)
         except ConfigError as exc:
             event(self.log, logging.ERROR, "reload_failed", config=str(source), errors=len(exc.problems))
             for problem in exc.problems:
                 event(self.log, logging.ERROR, "config_error", problem=str(problem))
+            self.book.reload_ok = False
+            self.notifier.ready(self.status_line())
             return False
         if new.agent != self.config.agent:
             event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")
         self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, new.sites)
         self._apply(self.config)
+        self.book.reload_ok = True
+        self.book.reload_success_at = self.clock.time()
+        self.notifier.ready(self.status_line())
         event(self.log, logging.INFO, "reloaded", sites=len(new.sites), checks=len(new.checks))
         return True
 
@@ -169,6 +211,11 @@ class Agent:
         """Stop scheduling, let runs finish within the longest timeout, then close everything."""
         grace = max((c.timeout for c in self.config.checks), default=1.0)
         event(self.log, logging.INFO, "agent_stopping", in_flight=self.scheduler.in_flight, grace_seconds=grace)
+        self.notifier.stopping()
+        if self._watchdog_task is not None:
+            self._watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog_task
         await self.scheduler.stop(grace)
         if self._loop_task is not None:
             await self._loop_task

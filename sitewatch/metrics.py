@@ -54,6 +54,13 @@ CORE_METRICS = {
         _Core("sitewatch_check_runs", "counter", "Finished runs by status since the agent started.", (*_SC, "status")),
         _Core("sitewatch_checks_configured", "gauge", "Number of configured checks.", ()),
         _Core("sitewatch_scheduler_lag_seconds", "histogram", "How late runs started after they were due.", ()),
+        _Core("sitewatch_config_last_reload_successful", "gauge", "1 if the last config (re)load worked.", ()),
+        _Core(
+            "sitewatch_config_last_reload_success_timestamp_seconds",
+            "gauge",
+            "When the config was last loaded successfully (unix time).",
+            (),
+        ),
         _Core("sitewatch_build_info", "gauge", "Build information; the value is always 1.", ("version",)),
     )
 }
@@ -121,6 +128,11 @@ class SitewatchCollector(Collector):
         )
         lag.add_metric([], book.lag.cumulative(), sum_value=book.lag.total)
         yield lag
+        for name, value in (
+            ("sitewatch_config_last_reload_successful", 1.0 if book.reload_ok else 0.0),
+            ("sitewatch_config_last_reload_success_timestamp_seconds", book.reload_success_at),
+        ):
+            yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
         info = GaugeMetricFamily("sitewatch_build_info", CORE_METRICS["sitewatch_build_info"].help, labels=("version",))
         info.add_metric([__version__], 1.0)
         yield info

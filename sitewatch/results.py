@@ -84,6 +84,9 @@ class ResultBook:
         self.runs: Counter[tuple[str, str, Status]] = Counter()
         self.lag = Histogram()
         self.configured: dict[CheckKey, str] = {}
+        # Like Prometheus' own prometheus_config_last_reload_* pair.
+        self.reload_ok = True
+        self.reload_success_at = 0.0
 
     def configure(self, checks: Iterable[tuple[CheckKey, str]]) -> None:
         """Set the configured checks (key → type); drop everything about the others."""

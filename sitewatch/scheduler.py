@@ -203,6 +203,20 @@ class Scheduler:
             result = Result(Status.ERROR, f"check crashed: {type(exc).__name__}: {exc} (a bug; see the agent log)")
         return RunRecord(spec.site.name, spec.name, spec.type, result, started, time.perf_counter() - t0)
 
+    def overdue(self) -> float:
+        """How long the earliest due, not yet started run has been waiting (0 if none).
+
+        The loop sleeps until the next due time, so "ticked recently" cannot mean
+        liveness; a due run the loop never started can.
+        """
+        loop = asyncio.get_running_loop()
+        waiting = (
+            due
+            for due, _, generation, job in self._heap
+            if not job.removed and generation == job.generation and job.running is None
+        )
+        return max(0.0, loop.time() - min(waiting, default=loop.time()))
+
     # -- shutdown ------------------------------------------------------------------
 
     @property
