@@ -24,6 +24,7 @@ from sitewatch.results import ResultBook, RunRecord
 from sitewatch.scheduler import Scheduler
 from sitewatch.sdnotify import Notifier
 from sitewatch.web import WebServer, build_app
+from sitewatch.webauth import load_web_config
 
 __all__ = ["STALL_SECONDS", "Agent"]
 
@@ -65,8 +66,12 @@ class Agent:
             log=log,
         )
         host, port = config.agent.host_port
-        app = build_app(self.book, self.registry, self._info(), self._health, self._push)
-        self.web = WebServer(app, host, port)
+        security = None
+        if config.agent.web_config is not None:
+            web_config = config.agent.web_config
+            security = load_web_config(web_config if web_config.is_absolute() else config.source.parent / web_config)
+        app = build_app(self.book, self.registry, self._info(), self._health, push=self._push, security=security)
+        self.web = WebServer(app, host, port, security.ssl_context if security else None)
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self.notifier = notifier or Notifier()

@@ -18,9 +18,10 @@ import pydantic
 import yarl
 
 from sitewatch import __version__
-from sitewatch.config_errors import problems_from_validation
+from sitewatch.config_errors import ConfigError, problems_from_validation
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
 from sitewatch.registry import load_checks
+from sitewatch.webauth import load_web_config
 from sitewatch.yamlsource import (
     KeyPath,
     Origin,
@@ -38,14 +39,6 @@ DEFAULT_LISTEN = "127.0.0.1:9879"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _COMMON_KEYS = ("type", "name", "interval", "timeout")
 PositiveDuration = Annotated[Duration, pydantic.Field(gt=0)]
-
-
-class ConfigError(Exception):
-    """Raised with every problem found in a config, not only the first."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(map(str, problems)))
-        self.problems = problems
 
 
 class _Model(pydantic.BaseModel):
@@ -69,6 +62,8 @@ class AgentConfig(_Model):
     concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
     per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8
     user_agent: str = f"sitewatch/{__version__}"
+    #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.
+    web_config: Path | None = None
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -198,11 +193,25 @@ def load_config(path: str | Path) -> Config:
         problems += problems_from_validation(exc, (), smap, _Raw, data)
         raw = None
     sites = _build_sites(data, raw, smap, problems)
+    if raw is not None and raw.agent.web_config is not None:
+        problems += _web_config_problems(raw.agent.web_config, path.parent, smap)
     if problems or raw is None:
         main = str(path)
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
         raise ConfigError(problems)
     return Config(path, raw.agent, raw.defaults, raw.tickets, sites)
+
+
+def _web_config_problems(web_config: Path, base: Path, smap: SourceMap) -> list[Problem]:
+    target = web_config if web_config.is_absolute() else base / web_config
+    if not target.is_file():
+        where = smap.origin(("agent", "web_config"))
+        return [Problem(where, "agent.web_config", f"no such file: {str(target)!r}")]
+    try:
+        load_web_config(target)
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 def _merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: list[Problem]) -> None:

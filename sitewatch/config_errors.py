@@ -10,7 +10,16 @@ import pydantic
 
 from sitewatch.yamlsource import KeyPath, Problem, SourceMap, format_path
 
-__all__ = ["problems_from_validation"]
+__all__ = ["ConfigError", "problems_from_validation"]
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in a config, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
 
 _SECRET_KEY = re.compile(r"pass|secret|token|key|auth|credential", re.IGNORECASE)
 
@@ -85,9 +94,20 @@ def _message(err: Any, secret: bool, model: type[pydantic.BaseModel] | None, loc
         return f"{err['msg'].lower()}, got {_shown(given, secret)}"
     msg: str = err["msg"]
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if secret:
+    if secret and any(text in msg for text in _strings(given)):
         return "invalid value from a secret (not shown)"
     return msg
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside ``value`` (a secret may hide anywhere in a mapping or list)."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return [str(value)] if value is not None else []
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...], kind: str) -> KeyPath:

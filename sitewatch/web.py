@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from prometheus_client.exposition import choose_encoder
 
 from sitewatch import __version__
 from sitewatch.results import ResultBook
+from sitewatch.webauth import WebSecurity
 
 __all__ = ["WebServer", "build_app", "status_document"]
 
@@ -102,10 +104,13 @@ def build_app(
     registry: CollectorRegistry,
     info: dict[str, Any],
     health: HealthProbe,
+    *,
     push: PushRouter | None = None,
+    security: WebSecurity | None = None,
 ) -> web.Application:
     """The aiohttp application; bodies are small, so requests are capped at 64 KiB."""
-    app = web.Application(client_max_size=64 * 1024)
+    middlewares = [security.middleware()] if security is not None and security.users else []
+    app = web.Application(client_max_size=64 * 1024, middlewares=middlewares)
     app[_BOOK] = book
     app[_REGISTRY] = registry
     app[_INFO] = info
@@ -125,8 +130,9 @@ def build_app(
 class WebServer:
     """Binds the app to host:port and closes it explicitly."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._ssl = ssl_context
         self._host = host
         self._port = port
         self.bound: list[str] = []
@@ -134,7 +140,7 @@ class WebServer:
     async def start(self) -> None:
         """Bind; raises OSError with the address when the port is taken."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
+        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True, ssl_context=self._ssl)
         await site.start()
         self.bound = [_address(a) for a in self._runner.addresses]
 
