@@ -14,15 +14,20 @@ from typing import Any
 
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config import Config, ConfigError, load_config
+from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.incidents import IncidentTracker, incident_key
 from sitewatch.logs import event
 from sitewatch.metrics import SitewatchCollector, build_registry
-from sitewatch.probe import AnyCheck, Clock, Push, SystemClock
+from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
 from sitewatch.registry import load_checks
-from sitewatch.results import ResultBook, RunRecord
+from sitewatch.results import ResultBook, RunRecord, TicketStats
 from sitewatch.scheduler import Scheduler
 from sitewatch.sdnotify import Notifier
+from sitewatch.store import Store
+from sitewatch.tickets import Sink
+from sitewatch.tickets.local import LocalSink
+from sitewatch.tickets.outbox import Deliverer
 from sitewatch.web import WebServer, build_app
 from sitewatch.webauth import load_web_config
 
@@ -54,6 +59,13 @@ class Agent:
         self.registry = build_registry(self.collector)
         self._stop = asyncio.Event()
         self._started = time.time()
+        self.store = Store(config.agent.state_dir / "sitewatch.db")
+        self.sinks: dict[str, Sink] = {"local": LocalSink(self.store)}
+        self.incidents = IncidentTracker(self.store, list(self.sinks), log, self._latest_status)
+        self.deliverer = Deliverer(self.store, self.sinks, log)
+        self.book.ticket_stats = self._ticket_stats
+        self._specs: dict[tuple[str, str], CheckSpec] = {}
+        self._deliver_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
         self.scheduler = Scheduler(
             session=self.session,
@@ -91,7 +103,11 @@ class Agent:
     def status_line(self) -> str:
         """One line for `systemctl status`: sites, failing checks, config state."""
         failing = sum(not r.result.ok for r in self.book.latest.values())
-        line = f"{len(self.config.sites)} sites, {len(self.book.configured)} checks, {failing} failing"
+        pending = self.store.outbox_stats(self.clock.time())["pending"]
+        line = (
+            f"{len(self.config.sites)} sites, {len(self.book.configured)} checks, {failing} failing,"
+            f" {pending:.0f} tickets pending"
+        )
         return line if self.book.reload_ok else line + "; last reload FAILED (see log)"
 
     async def _watchdog(self, interval: float) -> None:
@@ -125,9 +141,26 @@ class Agent:
         event(self.log, logging.INFO, "ping_received", site=owner.site.name, kind=kind, body_bytes=len(body))
         return True
 
+    def _latest_status(self, site: str, check: str) -> Status | None:
+        record = self.book.latest.get((site, check))
+        return record.result.status if record else None
+
+    def _ticket_stats(self) -> TicketStats:
+        stats = self.store.outbox_stats(self.clock.time())
+        return TicketStats(
+            open_incidents=sum(s.open for s in self.incidents.states.values()),
+            outbox_pending=int(stats["pending"]),
+            outbox_dead=int(stats["dead"]),
+            oldest_pending_age=stats["oldest_pending_age"],
+            deliveries=dict(self.deliverer.delivered),
+        )
+
     def _on_result(self, record: RunRecord) -> None:
         previous = self.book.latest.get(record.key)
         self.book.record(record)
+        spec = self._specs.get(record.key)
+        if spec is not None and self.incidents.observe(spec, record):
+            self.deliverer.wake()
         # Log transitions only, so a steady failure is one line, not one per run.
         if previous is None or previous.result.status != record.result.status:
             level = logging.INFO if record.result.ok else logging.WARNING
@@ -147,6 +180,7 @@ class Agent:
         self._apply(self.config)
         await self.web.start()
         self._loop_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        self._deliver_task = asyncio.create_task(self.deliverer.run(), name="ticket delivery")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -162,6 +196,8 @@ class Agent:
         )
 
     def _apply(self, config: Config) -> None:
+        self._specs = {c.key: c for c in config.checks}
+        self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)
 
@@ -224,7 +260,16 @@ class Agent:
         await self.scheduler.stop(grace)
         if self._loop_task is not None:
             await self._loop_task
+        if self._deliver_task is not None:
+            # Give queued tickets one last pass; whatever is not done stays in the outbox.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self.deliverer.drain_once()
+            self._deliver_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deliver_task
         await self.web.close()
         await self.session.close()
         await self.resolver.close()
+        self.store.close()
         event(self.log, logging.INFO, "agent_stopped")

@@ -16,6 +16,7 @@ from pathlib import Path
 from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli_table import render_table
+from sitewatch.cli_tickets import tickets_command
 from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
 from sitewatch.demo import DemoTarget, demo_config_path
 from sitewatch.httpclient import ProbeResolver, make_session
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("site", nargs="?", help="only this site")
     probe.add_argument("--check", help="only the check with this name")
 
+    tickets = sub.add_parser("tickets", help="list, show, ack or close tickets of the local store")
+    tickets.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    tickets.add_argument("action", choices=("list", "show", "ack", "close"), nargs="?", default="list")
+    tickets.add_argument("number", nargs="?", type=int, help="ticket number (show, ack, close)")
+
     demo = sub.add_parser("demo", help="serve a small demo site on loopback and watch it")
     demo.add_argument("--listen", default=DEFAULT_LISTEN, help=f"agent address (default {DEFAULT_LISTEN})")
     return parser
@@ -66,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _probe(Path(args.config), args.site, args.check, log)
         if args.command == "run":
             return _run(Path(args.config), log)
+        if args.command == "tickets":
+            return _tickets(Path(args.config), args.action, args.number)
         if args.command == "demo":
             return _demo(args.listen, log)
     except RegistryError as exc:
@@ -88,6 +96,16 @@ def _load(path: Path) -> Config | None:
             file=sys.stderr,
         )
         return None
+
+
+def _tickets(path: Path, action: str, number: int | None) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_UNUSABLE
+    if action != "list" and number is None:
+        print(f"sitewatch: `tickets {action}` needs a ticket number", file=sys.stderr)
+        return EXIT_UNUSABLE
+    return tickets_command(config.agent.state_dir / "sitewatch.db", action, number)
 
 
 def _check_config(path: Path) -> int:

@@ -21,6 +21,7 @@ from sitewatch import __version__
 from sitewatch.config_errors import ConfigError, problems_from_validation
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
 from sitewatch.registry import load_checks
+from sitewatch.state import Policy
 from sitewatch.webauth import load_web_config
 from sitewatch.yamlsource import (
     KeyPath,
@@ -37,7 +38,8 @@ __all__ = ["DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "ConfigError"
 #: 9879 is not taken in Prometheus' default-port allocation list for exporters.
 DEFAULT_LISTEN = "127.0.0.1:9879"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-_COMMON_KEYS = ("type", "name", "interval", "timeout")
+_POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
+_COMMON_KEYS = ("type", "name", "interval", "timeout", *_POLICY_KEYS)
 PositiveDuration = Annotated[Duration, pydantic.Field(gt=0)]
 
 
@@ -72,7 +74,16 @@ class AgentConfig(_Model):
         return host.strip("[]"), int(port)
 
 
-class DefaultsConfig(_Model):
+class _Incident(_Model):
+    """When failures become an incident; settable in defaults, per site and per check."""
+
+    fail_after: Annotated[int, pydantic.Field(ge=1, le=1000)] | None = None
+    recover_after: Annotated[int, pydantic.Field(ge=1, le=1000)] | None = None
+    fail_for: PositiveDuration | None = None
+    error_is_failure: bool | None = None
+
+
+class DefaultsConfig(_Incident):
     """``defaults:`` — settings every check inherits unless its site or itself overrides them."""
 
     interval: PositiveDuration = 60.0
@@ -85,7 +96,7 @@ class TicketsConfig(_Model):
     sink: Literal["local"] = "local"
 
 
-class _Site(_Model):
+class _Site(_Incident):
     name: str
     url: str
     tags: tuple[str, ...] = ()
@@ -114,7 +125,7 @@ class _Site(_Model):
         return value
 
 
-class _Common(_Model):
+class _Common(_Incident):
     type: str
     name: str | None = None
     interval: PositiveDuration | None = None
@@ -141,6 +152,7 @@ class CheckSpec:
     settings: CheckConfig
     check_class: builtins.type[AnyCheck]
     origin: Origin
+    policy: Policy = Policy()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -290,9 +302,20 @@ def _build_sites(
         checks_data = site_data.get("checks", [{"type": "http"}])
         if not isinstance(checks_data, list):
             continue
-        checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems)
+        layers: list[_Incident] = [m for m in (site, defaults) if m is not None]
+        checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems, layers)
         out.append(SiteSpec(info, checks))
     return tuple(out)
+
+
+def _policy(layers: list[_Incident]) -> Policy:
+    """The first layer (check, site, defaults) that sets a value wins."""
+    chosen: dict[str, Any] = {}
+    for key in _POLICY_KEYS:
+        value = next((getattr(m, key) for m in layers if getattr(m, key) is not None), None)
+        if value is not None:
+            chosen[key] = value
+    return Policy(**chosen)
 
 
 def _validated_site(site_data: Mapping[str, Any], index: int, raw: _Raw | None) -> _Site | None:
@@ -309,6 +332,7 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
     timeout: float,
     smap: SourceMap,
     problems: list[Problem],
+    layers: list[_Incident],
 ) -> tuple[CheckSpec, ...]:
     registry = load_checks()
     seen: dict[str, Origin] = {}
@@ -363,5 +387,6 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                     f"timeout ({check_timeout:g}s) must not exceed interval ({check_interval:g}s)",
                 )
             )
-        out.append(CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here))
+        policy = _policy([common, *layers])
+        out.append(CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy))
     return tuple(out)

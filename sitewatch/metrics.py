@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from sitewatch import __version__
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
-from sitewatch.results import ResultBook
+from sitewatch.results import ResultBook, TicketStats
 
 __all__ = ["CORE_METRICS", "SitewatchCollector", "build_registry"]
 
@@ -61,6 +61,11 @@ CORE_METRICS = {
             "When the config was last loaded successfully (unix time).",
             (),
         ),
+        _Core("sitewatch_open_incidents", "gauge", "Incidents open right now.", ()),
+        _Core("sitewatch_outbox_depth", "gauge", "Ticket actions waiting for delivery.", ()),
+        _Core("sitewatch_outbox_dead", "gauge", "Ticket actions given up after a permanent error.", ()),
+        _Core("sitewatch_outbox_oldest_pending_age_seconds", "gauge", "Age of the oldest undelivered action.", ()),
+        _Core("sitewatch_ticket_deliveries", "counter", "Delivery attempts by sink and outcome.", ("sink", "outcome")),
         _Core("sitewatch_build_info", "gauge", "Build information; the value is always 1.", ("version",)),
     )
 }
@@ -133,6 +138,8 @@ class SitewatchCollector(Collector):
             ("sitewatch_config_last_reload_success_timestamp_seconds", book.reload_success_at),
         ):
             yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
+        if book.ticket_stats is not None:
+            yield from self._tickets(book.ticket_stats())
         info = GaugeMetricFamily("sitewatch_build_info", CORE_METRICS["sitewatch_build_info"].help, labels=("version",))
         info.add_metric([__version__], 1.0)
         yield info
@@ -144,6 +151,21 @@ class SitewatchCollector(Collector):
         for (site, check, status), count in self._book.runs.items():
             runs.add_metric([site, check, status.value], float(count))
         return runs
+
+    def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
+        for name, value in (
+            ("sitewatch_open_incidents", stats.open_incidents),
+            ("sitewatch_outbox_depth", stats.outbox_pending),
+            ("sitewatch_outbox_dead", stats.outbox_dead),
+            ("sitewatch_outbox_oldest_pending_age_seconds", stats.oldest_pending_age),
+        ):
+            yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=float(value))
+        deliveries = CounterMetricFamily(
+            "sitewatch_ticket_deliveries", CORE_METRICS["sitewatch_ticket_deliveries"].help, labels=("sink", "outcome")
+        )
+        for (sink, outcome), count in sorted(stats.deliveries.items()):
+            deliveries.add_metric([sink, outcome], float(count))
+        yield deliveries
 
     def _undeclared(self, check_type: str, name: str) -> None:
         if (check_type, name) not in self._warned:  # a plugin bug: say it once, not every scrape

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sitewatch.probe import Result, Status
 
-__all__ = ["LAG_BUCKETS", "Histogram", "ResultBook", "RunRecord"]
+__all__ = ["LAG_BUCKETS", "Histogram", "ResultBook", "RunRecord", "TicketStats"]
 
 CheckKey = tuple[str, str]
 
 #: Seconds late: fine-grained below 100 ms, where a healthy scheduler lives.
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStats:
+    """Incidents and deliveries, as the store and the deliverer see them right now."""
+
+    open_incidents: int
+    outbox_pending: int
+    outbox_dead: int
+    oldest_pending_age: float
+    deliveries: Mapping[tuple[str, str], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,8 @@ class ResultBook:
         # Like Prometheus' own prometheus_config_last_reload_* pair.
         self.reload_ok = True
         self.reload_success_at = 0.0
+        #: Set by the agent: incident and outbox figures for /metrics and /api/status.
+        self.ticket_stats: Callable[[], TicketStats] | None = None
 
     def configure(self, checks: Iterable[tuple[CheckKey, str]]) -> None:
         """Set the configured checks (key → type); drop everything about the others."""

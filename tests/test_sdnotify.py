@@ -93,7 +93,7 @@ async def test_ready_status_and_watchdog(agent: Agent, listener: tuple[Listener,
     sock, _ = listener
     await wait_for(lambda: sock.seen("READY=1"), timeout=5, what="READY=1")
     ready = next(m for m in sock.messages if "READY=1" in m)
-    assert "STATUS=1 sites, 1 checks, 0 failing" in ready
+    assert "STATUS=1 sites, 1 checks, 0 failing, 0 tickets pending" in ready
     await wait_for(lambda: sum("WATCHDOG=1" in m for m in sock.drain()) >= 3, timeout=5, what="3 watchdog pings")
     await wait_for(lambda: sock.seen("STATUS=1 sites, 1 checks, 1 failing"), timeout=5, what="failing in STATUS")
 

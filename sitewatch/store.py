@@ -1,0 +1,249 @@
+"""SQLite store: incidents, their events and the ticket outbox, written together.
+
+Every incident transition and the outbox rows it causes are one transaction, so a
+crash at any point leaves either both or neither. A partial unique index allows one
+open incident per key, ever. WAL with ``synchronous=FULL``: transitions are rare and
+each must survive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sitewatch.state import IncidentEvent
+
+__all__ = ["OpenIncident", "OutboxRow", "Store"]
+
+_MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        resolved_at REAL,
+        severity TEXT,
+        summary TEXT NOT NULL,
+        flapping INTEGER NOT NULL DEFAULT 0,
+        ticket_ref TEXT
+    );
+    CREATE UNIQUE INDEX incidents_one_open ON incidents(key) WHERE resolved_at IS NULL;
+    CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT,
+        summary TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        sink TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(state, next_at);
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE ticket_comments (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """An incident that has not resolved (what a restarted agent must remember)."""
+
+    id: int
+    key: str
+    opened_at: float
+    severity: str | None
+    flapping: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One ticket action waiting for delivery."""
+
+    id: int
+    incident_id: int
+    sink: str
+    action: str
+    payload: dict[str, Any]
+    attempts: int
+    ticket_ref: str | None
+
+
+class Store:
+    """The agent's on-disk memory; one connection, used from the event loop thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            # executescript commits on its own; the version bump rides in the same script.
+            self.db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    def close(self) -> None:
+        """Close the connection (WAL is checkpointed by SQLite)."""
+        self.db.close()
+
+    # -- incidents -------------------------------------------------------------------
+
+    def open_incidents(self) -> dict[str, OpenIncident]:
+        """Every open incident by key."""
+        rows = self.db.execute(
+            "SELECT id, key, opened_at, severity, flapping FROM incidents WHERE resolved_at IS NULL"
+        ).fetchall()
+        return {
+            r["key"]: OpenIncident(r["id"], r["key"], r["opened_at"], r["severity"], bool(r["flapping"])) for r in rows
+        }
+
+    def record(
+        self, key: str, event: IncidentEvent, *, site: str, check: str, sinks: Iterable[str], payload: dict[str, Any]
+    ) -> int:
+        """Write a transition and its outbox rows in one transaction; return the incident id."""
+        severity = event.severity.value if event.severity else None
+        with self._transaction():
+            if event.kind == "opened":
+                incident_id = self.db.execute(
+                    "INSERT INTO incidents (key, site, check_name, opened_at, severity, summary, flapping)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, site, check, event.at, severity, event.summary, int(event.flapping)),
+                ).lastrowid
+            else:
+                row = self.db.execute(
+                    "SELECT id FROM incidents WHERE key = ? AND resolved_at IS NULL", (key,)
+                ).fetchone()
+                if row is None:
+                    raise LookupError(f"no open incident for {key}")
+                incident_id = row["id"]
+                if event.kind == "resolved":
+                    self.db.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", (event.at, incident_id))
+                else:
+                    self.db.execute("UPDATE incidents SET severity = ? WHERE id = ?", (severity, incident_id))
+            assert incident_id is not None
+            self.db.execute(
+                "INSERT INTO incident_events (incident_id, at, kind, severity, summary) VALUES (?, ?, ?, ?, ?)",
+                (incident_id, event.at, event.kind, severity, event.summary),
+            )
+            action = {"opened": "open", "resolved": "resolve"}.get(event.kind, "update")
+            body = json.dumps({**payload, "incident_id": incident_id}, default=str)
+            for sink in sinks:
+                self.db.execute(
+                    "INSERT INTO outbox (incident_id, sink, action, payload, created_at, next_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (incident_id, sink, action, body, event.at, event.at),
+                )
+        return int(incident_id)
+
+    # -- outbox ----------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 50) -> list[OutboxRow]:
+        """Pending rows whose time has come, each the oldest undelivered row of its incident and sink.
+
+        Later actions of an incident wait for earlier ones, so a desk never sees a
+        resolve before its open, even while retries back off.
+        """
+        rows = self.db.execute(
+            """
+            SELECT o.*, i.ticket_ref FROM outbox o JOIN incidents i ON i.id = o.incident_id
+            WHERE o.state = 'pending' AND o.next_at <= ?
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.incident_id = o.incident_id AND e.sink = o.sink
+                              AND e.state = 'pending' AND e.id < o.id)
+            ORDER BY o.id LIMIT ?
+            """,
+            (now, limit),
+        ).fetchall()
+        return [
+            OutboxRow(
+                r["id"],
+                r["incident_id"],
+                r["sink"],
+                r["action"],
+                json.loads(r["payload"]),
+                r["attempts"],
+                r["ticket_ref"],
+            )
+            for r in rows
+        ]
+
+    def delivered(self, row: OutboxRow, ref: str | None) -> None:
+        """Mark a row done; an ``open`` stores the ticket reference on its incident."""
+        with self._transaction():
+            self.db.execute("UPDATE outbox SET state = 'done', attempts = attempts + 1 WHERE id = ?", (row.id,))
+            if ref is not None:
+                self.db.execute("UPDATE incidents SET ticket_ref = ? WHERE id = ?", (ref, row.incident_id))
+
+    def retry(self, row: OutboxRow, error: str, next_at: float) -> None:
+        """Keep a row pending until ``next_at`` after a retryable failure."""
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?",
+            (error[:500], next_at, row.id),
+        )
+
+    def dead(self, row: OutboxRow, error: str) -> None:
+        """Give up on a row after a permanent failure (kept for the operator to see)."""
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = 'dead' WHERE id = ?",
+            (error[:500], row.id),
+        )
+
+    def outbox_stats(self, now: float) -> dict[str, float]:
+        """Pending and dead counts and the age of the oldest pending row."""
+        pending, oldest = self.db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"
+        ).fetchone()
+        dead = self.db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+        return {"pending": pending, "dead": dead, "oldest_pending_age": now - oldest if oldest else 0.0}
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+
+class _Tx:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
