@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests talk to: promtool and a real Prometheus.
 APT_PACKAGES := prometheus
 
-.PHONY: run test lint typecheck unit venv apt clean
+.PHONY: run test test-integration lint typecheck unit venv apt clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,14 @@ unit: $(STAMP)
 
 test: $(STAMP) apt lint typecheck
 	$(BIN)/pytest -q
+
+# A real Redmine (Debian package) on 127.0.0.1 for the sink tests; stopped by PID when done.
+test-integration: $(STAMP)
+	@state=$$(mktemp -d); \
+	out=$$($(SUDO) bash .ci/redmine.sh $$state) || { echo "$$out"; exit 1; }; \
+	pid=$$(cat $$state/redmine.pid); trap "kill $$pid 2>/dev/null" EXIT; \
+	eval "$$(echo "$$out" | grep -E '^REDMINE_(URL|API_KEY|CF_ID)=' | sed 's/^/export /')"; \
+	SITEWATCH_REQUIRE_REDMINE=1 $(BIN)/pytest -q tests/test_sinks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
@@ -26,7 +27,7 @@ from sitewatch.scheduler import Scheduler
 from sitewatch.sdnotify import Notifier
 from sitewatch.store import Store
 from sitewatch.tickets import Sink
-from sitewatch.tickets.local import LocalSink
+from sitewatch.tickets.factory import build_sinks
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.web import WebServer, build_app
 from sitewatch.webauth import load_web_config
@@ -60,7 +61,9 @@ class Agent:
         self._stop = asyncio.Event()
         self._started = time.time()
         self.store = Store(config.agent.state_dir / "sitewatch.db")
-        self.sinks: dict[str, Sink] = {"local": LocalSink(self.store)}
+        # Desks get their own session: the probe session has test resolvers and no keep-alive.
+        self.desk_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self.sinks: dict[str, Sink] = build_sinks(config.tickets, self.store, self.desk_session)
         self.incidents = IncidentTracker(self.store, list(self.sinks), log, self._latest_status)
         self.deliverer = Deliverer(self.store, self.sinks, log)
         self.book.ticket_stats = self._ticket_stats
@@ -270,6 +273,7 @@ class Agent:
                 await self._deliver_task
         await self.web.close()
         await self.session.close()
+        await self.desk_session.close()
         await self.resolver.close()
         self.store.close()
         event(self.log, logging.INFO, "agent_stopped")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pydantic
 import yarl
@@ -22,6 +22,7 @@ from sitewatch.config_errors import ConfigError, problems_from_validation
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
 from sitewatch.registry import load_checks
 from sitewatch.state import Policy
+from sitewatch.tickets.settings import TicketsConfig
 from sitewatch.webauth import load_web_config
 from sitewatch.yamlsource import (
     KeyPath,
@@ -88,12 +89,6 @@ class DefaultsConfig(_Incident):
 
     interval: PositiveDuration = 60.0
     timeout: PositiveDuration = 10.0
-
-
-class TicketsConfig(_Model):
-    """``tickets:`` — where incidents go; for now only the embedded local store."""
-
-    sink: Literal["local"] = "local"
 
 
 class _Site(_Incident):

@@ -1,0 +1,37 @@
+"""Builds the configured sinks."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from sitewatch.store import Store
+from sitewatch.tickets import Sink
+from sitewatch.tickets.local import LocalSink
+from sitewatch.tickets.redmine import RedmineSink
+from sitewatch.tickets.settings import LocalSinkConfig, RedmineSinkConfig, TicketsConfig, WebhookSinkConfig
+from sitewatch.tickets.webhook import WebhookSink
+
+__all__ = ["build_sinks"]
+
+
+def build_sinks(config: TicketsConfig, store: Store, session: aiohttp.ClientSession) -> dict[str, Sink]:
+    """One sink object per configured entry, by name."""
+    sinks: dict[str, Sink] = {}
+    for entry in config.sinks:
+        if isinstance(entry, LocalSinkConfig):
+            sinks[entry.name] = LocalSink(store)
+        elif isinstance(entry, WebhookSinkConfig):
+            sinks[entry.name] = WebhookSink(entry.name, session, entry.url, entry.secret, dict(entry.headers))
+        elif isinstance(entry, RedmineSinkConfig):
+            sinks[entry.name] = RedmineSink(
+                entry.name,
+                session,
+                url=entry.url,
+                api_key=entry.api_key,
+                project=entry.project,
+                tracker_id=entry.tracker_id,
+                key_field_id=entry.key_field_id,
+                closed_status_id=entry.closed_status_id,
+                priority_ids={str(k): v for k, v in entry.priority_ids.items()},
+            )
+    return sinks

@@ -1,0 +1,27 @@
+"""How HTTP answers from a service desk map to retryable or permanent sink errors."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from sitewatch.tickets import SinkError
+
+__all__ = ["check_status", "transport_error"]
+
+#: Worth retrying: the desk is busy, restarting or rate-limiting us.
+_RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+
+
+async def check_status(resp: aiohttp.ClientResponse, what: str) -> None:
+    """Raise a :class:`SinkError` for a non-2xx answer; 4xx (but 408/429) are permanent."""
+    if 200 <= resp.status < 300:
+        return
+    text = (await resp.text(errors="replace"))[:300].replace("\n", " ")
+    permanent = resp.status not in _RETRYABLE and resp.status < 500
+    hint = " (check the API key and its permissions)" if resp.status in (401, 403) else ""
+    raise SinkError(f"{what}: HTTP {resp.status}{hint}: {text}", permanent=permanent)
+
+
+def transport_error(exc: BaseException, what: str) -> SinkError:
+    """A network failure: always worth a retry."""
+    return SinkError(f"{what}: {type(exc).__name__}: {exc}", permanent=False)

@@ -1,0 +1,62 @@
+"""``tickets:`` config: which sinks receive incidents, each with its own settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pydantic
+
+__all__ = ["LocalSinkConfig", "RedmineSinkConfig", "SinkConfig", "TicketsConfig", "WebhookSinkConfig"]
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalSinkConfig(_Model):
+    """The embedded ticket store (`sitewatch tickets`)."""
+
+    type: Literal["local"]
+    name: str = "local"
+
+
+class WebhookSinkConfig(_Model):
+    """A JSON POST per incident event, optionally signed with HMAC-SHA256."""
+
+    type: Literal["webhook"]
+    name: str = "webhook"
+    url: Annotated[str, pydantic.Field(pattern=r"^https?://")]
+    secret: str | None = None
+    headers: dict[str, str] = {}
+
+
+class RedmineSinkConfig(_Model):
+    """Redmine REST: issues in ``project``, the incident key in custom field ``key_field_id``."""
+
+    type: Literal["redmine"]
+    name: str = "redmine"
+    url: Annotated[str, pydantic.Field(pattern=r"^https?://")]
+    api_key: str
+    project: str
+    tracker_id: int = 1
+    key_field_id: int
+    closed_status_id: int = 5  # Redmine's default "Closed"; "Resolved" (3) is not a closed status
+    priority_ids: dict[Literal["P1", "P2", "P3", "P4"], int] = {"P1": 5, "P2": 4, "P3": 3, "P4": 2}
+
+
+SinkConfig = Annotated[LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig, pydantic.Field(discriminator="type")]
+
+
+class TicketsConfig(_Model):
+    """``tickets:`` — where incidents go. Without it, the local store."""
+
+    sinks: tuple[SinkConfig, ...] = (LocalSinkConfig(type="local"),)
+
+    @pydantic.field_validator("sinks")
+    @classmethod
+    def _unique(cls, sinks: tuple[SinkConfig, ...]) -> tuple[SinkConfig, ...]:
+        names = [s.name for s in sinks]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"sink names must be unique; set name: on each of {', '.join(duplicated)}")
+        return sinks
