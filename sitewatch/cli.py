@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,10 +22,11 @@ from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, loa
 from sitewatch.demo import DemoTarget, demo_config_path
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.logs import event, setup_logging
-from sitewatch.probe import SystemClock, format_duration, worst
+from sitewatch.probe import SystemClock, format_duration, parse_duration, worst
 from sitewatch.registry import RegistryError
 from sitewatch.results import Histogram, RunRecord
 from sitewatch.scheduler import Scheduler
+from sitewatch.store import Store
 
 __all__ = ["main"]
 
@@ -56,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     tickets.add_argument("action", choices=("list", "show", "ack", "close"), nargs="?", default="list")
     tickets.add_argument("number", nargs="?", type=int, help="ticket number (show, ack, close)")
 
+    silence = sub.add_parser("silence", help="open no incidents for a site for a while (planned work)")
+    silence.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    silence.add_argument("site")
+    silence.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h or 30m")
+    silence.add_argument("--reason", required=True, help="why (shown in logs and kept in the store)")
+
     demo = sub.add_parser("demo", help="serve a small demo site on loopback and watch it")
     demo.add_argument("--listen", default=DEFAULT_LISTEN, help=f"agent address (default {DEFAULT_LISTEN})")
     return parser
@@ -74,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(Path(args.config), log)
         if args.command == "tickets":
             return _tickets(Path(args.config), args.action, args.number)
+        if args.command == "silence":
+            return _silence(Path(args.config), args.site, args.duration, args.reason)
         if args.command == "demo":
             return _demo(args.listen, log)
     except RegistryError as exc:
@@ -106,6 +116,28 @@ def _tickets(path: Path, action: str, number: int | None) -> int:
         print(f"sitewatch: `tickets {action}` needs a ticket number", file=sys.stderr)
         return EXIT_UNUSABLE
     return tickets_command(config.agent.state_dir / "sitewatch.db", action, number)
+
+
+def _silence(path: Path, site: str, duration: str, reason: str) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_UNUSABLE
+    if site not in {s.info.name for s in config.sites}:
+        print(f"sitewatch: no site {site!r} in {path}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        print(f"sitewatch: --for: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    store = Store(config.agent.state_dir / "sitewatch.db")
+    now = time.time()
+    try:
+        store.add_silence(site, now + seconds, reason, now)
+    finally:
+        store.close()
+    print(f"{site}: no new incidents for {format_duration(seconds)} ({reason})")
+    return 0
 
 
 def _check_config(path: Path) -> int:

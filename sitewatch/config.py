@@ -8,6 +8,7 @@ own settings against the ``Config`` model of its plugin.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import yarl
 
 from sitewatch import __version__
 from sitewatch.config_errors import ConfigError, problems_from_validation
+from sitewatch.maintenance import MaintenanceWindow
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
 from sitewatch.registry import load_checks
 from sitewatch.state import Policy
@@ -93,6 +95,7 @@ class DefaultsConfig(_Incident):
 
 class _Site(_Incident):
     name: str
+    maintenance: tuple[MaintenanceWindow, ...] = ()
     url: str
     tags: tuple[str, ...] = ()
     interval: PositiveDuration | None = None
@@ -133,6 +136,7 @@ class _Raw(_Model):
     tickets: TicketsConfig = TicketsConfig()
     sites: tuple[_Site, ...] = ()
     include: tuple[str, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,7 @@ class CheckSpec:
     check_class: builtins.type[AnyCheck]
     origin: Origin
     policy: Policy = Policy()
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # the site's windows and the global ones
 
     @property
     def key(self) -> tuple[str, str]:
@@ -299,6 +304,8 @@ def _build_sites(
             continue
         layers: list[_Incident] = [m for m in (site, defaults) if m is not None]
         checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems, layers)
+        windows = (site.maintenance if site else ()) + (raw.maintenance if raw else ())
+        checks = tuple(dataclasses.replace(c, maintenance=windows) for c in checks)
         out.append(SiteSpec(info, checks))
     return tuple(out)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sitewatch.config import CheckSpec
 from sitewatch.logs import event
+from sitewatch.maintenance import active
 from sitewatch.probe import Status, redact_url
 from sitewatch.results import RunRecord
 from sitewatch.state import CheckState, IncidentEvent, step
@@ -68,7 +69,7 @@ class IncidentTracker:
             record.result.summary,
             record.started,
             spec.policy,
-            suppressed=self._suppressed(spec),
+            suppressed=self._suppressed(spec, record.started),
         )
         for change in events:
             payload = self._payload(spec, key, change, record)
@@ -90,7 +91,9 @@ class IncidentTracker:
         for key in [k for k in self.states if k not in keys and not self.states[k].open]:
             del self.states[key]
 
-    def _suppressed(self, spec: CheckSpec) -> bool:
+    def _suppressed(self, spec: CheckSpec, at: float) -> bool:
+        if active(spec.maintenance, at) is not None or self._store.silence(spec.site.name, at) is not None:
+            return True
         if spec.type not in _DEPENDENT_TYPES:
             return False
         parent = self._latest_status(spec.site.name, "http")

@@ -72,6 +72,16 @@ _MIGRATIONS: Sequence[str] = (
         body TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        until REAL NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX silences_site ON silences(site, until);
+    """,
 )
 
 
@@ -171,6 +181,22 @@ class Store:
                     (incident_id, sink, action, body, event.at, event.at),
                 )
         return int(incident_id)
+
+    # -- silences ----------------------------------------------------------------------
+
+    def add_silence(self, site: str, until: float, reason: str, at: float) -> None:
+        """Silence ``site`` (no new incidents) until ``until``."""
+        self.db.execute(
+            "INSERT INTO silences (site, until, reason, created_at) VALUES (?, ?, ?, ?)", (site, until, reason, at)
+        )
+
+    def silence(self, site: str, at: float) -> str | None:
+        """The reason ``site`` is silenced at ``at``, or None."""
+        row = self.db.execute(
+            "SELECT reason FROM silences WHERE site = ? AND until > ? AND created_at <= ? ORDER BY until DESC LIMIT 1",
+            (site, at, at),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     # -- outbox ----------------------------------------------------------------------
 
