@@ -64,7 +64,7 @@ class Agent:
         # Desks get their own session: the probe session has test resolvers and no keep-alive.
         self.desk_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         self.sinks: dict[str, Sink] = build_sinks(config.tickets, self.store, self.desk_session)
-        self.incidents = IncidentTracker(self.store, list(self.sinks), log, self._latest_status)
+        self.incidents = IncidentTracker(self.store, list(self.sinks), log, self._latest_status, config.tickets)
         self.deliverer = Deliverer(self.store, self.sinks, log)
         self.book.ticket_stats = self._ticket_stats
         self._specs: dict[tuple[str, str], CheckSpec] = {}

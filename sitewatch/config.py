@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yarl
@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "ConfigError"
 DEFAULT_LISTEN = "127.0.0.1:9879"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
-_COMMON_KEYS = ("type", "name", "interval", "timeout", *_POLICY_KEYS)
+_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", *_POLICY_KEYS)
 PositiveDuration = Annotated[Duration, pydantic.Field(gt=0)]
 
 
@@ -95,6 +95,7 @@ class DefaultsConfig(_Incident):
 
 class _Site(_Incident):
     name: str
+    importance: Literal["high", "normal", "low"] = "normal"
     maintenance: tuple[MaintenanceWindow, ...] = ()
     url: str
     tags: tuple[str, ...] = ()
@@ -125,6 +126,7 @@ class _Site(_Incident):
 
 class _Common(_Incident):
     type: str
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None  # fixed priority, e.g. P4 for cms
     name: str | None = None
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
@@ -153,6 +155,8 @@ class CheckSpec:
     origin: Origin
     policy: Policy = Policy()
     maintenance: tuple[MaintenanceWindow, ...] = ()  # the site's windows and the global ones
+    importance: str = "normal"
+    priority: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -305,7 +309,8 @@ def _build_sites(
         layers: list[_Incident] = [m for m in (site, defaults) if m is not None]
         checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems, layers)
         windows = (site.maintenance if site else ()) + (raw.maintenance if raw else ())
-        checks = tuple(dataclasses.replace(c, maintenance=windows) for c in checks)
+        importance = site.importance if site else "normal"
+        checks = tuple(dataclasses.replace(c, maintenance=windows, importance=importance) for c in checks)
         out.append(SiteSpec(info, checks))
     return tuple(out)
 
@@ -390,5 +395,6 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                 )
             )
         policy = _policy([common, *layers])
-        out.append(CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy))
+        spec = CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy)
+        out.append(dataclasses.replace(spec, priority=common.priority))
     return tuple(out)

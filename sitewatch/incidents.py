@@ -20,6 +20,7 @@ from sitewatch.results import RunRecord
 from sitewatch.state import CheckState, IncidentEvent, step
 from sitewatch.store import Store
 from sitewatch.tickets.render import priority_for
+from sitewatch.tickets.settings import TicketsConfig
 
 __all__ = ["IncidentTracker", "incident_key"]
 
@@ -41,7 +42,9 @@ class IncidentTracker:
         sinks: Sequence[str],
         log: logging.Logger,
         latest_status: Callable[[str, str], Status | None],
+        tickets: TicketsConfig | None = None,
     ) -> None:
+        self._tickets = tickets or TicketsConfig()
         self._store = store
         self._sinks = tuple(sinks)
         self._log = log
@@ -99,8 +102,13 @@ class IncidentTracker:
         parent = self._latest_status(spec.site.name, "http")
         return parent in (Status.CRITICAL, Status.ERROR)
 
+    def _sla(self, priority: str) -> dict[str, float] | None:
+        target = self._tickets.sla.get(priority)  # type: ignore[call-overload]
+        return {"response": target.response, "resolve": target.resolve} if target else None
+
     def _payload(self, spec: CheckSpec, key: str, change: IncidentEvent, record: RunRecord) -> dict[str, Any]:
         severity = change.severity.value if change.severity else None
+        priority = spec.priority or priority_for(severity, spec.importance)
         state = self.states.get(key)
         opened_at = change.opened_at or (state.opened_at if state else None) or change.at
         return {
@@ -111,7 +119,9 @@ class IncidentTracker:
             "type": spec.type,
             "url": redact_url(spec.site.url),
             "severity": severity,
-            "priority": priority_for(severity),
+            "priority": priority,
+            "sla": self._sla(priority),
+            "language": self._tickets.language,
             "summary": change.summary,
             "at": change.at,
             "opened_at": opened_at,

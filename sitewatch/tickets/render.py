@@ -1,4 +1,8 @@
-"""Ticket texts: what failed, since when, how bad, and what the client was promised."""
+"""Ticket texts: what failed, since when, how bad, and what the client was promised.
+
+English and Russian (the support team and many clients work in Russian), picked by
+``tickets.language``; the payload carries the language so every sink renders alike.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,62 @@ from typing import Any
 
 from sitewatch.probe import format_duration
 
-__all__ = ["comment", "priority_for", "title", "body"]
+__all__ = ["body", "comment", "priority_for", "title"]
 
 _TITLE_MAX = 200
+
+#: severity → importance → priority. A site that matters more gets the faster SLA.
+_MATRIX = {
+    "critical": {"high": "P1", "normal": "P2", "low": "P3"},
+    "error": {"high": "P1", "normal": "P2", "low": "P3"},
+    "warning": {"high": "P2", "normal": "P3", "low": "P4"},
+}
+
+_TEXT = {
+    "en": {
+        "what": "What failed: {check} check of site {site} ({url})",
+        "finding": "Finding: {summary}",
+        "severity": "Severity: {severity}; priority {priority}",
+        "sla": "SLA for {priority}: respond within {response}, resolve within {resolve}",
+        "since": "Failing since: {since}",
+        "key": "Incident key: {key}",
+        "agent": "Agent: {agent}",
+        "flapping": "Note: this check is flapping (changing state often); one ticket covers the whole period.",
+        "details": "Details:",
+        "recovered": "Recovered at {at}: {summary}. Downtime {downtime}. Resolved by sitewatch.",
+        "changed": "Severity is now {severity} ({at}): {summary}",
+    },
+    "ru": {
+        "what": "Что сломалось: проверка {check} сайта {site} ({url})",
+        "finding": "Результат: {summary}",
+        "severity": "Серьёзность: {severity}; приоритет {priority}",
+        "sla": "SLA для {priority}: реакция в течение {response}, решение в течение {resolve}",
+        "since": "Не работает с: {since}",
+        "key": "Ключ инцидента: {key}",
+        "agent": "Агент: {agent}",
+        "flapping": "Внимание: проверка «мигает» (часто меняет состояние); один тикет на весь период.",
+        "details": "Подробности:",
+        "recovered": "Восстановлено {at}: {summary}. Простой {downtime}. Закрыто sitewatch.",
+        "changed": "Серьёзность изменилась на {severity} ({at}): {summary}",
+    },
+}
 
 
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def priority_for(severity: str | None) -> str:
-    """Default mapping until per-site importance lands: critical/error → P2, warning → P3."""
-    return "P3" if severity == "warning" else "P2"
+def _t(p: dict[str, Any], name: str, **values: Any) -> str:
+    return _TEXT.get(p.get("language", "en"), _TEXT["en"])[name].format(**values)
+
+
+def priority_for(severity: str | None, importance: str = "normal") -> str:
+    """Priority from the severity and the site's importance (recoveries keep P3 for display)."""
+    return _MATRIX.get(severity or "", {}).get(importance, "P3")
 
 
 def title(p: dict[str, Any]) -> str:
-    """``[sitewatch] shop http CRITICAL: HTTP 503 …`` (bounded)."""
+    """``[sitewatch] shop http CRITICAL: HTTP 503 …`` (bounded; identical in every language for search)."""
     text = f"[sitewatch] {p['site']} {p['check']} {str(p['severity'] or '').upper()}: {p['summary']}"
     return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1] + "…"
 
@@ -31,18 +75,24 @@ def title(p: dict[str, Any]) -> str:
 def body(p: dict[str, Any]) -> str:
     """The first ticket text: enough for the engineer on duty to start without opening anything else."""
     lines = [
-        f"What failed: {p['check']} check of site {p['site']} ({p.get('url', '')})",
-        f"Finding: {p['summary']}",
-        f"Severity: {p['severity']}; priority {p['priority']}",
-        f"Failing since: {_when(p['opened_at'])}",
-        f"Incident key: {p['key']}",
-        f"Agent: {p.get('agent', '')}",
+        _t(p, "what", check=p["check"], site=p["site"], url=p.get("url", "")),
+        _t(p, "finding", summary=p["summary"]),
+        _t(p, "severity", severity=p["severity"], priority=p["priority"]),
+    ]
+    sla = p.get("sla")
+    if sla:
+        response, resolve = format_duration(sla["response"]), format_duration(sla["resolve"])
+        lines.append(_t(p, "sla", priority=p["priority"], response=response, resolve=resolve))
+    lines += [
+        _t(p, "since", since=_when(p["opened_at"])),
+        _t(p, "key", key=p["key"]),
+        _t(p, "agent", agent=p.get("agent", "")),
     ]
     if p.get("flapping"):
-        lines.append("Note: this check is flapping (changing state often); one ticket covers the whole period.")
+        lines.append(_t(p, "flapping"))
     details = p.get("details") or {}
     if details:
-        lines += ["", "Details:", json.dumps(details, indent=2, ensure_ascii=False, default=str)[:4000]]
+        lines += ["", _t(p, "details"), json.dumps(details, indent=2, ensure_ascii=False, default=str)[:4000]]
     return "\n".join(lines)
 
 
@@ -50,5 +100,5 @@ def comment(p: dict[str, Any]) -> str:
     """A follow-up: severity change or recovery with the downtime."""
     if p["event"] == "resolved":
         downtime = format_duration(p["at"] - p["opened_at"])
-        return f"Recovered at {_when(p['at'])}: {p['summary']}. Downtime {downtime}. Resolved by sitewatch."
-    return f"Severity is now {p['severity']} ({_when(p['at'])}): {p['summary']}"
+        return _t(p, "recovered", at=_when(p["at"]), summary=p["summary"], downtime=downtime)
+    return _t(p, "changed", severity=p["severity"], at=_when(p["at"]), summary=p["summary"])

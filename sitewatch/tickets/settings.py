@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 
 import pydantic
 
-__all__ = ["LocalSinkConfig", "RedmineSinkConfig", "SinkConfig", "TicketsConfig", "WebhookSinkConfig"]
+from sitewatch.probe import Duration
+
+__all__ = ["LocalSinkConfig", "RedmineSinkConfig", "SinkConfig", "SlaTarget", "TicketsConfig", "WebhookSinkConfig"]
 
 
 class _Model(pydantic.BaseModel):
@@ -47,10 +49,19 @@ class RedmineSinkConfig(_Model):
 SinkConfig = Annotated[LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig, pydantic.Field(discriminator="type")]
 
 
+class SlaTarget(_Model):
+    """What the contract promises for one priority."""
+
+    response: Duration
+    resolve: Duration
+
+
 class TicketsConfig(_Model):
-    """``tickets:`` — where incidents go. Without it, the local store."""
+    """``tickets:`` — where incidents go, in which language, with which SLA targets."""
 
     sinks: tuple[SinkConfig, ...] = (LocalSinkConfig(type="local"),)
+    language: Literal["en", "ru"] = "en"
+    sla: dict[Literal["P1", "P2", "P3", "P4"], SlaTarget] = {}
 
     @pydantic.field_validator("sinks")
     @classmethod

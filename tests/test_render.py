@@ -1,0 +1,64 @@
+"""Ticket texts, priorities and SLA targets, in English and Russian."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sitewatch.config import load_config
+from sitewatch.incidents import IncidentTracker
+from sitewatch.probe import Result, Status
+from sitewatch.results import RunRecord
+from sitewatch.store import Store
+from sitewatch.tickets.render import body, comment, priority_for
+
+
+def test_priority_matrix() -> None:
+    """Severity and the site's importance pick the priority."""
+    assert priority_for("critical", "high") == "P1"
+    assert priority_for("critical", "normal") == "P2"
+    assert priority_for("warning", "normal") == "P3"
+    assert priority_for("warning", "low") == "P4"
+
+
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"""
+agent: {{state_dir: {tmp_path}}}
+defaults: {{fail_after: 1}}
+tickets:
+  language: ru
+  sla:
+    P1: {{response: 15m, resolve: 4h}}
+sites:
+  - name: shop
+    url: https://shop.example.com/?utm=secret
+    importance: high
+    checks:
+      - type: http
+      - type: cms
+        priority: P4
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_ticket_text_in_russian_with_sla(tmp_path: Path) -> None:
+    """A critical failure of an important site is P1, its SLA is stated, the text is Russian, no query string."""
+    cfg = load_config(config(tmp_path))
+    http, cms = cfg.checks
+    tracker = IncidentTracker(Store(tmp_path / "s.db"), ["local"], logging.getLogger("t"), lambda *_: None, cfg.tickets)
+    result = Result(Status.CRITICAL, "HTTP 503 Service Unavailable (expected 200-399)")
+    (event,) = tracker.observe(http, RunRecord("shop", "http", "http", result, 1_800_000_000.0, 0.1))
+    payload = tracker._payload(http, "sw:v1:shop:http", event, RunRecord("shop", "http", "http", result, 0, 0))
+    text = body(payload)
+    assert payload["priority"] == "P1"
+    assert "SLA для P1: реакция в течение 15m, решение в течение 4h" in text
+    assert "Что сломалось: проверка http сайта shop (https://shop.example.com/)" in text
+    assert "secret" not in text
+    assert cms.priority == "P4"
+    resolved = {**payload, "event": "resolved", "at": payload["opened_at"] + 600}
+    assert comment(resolved).startswith("Восстановлено ")
+    assert "Простой 10m" in comment(resolved)
