@@ -8,7 +8,14 @@ from sitewatch.store import Store
 from sitewatch.tickets import Sink
 from sitewatch.tickets.local import LocalSink
 from sitewatch.tickets.redmine import RedmineSink
-from sitewatch.tickets.settings import LocalSinkConfig, RedmineSinkConfig, TicketsConfig, WebhookSinkConfig
+from sitewatch.tickets.settings import (
+    EmailSinkConfig,
+    LocalSinkConfig,
+    RedmineSinkConfig,
+    TicketsConfig,
+    WebhookSinkConfig,
+)
+from sitewatch.tickets.smtp import EmailSink
 from sitewatch.tickets.webhook import WebhookSink
 
 __all__ = ["build_sinks"]
@@ -33,5 +40,18 @@ def build_sinks(config: TicketsConfig, store: Store, session: aiohttp.ClientSess
                 key_field_id=entry.key_field_id,
                 closed_status_id=entry.closed_status_id,
                 priority_ids={str(k): v for k, v in entry.priority_ids.items()},
+            )
+        elif isinstance(entry, EmailSinkConfig):
+            sinks[entry.name] = EmailSink(
+                entry.name,
+                host=entry.host,
+                port=entry.port,
+                starttls=entry.starttls,
+                username=entry.username,
+                password=entry.password,
+                sender=entry.sender,
+                recipients=entry.to,
+                ca_file=entry.ca_file,
+                timeout=entry.timeout,
             )
     return sinks

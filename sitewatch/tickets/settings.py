@@ -8,7 +8,15 @@ import pydantic
 
 from sitewatch.probe import Duration
 
-__all__ = ["LocalSinkConfig", "RedmineSinkConfig", "SinkConfig", "SlaTarget", "TicketsConfig", "WebhookSinkConfig"]
+__all__ = [
+    "EmailSinkConfig",
+    "LocalSinkConfig",
+    "RedmineSinkConfig",
+    "SinkConfig",
+    "SlaTarget",
+    "TicketsConfig",
+    "WebhookSinkConfig",
+]
 
 
 class _Model(pydantic.BaseModel):
@@ -46,7 +54,25 @@ class RedmineSinkConfig(_Model):
     priority_ids: dict[Literal["P1", "P2", "P3", "P4"], int] = {"P1": 5, "P2": 4, "P3": 3, "P4": 2}
 
 
-SinkConfig = Annotated[LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig, pydantic.Field(discriminator="type")]
+class EmailSinkConfig(_Model):
+    """SMTP: one mail per event, threaded; put the password in ${ENV} or ${file:...}."""
+
+    type: Literal["email"]
+    name: str = "email"
+    host: str
+    port: Annotated[int, pydantic.Field(ge=1, le=65535)] = 587
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    sender: str
+    to: tuple[str, ...] = pydantic.Field(min_length=1)
+    ca_file: str | None = None  # for a relay with an internal CA
+    timeout: Duration = 30.0
+
+
+SinkConfig = Annotated[
+    LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig | EmailSinkConfig, pydantic.Field(discriminator="type")
+]
 
 
 class SlaTarget(_Model):
