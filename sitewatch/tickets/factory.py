@@ -6,10 +6,12 @@ import aiohttp
 
 from sitewatch.store import Store
 from sitewatch.tickets import Sink
+from sitewatch.tickets.jira import JiraSink
 from sitewatch.tickets.local import LocalSink
 from sitewatch.tickets.redmine import RedmineSink
 from sitewatch.tickets.settings import (
     EmailSinkConfig,
+    JiraSinkConfig,
     LocalSinkConfig,
     RedmineSinkConfig,
     TicketsConfig,
@@ -40,6 +42,19 @@ def build_sinks(config: TicketsConfig, store: Store, session: aiohttp.ClientSess
                 key_field_id=entry.key_field_id,
                 closed_status_id=entry.closed_status_id,
                 priority_ids={str(k): v for k, v in entry.priority_ids.items()},
+            )
+        elif isinstance(entry, JiraSinkConfig):
+            sinks[entry.name] = JiraSink(
+                entry.name,
+                session,
+                url=entry.url,
+                project=entry.project,
+                issue_type=entry.issue_type,
+                resolve_transition=entry.resolve_transition,
+                priority_names={str(k): v for k, v in entry.priority_names.items()},
+                email=entry.email,
+                api_token=entry.api_token,
+                pat=entry.pat,
             )
         elif isinstance(entry, EmailSinkConfig):
             sinks[entry.name] = EmailSink(

@@ -10,6 +10,7 @@ from sitewatch.probe import Duration
 
 __all__ = [
     "EmailSinkConfig",
+    "JiraSinkConfig",
     "LocalSinkConfig",
     "RedmineSinkConfig",
     "SinkConfig",
@@ -54,6 +55,32 @@ class RedmineSinkConfig(_Model):
     priority_ids: dict[Literal["P1", "P2", "P3", "P4"], int] = {"P1": 5, "P2": 4, "P3": 3, "P4": 2}
 
 
+class JiraSinkConfig(_Model):
+    """Jira Cloud (email + api_token) or Data Center (pat); the incident key as a label."""
+
+    type: Literal["jira"]
+    name: str = "jira"
+    url: Annotated[str, pydantic.Field(pattern=r"^https?://")]
+    project: str
+    issue_type: str = "Task"
+    resolve_transition: str = "Done"
+    priority_names: dict[Literal["P1", "P2", "P3", "P4"], str] = {
+        "P1": "Highest",
+        "P2": "High",
+        "P3": "Medium",
+        "P4": "Low",
+    }
+    email: str | None = None
+    api_token: str | None = None
+    pat: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _auth(self) -> JiraSinkConfig:
+        if not self.pat and not (self.email and self.api_token):
+            raise ValueError("set pat: (Data Center) or email: and api_token: (Cloud)")
+        return self
+
+
 class EmailSinkConfig(_Model):
     """SMTP: one mail per event, threaded; put the password in ${ENV} or ${file:...}."""
 
@@ -71,7 +98,8 @@ class EmailSinkConfig(_Model):
 
 
 SinkConfig = Annotated[
-    LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig | EmailSinkConfig, pydantic.Field(discriminator="type")
+    LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig | JiraSinkConfig | EmailSinkConfig,
+    pydantic.Field(discriminator="type"),
 ]
 
 
