@@ -36,6 +36,7 @@ __all__ = ["STALL_SECONDS", "Agent"]
 
 #: A due check not started for this long means the scheduler is stuck: /healthz fails, the watchdog starves.
 STALL_SECONDS = 30.0
+HISTORY_FLUSH_SECONDS = 5.0
 
 
 class Agent:
@@ -69,6 +70,8 @@ class Agent:
         self.book.ticket_stats = self._ticket_stats
         self._specs: dict[tuple[str, str], CheckSpec] = {}
         self._deliver_task: asyncio.Task[None] | None = None
+        self._history: list[tuple[str, str, float, str, float]] = []
+        self._history_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
         self.scheduler = Scheduler(
             session=self.session,
@@ -144,6 +147,22 @@ class Agent:
         event(self.log, logging.INFO, "ping_received", site=owner.site.name, kind=kind, body_bytes=len(body))
         return True
 
+    def flush_history(self) -> None:
+        """Write buffered results: one transaction per few seconds instead of one per run."""
+        rows, self._history = self._history, []
+        if rows:
+            self.store.append_history(rows)
+
+    async def _keep_history(self) -> None:
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(HISTORY_FLUSH_SECONDS)
+            self.flush_history()
+            now = self.clock.time()
+            if now - last_prune > 3600:
+                self.store.prune_history(now - self.config.agent.history_retention)
+                last_prune = now
+
     def _latest_status(self, site: str, check: str) -> Status | None:
         record = self.book.latest.get((site, check))
         return record.result.status if record else None
@@ -161,6 +180,7 @@ class Agent:
     def _on_result(self, record: RunRecord) -> None:
         previous = self.book.latest.get(record.key)
         self.book.record(record)
+        self._history.append((record.site, record.check, record.started, record.result.status.value, record.duration))
         spec = self._specs.get(record.key)
         if spec is not None and self.incidents.observe(spec, record):
             self.deliverer.wake()
@@ -184,6 +204,7 @@ class Agent:
         await self.web.start()
         self._loop_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self._deliver_task = asyncio.create_task(self.deliverer.run(), name="ticket delivery")
+        self._history_task = asyncio.create_task(self._keep_history(), name="history")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -263,6 +284,11 @@ class Agent:
         await self.scheduler.stop(grace)
         if self._loop_task is not None:
             await self._loop_task
+        if self._history_task is not None:
+            self._history_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._history_task
+        self.flush_history()
         if self._deliver_task is not None:
             # Give queued tickets one last pass; whatever is not done stays in the outbox.
             with contextlib.suppress(TimeoutError):

@@ -67,6 +67,8 @@ class AgentConfig(_Model):
     concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
     per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8
     user_agent: str = f"sitewatch/{__version__}"
+    #: How long the result history (for availability reports) is kept.
+    history_retention: PositiveDuration = 400 * 86400.0
     #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.
     web_config: Path | None = None
 

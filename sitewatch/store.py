@@ -82,6 +82,16 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX silences_site ON silences(site, until);
     """,
+    """
+    CREATE TABLE results (
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        at REAL NOT NULL,
+        status TEXT NOT NULL,
+        duration REAL NOT NULL
+    );
+    CREATE INDEX results_site_at ON results(site, at);
+    """,
 )
 
 
@@ -197,6 +207,26 @@ class Store:
             (site, at, at),
         ).fetchone()
         return str(row[0]) if row else None
+
+    # -- result history (for availability reports) ---------------------------------------
+
+    def append_history(self, rows: Iterable[tuple[str, str, float, str, float]]) -> None:
+        """Add (site, check, at, status, duration) rows in one transaction."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO results (site, check_name, at, status, duration) VALUES (?, ?, ?, ?, ?)", rows
+            )
+
+    def prune_history(self, before: float) -> int:
+        """Drop results older than ``before``; return how many went."""
+        return self.db.execute("DELETE FROM results WHERE at < ?", (before,)).rowcount
+
+    def history(self, site: str, since: float) -> list[tuple[str, float, str, float]]:
+        """(check, at, status, duration) of ``site`` since ``since``, oldest first."""
+        rows = self.db.execute(
+            "SELECT check_name, at, status, duration FROM results WHERE site = ? AND at >= ? ORDER BY at", (site, since)
+        )
+        return [tuple(r) for r in rows]
 
     # -- outbox ----------------------------------------------------------------------
 

@@ -267,3 +267,21 @@ async def test_tickets_cli_lists_shows_and_acks(tmp_path: Path) -> None:
     assert (await cli("ack", ref))[0] == 0
     assert (await cli("list"))[1].splitlines()[1].split()[1] == "acked"
     assert (await cli("show", "99"))[0] == 1
+
+
+async def test_result_history_is_kept_and_pruned(tmp_path: Path, switch: tuple[Switch, str]) -> None:
+    """Every run lands in the history (flushed in batches and at shutdown); old rows are pruned."""
+    from sitewatch.agent import Agent
+    from sitewatch.config import load_config
+
+    _, url = switch
+    agent = Agent(load_config(agent_config(tmp_path, url)), logging.getLogger("sitewatch.test"))
+    await agent.start()
+    await wait_for(lambda: agent.book.runs[("shop", "http", Status.CRITICAL)] >= 3, timeout=10, what="3 runs")
+    await agent.close()
+    store = Store(tmp_path / "state" / "sitewatch.db")
+    rows = store.history("shop", 0)
+    assert len(rows) >= 3
+    assert {status for _, _, status, _ in rows} == {"critical"}
+    newest = max(at for _, at, _, _ in rows)
+    assert store.prune_history(newest) == len(rows) - sum(at == newest for _, at, _, _ in rows)
