@@ -42,13 +42,16 @@ unit: $(STAMP)
 test: $(STAMP) apt lint typecheck
 	$(BIN)/pytest -q
 
-# A real Redmine (Debian package) on 127.0.0.1 for the sink tests; stopped by PID when done.
+# Real service desks from Debian (Redmine, Request Tracker 5) on 127.0.0.1 for the sink tests;
+# each is stopped by its PID when the tests end.
 test-integration: $(STAMP)
-	@state=$$(mktemp -d); \
-	out=$$($(SUDO) bash .ci/redmine.sh $$state) || { echo "$$out"; exit 1; }; \
-	pid=$$(cat $$state/redmine.pid); trap "kill $$pid 2>/dev/null" EXIT; \
-	eval "$$(echo "$$out" | grep -E '^REDMINE_(URL|API_KEY|CF_ID)=' | sed 's/^/export /')"; \
-	SITEWATCH_REQUIRE_REDMINE=1 $(BIN)/pytest -q tests/test_sinks.py
+	@state=$$(mktemp -d); chmod 755 $$state; pids=""; trap 'kill $$pids 2>/dev/null' EXIT; \
+	rm_out=$$($(SUDO) bash .ci/redmine.sh $$state/redmine) || { echo "$$rm_out"; exit 1; }; \
+	pids="$$pids $$(cat $$state/redmine/redmine.pid)"; \
+	rt_out=$$($(SUDO) bash .ci/rt.sh $$state/rt 2>/dev/null) || { echo "$$rt_out"; exit 1; }; \
+	pids="$$pids $$(cat $$state/rt/rt.pid)"; \
+	eval "$$(printf '%s\n%s\n' "$$rm_out" "$$rt_out" | grep -E '^(REDMINE|RT)_[A-Z_]+=' | sed 's/^/export /')"; \
+	SITEWATCH_REQUIRE_REDMINE=1 SITEWATCH_REQUIRE_RT=1 $(BIN)/pytest -q tests/test_sinks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -241,6 +241,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDMINE_API_KEY", "example")
     monkeypatch.setenv("SMTP_PASSWORD", "example")
     monkeypatch.setenv("JIRA_API_TOKEN", "example")
+    monkeypatch.setenv("RT_TOKEN", "example")
     config = load_config(root / "config.example.yaml")
     assert len(config.sites) >= 2
     assert {c.type for c in config.checks} == {"http", "tls", "pageload", "backup", "heartbeat", "cms"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ from sitewatch.state import IncidentEvent
 from sitewatch.store import Store
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.tickets.redmine import RedmineSink
+from sitewatch.tickets.rt import RtSink
 from sitewatch.tickets.webhook import WebhookSink
 from tests.helpers import serve
 
@@ -178,3 +180,55 @@ async def test_redmine_two_agents_one_ticket(
     assert set(refs) == {str(still_open[0]["id"])}
     # A restarted agent that lost the reply finds it instead of creating another.
     assert await sinks[0].find_open(key) == refs[0]
+
+
+@pytest.fixture
+async def rt() -> AsyncIterator[tuple[aiohttp.ClientSession, dict[str, Any]]]:
+    """A real Request Tracker 5 started by `make test-integration` (.ci/rt.sh)."""
+    url = os.environ.get("RT_URL")
+    if not url:
+        if os.environ.get("SITEWATCH_REQUIRE_RT"):
+            pytest.fail("RT_URL is not set although the integration run requires Request Tracker")
+        pytest.skip("no Request Tracker here: `make test-integration` installs and starts one")
+    settings = {
+        "url": url,
+        "queue": "General",
+        "key_field": "sitewatch_incident_key",
+        "priorities": {"P2": 70, "P3": 50},
+        "username": os.environ["RT_USER"],
+        "password": os.environ["RT_PASSWORD"],
+    }
+    async with aiohttp.ClientSession() as session:
+        yield session, settings
+
+
+async def rt_ticket(session: aiohttp.ClientSession, settings: dict[str, Any], ref: str) -> dict[str, Any]:
+    token = base64.b64encode(f"{settings['username']}:{settings['password']}".encode()).decode()
+    async with session.get(
+        f"{settings['url']}/REST/2.0/ticket/{ref}", headers={"Authorization": f"Basic {token}"}
+    ) as resp:
+        assert resp.status == 200
+        return dict(await resp.json(content_type=None))
+
+
+@pytest.mark.slow
+async def test_rt_open_update_resolve(tmp_path: Path, rt: tuple[aiohttp.ClientSession, dict[str, Any]]) -> None:
+    """A real RT gets one ticket with the key in its custom field, a raised priority, then resolved."""
+    session, settings = rt
+    key = f"sw:v1:shop-{uuid.uuid4().hex[:8]}:http"
+    sink = RtSink("rt", session, **settings)
+    store = Store(tmp_path / "s.db")
+    deliverer = Deliverer(store, {"rt": sink}, LOG)
+    write(store, key, "rt", "opened", 1000.0, severity="warning")
+    write(store, key, "rt", "worsened", 1100.0, severity="critical")
+    await drain(store, deliverer)
+    ref = await sink.find_open(key)
+    assert ref is not None
+    ticket = await rt_ticket(session, settings, ref)
+    assert ticket["Subject"].startswith("[sitewatch] shop http WARNING")
+    assert int(ticket["Priority"]) == 70
+    write(store, key, "rt", "resolved", 1400.0, severity=None)
+    await drain(store, deliverer)
+    assert (await rt_ticket(session, settings, ref))["Status"] == "resolved"
+    assert await sink.find_open(key) is None
+    assert store.outbox_stats(0) == {"pending": 0, "dead": 0, "oldest_pending_age": 0.0}

@@ -9,11 +9,13 @@ from sitewatch.tickets import Sink
 from sitewatch.tickets.jira import JiraSink
 from sitewatch.tickets.local import LocalSink
 from sitewatch.tickets.redmine import RedmineSink
+from sitewatch.tickets.rt import RtSink
 from sitewatch.tickets.settings import (
     EmailSinkConfig,
     JiraSinkConfig,
     LocalSinkConfig,
     RedmineSinkConfig,
+    RtSinkConfig,
     TicketsConfig,
     WebhookSinkConfig,
 )
@@ -55,6 +57,18 @@ def build_sinks(config: TicketsConfig, store: Store, session: aiohttp.ClientSess
                 email=entry.email,
                 api_token=entry.api_token,
                 pat=entry.pat,
+            )
+        elif isinstance(entry, RtSinkConfig):
+            sinks[entry.name] = RtSink(
+                entry.name,
+                session,
+                url=entry.url,
+                queue=entry.queue,
+                key_field=entry.key_field,
+                priorities={str(k): v for k, v in entry.priorities.items()},
+                username=entry.username,
+                password=entry.password,
+                token=entry.token,
             )
         elif isinstance(entry, EmailSinkConfig):
             sinks[entry.name] = EmailSink(

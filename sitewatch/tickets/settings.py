@@ -13,6 +13,7 @@ __all__ = [
     "JiraSinkConfig",
     "LocalSinkConfig",
     "RedmineSinkConfig",
+    "RtSinkConfig",
     "SinkConfig",
     "SlaTarget",
     "TicketsConfig",
@@ -81,6 +82,26 @@ class JiraSinkConfig(_Model):
         return self
 
 
+class RtSinkConfig(_Model):
+    """Request Tracker REST2: tickets in ``queue``, the incident key in custom field ``key_field``."""
+
+    type: Literal["rt"]
+    name: str = "rt"
+    url: Annotated[str, pydantic.Field(pattern=r"^https?://")]  # including the web path, e.g. https://rt.example/rt
+    queue: str = "General"
+    key_field: str = "sitewatch_incident_key"
+    priorities: dict[Literal["P1", "P2", "P3", "P4"], int] = {"P1": 90, "P2": 70, "P3": 50, "P4": 20}
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _auth(self) -> RtSinkConfig:
+        if not self.token and not (self.username and self.password):
+            raise ValueError("set token: or username: and password:")
+        return self
+
+
 class EmailSinkConfig(_Model):
     """SMTP: one mail per event, threaded; put the password in ${ENV} or ${file:...}."""
 
@@ -98,7 +119,7 @@ class EmailSinkConfig(_Model):
 
 
 SinkConfig = Annotated[
-    LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig | JiraSinkConfig | EmailSinkConfig,
+    LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig | JiraSinkConfig | RtSinkConfig | EmailSinkConfig,
     pydantic.Field(discriminator="type"),
 ]
 
