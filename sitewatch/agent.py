@@ -66,7 +66,8 @@ class Agent:
         self.desk_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         self.sinks: dict[str, Sink] = build_sinks(config.tickets, self.store, self.desk_session)
         self.incidents = IncidentTracker(self.store, list(self.sinks), log, self._latest_status, config.tickets)
-        self.deliverer = Deliverer(self.store, self.sinks, log)
+        templates = {s.name: {str(k): v for k, v in s.templates.items()} for s in config.tickets.sinks if s.templates}
+        self.deliverer = Deliverer(self.store, self.sinks, log, templates=templates)
         self.book.ticket_stats = self._ticket_stats
         self._specs: dict[tuple[str, str], CheckSpec] = {}
         self._deliver_task: asyncio.Task[None] | None = None
@@ -175,6 +176,7 @@ class Agent:
             outbox_dead=int(stats["dead"]),
             oldest_pending_age=stats["oldest_pending_age"],
             deliveries=dict(self.deliverer.delivered),
+            dead_letters=tuple(self.store.dead_letters()) if stats["dead"] else (),
         )
 
     def _on_result(self, record: RunRecord) -> None:

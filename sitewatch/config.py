@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "ConfigError"
 DEFAULT_LISTEN = "127.0.0.1:9879"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
-_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", *_POLICY_KEYS)
+_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", *_POLICY_KEYS)
 PositiveDuration = Annotated[Duration, pydantic.Field(gt=0)]
 
 
@@ -98,6 +98,7 @@ class DefaultsConfig(_Incident):
 class _Site(_Incident):
     name: str
     importance: Literal["high", "normal", "low"] = "normal"
+    runbook: str | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
     url: str
     tags: tuple[str, ...] = ()
@@ -129,6 +130,7 @@ class _Site(_Incident):
 class _Common(_Incident):
     type: str
     priority: Literal["P1", "P2", "P3", "P4"] | None = None  # fixed priority, e.g. P4 for cms
+    runbook: str | None = None
     name: str | None = None
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
@@ -159,6 +161,7 @@ class CheckSpec:
     maintenance: tuple[MaintenanceWindow, ...] = ()  # the site's windows and the global ones
     importance: str = "normal"
     priority: str | None = None
+    runbook: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -312,7 +315,11 @@ def _build_sites(
         checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems, layers)
         windows = (site.maintenance if site else ()) + (raw.maintenance if raw else ())
         importance = site.importance if site else "normal"
-        checks = tuple(dataclasses.replace(c, maintenance=windows, importance=importance) for c in checks)
+        runbook = site.runbook if site else None
+        checks = tuple(
+            dataclasses.replace(c, maintenance=windows, importance=importance, runbook=c.runbook or runbook)
+            for c in checks
+        )
         out.append(SiteSpec(info, checks))
     return tuple(out)
 
@@ -398,5 +405,5 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
             )
         policy = _policy([common, *layers])
         spec = CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy)
-        out.append(dataclasses.replace(spec, priority=common.priority))
+        out.append(dataclasses.replace(spec, priority=common.priority, runbook=common.runbook))
     return tuple(out)

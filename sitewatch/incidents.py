@@ -122,6 +122,7 @@ class IncidentTracker:
             "priority": priority,
             "sla": self._sla(priority),
             "language": self._tickets.language,
+            "runbook": spec.runbook,
             "summary": change.summary,
             "at": change.at,
             "opened_at": opened_at,

@@ -10,6 +10,7 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sitewatch.probe import Result, Status
 
@@ -30,6 +31,7 @@ class TicketStats:
     outbox_dead: int
     oldest_pending_age: float
     deliveries: Mapping[tuple[str, str], int]
+    dead_letters: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

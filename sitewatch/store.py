@@ -280,6 +280,15 @@ class Store:
             (error[:500], row.id),
         )
 
+    def dead_letters(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest actions given up on, for /api/status and the operator."""
+        rows = self.db.execute(
+            "SELECT o.id, o.sink, o.action, o.last_error, o.created_at, i.key FROM outbox o"
+            " JOIN incidents i ON i.id = o.incident_id WHERE o.state = 'dead' ORDER BY o.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
     def outbox_stats(self, now: float) -> dict[str, float]:
         """Pending and dead counts and the age of the oldest pending row."""
         pending, oldest = self.db.execute(

@@ -75,7 +75,17 @@ def status_document(book: ResultBook, info: dict[str, Any]) -> dict[str, Any]:
                 details=dict(record.result.details),
             )
         checks.append(item)
-    return {"agent": {**info, "version": __version__, "checks": len(checks)}, "checks": checks}
+    document: dict[str, Any] = {"agent": {**info, "version": __version__, "checks": len(checks)}, "checks": checks}
+    if book.ticket_stats is not None:
+        stats = book.ticket_stats()
+        document["tickets"] = {
+            "open_incidents": stats.open_incidents,
+            "pending": stats.outbox_pending,
+            "dead": stats.outbox_dead,
+            "oldest_pending_age_seconds": round(stats.oldest_pending_age, 3),
+            "dead_letters": [dict(d) for d in stats.dead_letters],
+        }
+    return document
 
 
 async def _metrics(request: web.Request) -> web.Response:

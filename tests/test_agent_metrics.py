@@ -136,6 +136,8 @@ async def test_status_api_and_healthz(agent: Agent) -> None:
     assert by_site["bad"]["status"] == "critical"
     assert by_site["bad"]["summary"] == "HTTP 500 Internal Server Error (expected 200-399)"
     assert by_site["good"]["details"]["status_code"] == 200
+    assert doc["tickets"]["dead"] == 0
+    assert set(doc["tickets"]) >= {"open_incidents", "pending", "dead_letters"}
     health = json.loads(await scrape(agent, "/healthz"))
     assert health["status"] == "ok"
 

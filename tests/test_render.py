@@ -62,3 +62,17 @@ def test_ticket_text_in_russian_with_sla(tmp_path: Path) -> None:
     resolved = {**payload, "event": "resolved", "at": payload["opened_at"] + 600}
     assert comment(resolved).startswith("Восстановлено ")
     assert "Простой 10m" in comment(resolved)
+
+
+def test_runbook_and_template_override() -> None:
+    """A runbook link appears in the built-in text; a sink's template replaces it, placeholders filled."""
+    payload = {
+        "key": "sw:v1:shop:http", "event": "opened", "site": "shop", "check": "http", "url": "https://shop/",
+        "severity": "critical", "priority": "P2", "summary": "HTTP 503", "at": 1_800_000_600.0,
+        "opened_at": 1_800_000_000.0, "agent": "web1", "runbook": "https://wiki/runbooks/shop",
+    }  # fmt: skip
+    assert "Runbook: https://wiki/runbooks/shop" in body(payload)
+    custom = {**payload, "templates": {"body": "$site down since $since ($priority): $summary. $runbook $unknown"}}
+    assert body(custom) == "shop down since 2027-01-15 08:00:00 UTC (P2): HTTP 503. https://wiki/runbooks/shop $unknown"
+    resolved = {**custom, "event": "resolved", "templates": {"comment": "back after $downtime"}}
+    assert comment(resolved) == "back after 10m"

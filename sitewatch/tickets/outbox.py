@@ -26,7 +26,16 @@ MAX_BACKOFF = 600.0
 class Deliverer:
     """One worker task draining the outbox in order per incident."""
 
-    def __init__(self, store: Store, sinks: Mapping[str, Sink], log: logging.Logger, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sinks: Mapping[str, Sink],
+        log: logging.Logger,
+        *,
+        timeout: float = 30.0,
+        templates: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self._templates = templates or {}
         self._store = store
         self._sinks = sinks
         self._log = log
@@ -90,6 +99,8 @@ class Deliverer:
         )
 
     async def _call(self, sink: Sink, row: OutboxRow) -> str | None:
+        if templates := self._templates.get(row.sink):
+            row.payload["templates"] = templates
         if row.action == "open":
             return await sink.find_open(row.payload["key"]) or await sink.open(row.payload)
         ref = row.ticket_ref

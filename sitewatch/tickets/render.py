@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import string
 from typing import Any
 
 from sitewatch.probe import format_duration
@@ -32,6 +33,7 @@ _TEXT = {
         "since": "Failing since: {since}",
         "key": "Incident key: {key}",
         "agent": "Agent: {agent}",
+        "runbook": "Runbook: {runbook}",
         "flapping": "Note: this check is flapping (changing state often); one ticket covers the whole period.",
         "details": "Details:",
         "recovered": "Recovered at {at}: {summary}. Downtime {downtime}. Resolved by sitewatch.",
@@ -45,6 +47,7 @@ _TEXT = {
         "since": "Не работает с: {since}",
         "key": "Ключ инцидента: {key}",
         "agent": "Агент: {agent}",
+        "runbook": "Инструкция: {runbook}",
         "flapping": "Внимание: проверка «мигает» (часто меняет состояние); один тикет на весь период.",
         "details": "Подробности:",
         "recovered": "Восстановлено {at}: {summary}. Простой {downtime}. Закрыто sitewatch.",
@@ -66,14 +69,36 @@ def priority_for(severity: str | None, importance: str = "normal") -> str:
     return _MATRIX.get(severity or "", {}).get(importance, "P3")
 
 
+def _fields(p: dict[str, Any]) -> dict[str, str]:
+    opened, at = p.get("opened_at") or p["at"], p["at"]
+    return {
+        **{k: str(p.get(k) or "") for k in ("site", "check", "severity", "priority", "summary", "key", "url", "agent")},
+        "runbook": str(p.get("runbook") or ""),
+        "since": _when(opened),
+        "at": _when(at),
+        "downtime": format_duration(at - opened),
+    }
+
+
+def _override(p: dict[str, Any], name: str) -> str | None:
+    """An ops-supplied template for this sink, filled in; None to use the built-in text."""
+    template = (p.get("templates") or {}).get(name)
+    return string.Template(template).safe_substitute(_fields(p)) if template else None
+
+
 def title(p: dict[str, Any]) -> str:
     """``[sitewatch] shop http CRITICAL: HTTP 503 …`` (bounded; identical in every language for search)."""
-    text = f"[sitewatch] {p['site']} {p['check']} {str(p['severity'] or '').upper()}: {p['summary']}"
+    text = (
+        _override(p, "title")
+        or f"[sitewatch] {p['site']} {p['check']} {str(p['severity'] or '').upper()}: {p['summary']}"
+    )
     return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1] + "…"
 
 
 def body(p: dict[str, Any]) -> str:
     """The first ticket text: enough for the engineer on duty to start without opening anything else."""
+    if (custom := _override(p, "body")) is not None:
+        return custom
     lines = [
         _t(p, "what", check=p["check"], site=p["site"], url=p.get("url", "")),
         _t(p, "finding", summary=p["summary"]),
@@ -88,6 +113,8 @@ def body(p: dict[str, Any]) -> str:
         _t(p, "key", key=p["key"]),
         _t(p, "agent", agent=p.get("agent", "")),
     ]
+    if p.get("runbook"):
+        lines.append(_t(p, "runbook", runbook=p["runbook"]))
     if p.get("flapping"):
         lines.append(_t(p, "flapping"))
     details = p.get("details") or {}
@@ -98,6 +125,8 @@ def body(p: dict[str, Any]) -> str:
 
 def comment(p: dict[str, Any]) -> str:
     """A follow-up: severity change or recovery with the downtime."""
+    if (custom := _override(p, "comment")) is not None:
+        return custom
     if p["event"] == "resolved":
         downtime = format_duration(p["at"] - p["opened_at"])
         return _t(p, "recovered", at=_when(p["at"]), summary=p["summary"], downtime=downtime)

@@ -25,14 +25,20 @@ class _Model(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
-class LocalSinkConfig(_Model):
+class _Sink(_Model):
+    #: Override the built-in texts with $placeholders: $site $check $severity $priority $summary
+    #: $key $url $agent $since $at $downtime $runbook (string.Template syntax; unknown ones stay as written).
+    templates: dict[Literal["title", "body", "comment"], str] = {}
+
+
+class LocalSinkConfig(_Sink):
     """The embedded ticket store (`sitewatch tickets`)."""
 
     type: Literal["local"]
     name: str = "local"
 
 
-class WebhookSinkConfig(_Model):
+class WebhookSinkConfig(_Sink):
     """A JSON POST per incident event, optionally signed with HMAC-SHA256."""
 
     type: Literal["webhook"]
@@ -42,7 +48,7 @@ class WebhookSinkConfig(_Model):
     headers: dict[str, str] = {}
 
 
-class RedmineSinkConfig(_Model):
+class RedmineSinkConfig(_Sink):
     """Redmine REST: issues in ``project``, the incident key in custom field ``key_field_id``."""
 
     type: Literal["redmine"]
@@ -56,7 +62,7 @@ class RedmineSinkConfig(_Model):
     priority_ids: dict[Literal["P1", "P2", "P3", "P4"], int] = {"P1": 5, "P2": 4, "P3": 3, "P4": 2}
 
 
-class JiraSinkConfig(_Model):
+class JiraSinkConfig(_Sink):
     """Jira Cloud (email + api_token) or Data Center (pat); the incident key as a label."""
 
     type: Literal["jira"]
@@ -82,7 +88,7 @@ class JiraSinkConfig(_Model):
         return self
 
 
-class RtSinkConfig(_Model):
+class RtSinkConfig(_Sink):
     """Request Tracker REST2: tickets in ``queue``, the incident key in custom field ``key_field``."""
 
     type: Literal["rt"]
@@ -102,7 +108,7 @@ class RtSinkConfig(_Model):
         return self
 
 
-class EmailSinkConfig(_Model):
+class EmailSinkConfig(_Sink):
     """SMTP: one mail per event, threaded; put the password in ${ENV} or ${file:...}."""
 
     type: Literal["email"]
