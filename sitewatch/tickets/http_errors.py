@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from sitewatch.tickets import SinkError
 
-__all__ = ["check_status", "transport_error"]
+__all__ = ["call_json", "check_status", "transport_error"]
 
 #: Worth retrying: the desk is busy, restarting or rate-limiting us.
 _RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
@@ -25,3 +27,17 @@ async def check_status(resp: aiohttp.ClientResponse, what: str) -> None:
 def transport_error(exc: BaseException, what: str) -> SinkError:
     """A network failure: always worth a retry."""
     return SinkError(f"{what}: {type(exc).__name__}: {exc}", permanent=False)
+
+
+async def call_json(
+    session: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], what: str, **kwargs: Any
+) -> Any:
+    """One REST call to a desk: the JSON answer (None when empty), or a :class:`SinkError`."""
+    try:
+        async with session.request(method, url, headers=headers, **kwargs) as resp:
+            await check_status(resp, what)
+            if resp.status == 204 or resp.content_length == 0:
+                return None
+            return await resp.json(content_type=None)
+    except aiohttp.ClientError as exc:
+        raise transport_error(exc, what) from None

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from sitewatch.tickets import SinkError
-from sitewatch.tickets.http_errors import check_status, transport_error
+from sitewatch.tickets.http_errors import call_json
 from sitewatch.tickets.render import body, comment, title
 
 __all__ = ["JiraSink", "label_for"]
@@ -56,12 +56,7 @@ class JiraSink:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"jira {self.name} {method} {path}"
-        try:
-            async with self._session.request(method, self._url + path, headers=self._headers, **kwargs) as resp:
-                await check_status(resp, what)
-                return await resp.json() if resp.status != 204 and resp.content_length != 0 else None
-        except aiohttp.ClientError as exc:
-            raise transport_error(exc, what) from None
+        return await call_json(self._session, method, self._url + path, self._headers, what, **kwargs)
 
     async def find_open(self, key: str) -> str | None:
         """An unresolved issue with the incident's label (search may lag behind creation)."""

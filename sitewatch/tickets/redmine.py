@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from sitewatch.tickets import SinkError
-from sitewatch.tickets.http_errors import check_status, transport_error
+from sitewatch.tickets.http_errors import call_json
 from sitewatch.tickets.render import body, comment, title
 
 __all__ = ["RedmineSink"]
@@ -47,12 +47,7 @@ class RedmineSink:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"redmine {self.name} {method} {path.split('?', maxsplit=1)[0]}"
-        try:
-            async with self._session.request(method, self._url + path, headers=self._headers, **kwargs) as resp:
-                await check_status(resp, what)
-                return await resp.json() if resp.status != 204 and resp.content_length != 0 else None
-        except aiohttp.ClientError as exc:
-            raise transport_error(exc, what) from None
+        return await call_json(self._session, method, self._url + path, self._headers, what, **kwargs)
 
     async def _open_ids(self, key: str) -> list[int]:
         params = {"project_id": self._project, "status_id": "open", f"cf_{self._field}": key, "sort": "id"}

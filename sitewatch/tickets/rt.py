@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from sitewatch.tickets.http_errors import check_status, transport_error
+from sitewatch.tickets.http_errors import call_json
 from sitewatch.tickets.render import body, comment, title
 
 __all__ = ["RtSink"]
@@ -45,12 +45,7 @@ class RtSink:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         what = f"rt {self.name} {method} {path}"
-        try:
-            async with self._session.request(method, self._url + path, headers=self._headers, **kwargs) as resp:
-                await check_status(resp, what)
-                return await resp.json(content_type=None)
-        except aiohttp.ClientError as exc:
-            raise transport_error(exc, what) from None
+        return await call_json(self._session, method, self._url + path, self._headers, what, **kwargs)
 
     async def find_open(self, key: str) -> str | None:
         """The oldest active ticket with ``key`` in the custom field."""
