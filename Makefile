@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests talk to: promtool and a real Prometheus.
-APT_PACKAGES := prometheus
+APT_PACKAGES := prometheus systemd
 
 .PHONY: run test test-integration lint typecheck unit venv apt clean
 

@@ -12,6 +12,7 @@ import textwrap
 from asyncio.subprocess import DEVNULL, PIPE, STDOUT
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -164,8 +165,8 @@ async def test_reload_with_a_broken_file_keeps_the_running_config(
 
 
 @pytest.mark.slow
-async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path) -> None:
-    """A real Prometheus (Debian package) scrapes /metrics and answers queries on probe_success."""
+async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path, target: str) -> None:
+    """A real Prometheus scrapes /metrics and answers queries; a site removed by reload goes stale there."""
     binary = need("prometheus")
     port = free_port()
     (tmp_path / "prometheus.yml").write_text(
@@ -202,7 +203,21 @@ async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path) -
             return len(found) == 2
 
         await wait_for(queried, timeout=30, what="Prometheus to scrape both sites")
+        assert found == {"good": "1", "bad": "0"}
+        write_config(tmp_path / "config.yaml", target, agent.config.agent.listen, sites=("good",))
+        assert agent.reload() is True
+        # Prometheus marks series missing from a scrape as stale: the query stops returning them.
+        await wait_for(
+            lambda: _only_good(queried, found),
+            timeout=30,
+            what="the removed site to go stale in Prometheus",
+        )
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), timeout=10)
-    assert found == {"good": "1", "bad": "0"}
+    assert found == {"good": "1"}
+
+
+async def _only_good(queried: Any, found: dict[str, str]) -> bool:
+    await queried()
+    return set(found) == {"good"}
