@@ -96,7 +96,7 @@ class HttpCheck(Check[HttpConfig]):
 
     async def run(self, ctx: Context) -> Result:
         """Fetch, then judge status, headers and content."""
-        stage = ["connecting"]
+        stage = [""]
         fetch = _Fetch(self.start_url)
         with measure_phases() as timer, resolve_override(self.override):
             with ip_preference(self.config.ip_protocol, self.config.ip_fallback):
@@ -107,7 +107,8 @@ class HttpCheck(Check[HttpConfig]):
                 except _Failed as exc:
                     failure = exc
                 except TimeoutError:
-                    failure = _Failed(Status.ERROR, f"timed out after {format_duration(ctx.timeout)} while {stage[0]}")
+                    where = f"{timer.stage} ({stage[0]})" if stage[0] else timer.stage
+                    failure = _Failed(Status.ERROR, f"timed out after {format_duration(ctx.timeout)} {where}")
         samples = self._samples(fetch, timer.phases)
         details = {
             "url": redact_url(self.start_url),
@@ -129,7 +130,7 @@ class HttpCheck(Check[HttpConfig]):
         seen = {str(fetch.url)}
         while True:
             host = fetch.url.host or "?"
-            stage[0] = f"connecting to {host}"
+            stage[0] = host
             async with (
                 _errors(fetch.url),
                 ctx.session.request(
@@ -152,7 +153,6 @@ class HttpCheck(Check[HttpConfig]):
                     continue
                 fetch.headers = {k.lower(): v for k, v in resp.headers.items()}
                 fetch.content_length = resp.content_length if resp.content_length is not None else -1
-                stage[0] = f"reading the body of {host}"
                 raw = await self._read_capped(resp, fetch)
                 timer.body_done()
                 fetch.body = raw.decode(resp.charset or "utf-8", errors="replace")

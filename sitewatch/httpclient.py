@@ -53,6 +53,8 @@ class PhaseTimer:
         default_factory=lambda: dict.fromkeys(("resolve", "connect", "tls", "processing", "transfer"), 0.0)
     )
     _marks: dict[str, float] = field(default_factory=dict)
+    #: Where the current request is, in words, for "timed out while …" messages.
+    stage: str = "starting"
 
     def _mark(self, name: str) -> None:
         self._marks[name] = time.perf_counter()
@@ -65,6 +67,7 @@ class PhaseTimer:
     def body_done(self) -> None:
         """Mark the end of reading a response body (closes the transfer phase)."""
         self._add_since("transfer", "headers")
+        self.stage = "done"
 
     @property
     def total(self) -> float:
@@ -197,11 +200,14 @@ class ProbeConnector(aiohttp.TCPConnector):
         try:
             async with asyncio.timeout(timeout.sock_connect):
                 timer._mark("tcp")
+                timer.stage = "connecting"
                 sock = await aiohappyeyeballs.start_connection(
                     addr_infos=addr_infos, happy_eyeballs_delay=self._happy_eyeballs_delay, loop=self._loop
                 )
                 timer._add_since("connect", "tcp")
                 timer._mark("tls")
+                if kwargs.get("ssl"):
+                    timer.stage = "in the TLS handshake"
                 if kwargs.get("ssl") and sys.version_info >= (3, 11):
                     kwargs.setdefault("ssl_shutdown_timeout", 0.1)
                 transport, proto = await self._loop.create_connection(*args, **kwargs, sock=sock)
@@ -223,6 +229,7 @@ class ProbeConnector(aiohttp.TCPConnector):
 async def _on_dns_start(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
     if (timer := _timer.get()) is not None:
         timer._mark("dns")
+        timer.stage = "resolving the name"
 
 
 async def _on_dns_end(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
@@ -233,12 +240,14 @@ async def _on_dns_end(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -
 async def _on_connection_ready(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
     if (timer := _timer.get()) is not None:
         timer._mark("ready")
+        timer.stage = "waiting for the response headers"
 
 
 async def _on_headers_received(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
     if (timer := _timer.get()) is not None:
         timer._add_since("processing", "ready")
         timer._mark("headers")
+        timer.stage = "reading the body"
 
 
 def _trace_config() -> aiohttp.TraceConfig:

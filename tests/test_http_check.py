@@ -178,7 +178,7 @@ async def test_slow_response_past_timeout_is_an_error() -> None:
         record = await run_check("http", {}, url=url + "/", timeout=0.5)
         release.set()
     assert record.result.status is Status.ERROR
-    assert record.result.summary.startswith("timed out after 500ms while ")
+    assert record.result.summary.startswith("timed out after 500ms waiting for the response headers (127.0.0.1)")
     assert record.duration < 1.5
 
 
