@@ -203,7 +203,7 @@ def load_config(path: str | Path) -> Config:
     smap = SourceMap(default=Origin(str(path), 1))
     problems: list[Problem] = []
     data = load_yaml_tree(path, smap, problems)
-    if data is not None and not isinstance(data, dict):
+    if not isinstance(data, dict) and not problems:  # e.g. a list, a scalar or a bare `null`
         problems.append(Problem(smap.origin(()), "", "expected a mapping with agent:, defaults: and sites:"))
     if not isinstance(data, dict):
         raise ConfigError(problems)
