@@ -15,16 +15,19 @@ from checks.http_config import HttpConfig, describe, find
 from sitewatch.probe import (
     Check,
     Context,
+    ForbiddenAddress,
     MetricSpec,
     Result,
     Sample,
     Status,
+    forbidden_address,
     format_duration,
     format_size,
     ip_preference,
     measure_phases,
     redact_url,
     resolve_override,
+    untrusted_target,
     worst,
 )
 
@@ -131,32 +134,34 @@ class HttpCheck(Check[HttpConfig]):
         while True:
             host = fetch.url.host or "?"
             stage[0] = host
-            async with (
-                _errors(fetch.url),
-                ctx.session.request(
-                    method,
-                    fetch.url,
-                    headers=self.headers if fetch.url.host == self.start_url.host else self.foreign_headers,
-                    data=body,
-                    allow_redirects=False,
-                    ssl=cfg.verify_tls,
-                    proxy=cfg.proxy,
-                    timeout=aiohttp.ClientTimeout(total=None),
-                ) as resp,
-            ):
-                fetch.status, fetch.reason = resp.status, resp.reason or ""
-                location = resp.headers.get("Location")
-                if cfg.follow_redirects and resp.status in _REDIRECTS and location:
-                    fetch.url = self._next_hop(fetch, location, seen)
-                    if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
-                        method, body = "GET", None
-                    continue
-                fetch.headers = {k.lower(): v for k, v in resp.headers.items()}
-                fetch.content_length = resp.content_length if resp.content_length is not None else -1
-                raw = await self._read_capped(resp, fetch)
-                timer.body_done()
-                fetch.body = raw.decode(resp.charset or "utf-8", errors="replace")
-                return
+            # Only the configured URL is trusted; where a redirect leads is the site's choice, not ours.
+            hop = untrusted_target() if fetch.chain else contextlib.nullcontext()
+            async with _errors(fetch.url):
+                with hop:
+                    resp = await ctx.session.request(
+                        method,
+                        fetch.url,
+                        headers=self.headers if fetch.url.host == self.start_url.host else self.foreign_headers,
+                        data=body,
+                        allow_redirects=False,
+                        ssl=cfg.verify_tls,
+                        proxy=cfg.proxy,
+                        timeout=aiohttp.ClientTimeout(total=None),
+                    )
+                async with resp:
+                    fetch.status, fetch.reason = resp.status, resp.reason or ""
+                    location = resp.headers.get("Location")
+                    if cfg.follow_redirects and resp.status in _REDIRECTS and location:
+                        fetch.url = self._next_hop(fetch, location, seen)
+                        if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+                            method, body = "GET", None
+                        continue
+                    fetch.headers = {k.lower(): v for k, v in resp.headers.items()}
+                    fetch.content_length = resp.content_length if resp.content_length is not None else -1
+                    raw = await self._read_capped(resp, fetch)
+                    timer.body_done()
+                    fetch.body = raw.decode(resp.charset or "utf-8", errors="replace")
+                    return
 
     def _next_hop(self, fetch: _Fetch, location: str, seen: set[str]) -> yarl.URL:
         try:
@@ -165,7 +170,9 @@ class HttpCheck(Check[HttpConfig]):
             raise _Failed(Status.CRITICAL, f"redirect to an invalid URL {location[:80]!r}") from None
         fetch.chain.append(redact_url(target))
         if target.scheme not in ("http", "https"):
-            raise _Failed(Status.CRITICAL, f"redirect to unsupported scheme {target.scheme!r}")
+            raise _Failed(Status.CRITICAL, f"redirect to unsupported scheme {target.scheme!r}: refused")
+        if target.host and forbidden_address(target.host):
+            raise _Failed(Status.CRITICAL, f"redirect to {target.host}, a link-local/metadata address: refused")
         if str(target) in seen:
             loop = " -> ".join([redact_url(self.start_url), *fetch.chain])
             raise _Failed(Status.CRITICAL, f"redirect loop: {loop}")
@@ -251,6 +258,8 @@ async def _errors(url: yarl.URL) -> Any:
     except TimeoutError:
         raise  # the caller's deadline names the stage
     except aiohttp.ClientConnectorDNSError as exc:
+        if isinstance(exc.os_error, ForbiddenAddress):
+            raise _Failed(Status.CRITICAL, f"redirect refused: {exc.os_error}") from None
         raise _Failed(Status.ERROR, f"cannot resolve {url.host}: {exc.os_error.strerror or exc.os_error}") from None
     except aiohttp.ClientConnectorCertificateError as exc:
         reason = getattr(exc.certificate_error, "verify_message", None) or exc.certificate_error

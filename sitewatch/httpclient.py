@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import ipaddress
 import socket
 import ssl
 import sys
@@ -28,13 +29,16 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 __all__ = [
+    "ForbiddenAddress",
     "PhaseTimer",
     "ProbeConnector",
     "ProbeResolver",
     "ip_preference",
     "make_session",
     "measure_phases",
+    "forbidden_address",
     "resolve_override",
+    "untrusted_target",
 ]
 
 IpProtocol = Literal["auto", "ip4", "ip6"]
@@ -118,6 +122,40 @@ def ip_preference(protocol: IpProtocol, fallback: bool = True) -> Iterator[None]
         _family.reset(token)
 
 
+class ForbiddenAddress(OSError):
+    """A redirect led to a link-local or cloud-metadata address: refused, never connected to."""
+
+
+#: Where a probed site must never send the agent: link-local ranges and cloud metadata endpoints.
+_FORBIDDEN = (
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+)
+
+
+def forbidden_address(address: str) -> bool:
+    """True for addresses a redirect must not reach (169.254.169.254 and friends)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
+    except ValueError:
+        return False
+    return any(ip in net for net in _FORBIDDEN)
+
+
+_untrusted: contextvars.ContextVar[bool] = contextvars.ContextVar("sitewatch_untrusted", default=False)
+
+
+@contextlib.contextmanager
+def untrusted_target() -> Iterator[None]:
+    """Inside the block, names resolving to link-local/metadata addresses are refused (redirect hops)."""
+    token = _untrusted.set(True)
+    try:
+        yield
+    finally:
+        _untrusted.reset(token)
+
+
 def _result(host: str, address: str, port: int) -> ResolveResult:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     return {"hostname": host, "host": address, "port": port, "family": family, "proto": 0, "flags": 0}
@@ -154,6 +192,10 @@ class ProbeResolver(AbstractResolver):
             results = await self._fallback.resolve(host, port, family)
         else:
             raise OSError(socket.EAI_NONAME, "name not known (not in the static table)")
+        if _untrusted.get():
+            bad = [r["host"] for r in results if forbidden_address(r["host"])]
+            if bad:
+                raise ForbiddenAddress(f"{host} resolves to {bad[0]}, a link-local/metadata address: refused")
         return _by_preference(host, results)
 
     async def close(self) -> None:

@@ -22,10 +22,13 @@ import pydantic
 import yarl
 
 from sitewatch.httpclient import (
+    ForbiddenAddress,
     PhaseTimer,
+    forbidden_address,
     ip_preference,
     measure_phases,
     resolve_override,
+    untrusted_target,
 )
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
 
@@ -36,6 +39,7 @@ __all__ = [
     "Clock",
     "Context",
     "Duration",
+    "ForbiddenAddress",
     "MetricSpec",
     "Pattern",
     "PhaseTimer",
@@ -47,6 +51,7 @@ __all__ = [
     "Status",
     "SystemClock",
     "Thresholds",
+    "forbidden_address",
     "format_duration",
     "format_size",
     "ip_preference",
@@ -55,6 +60,7 @@ __all__ = [
     "parse_size",
     "redact_url",
     "resolve_override",
+    "untrusted_target",
     "worst",
 ]
 
@@ -203,7 +209,9 @@ class Context:
 def redact_url(url: yarl.URL | str) -> str:
     """A URL safe for logs, labels and tickets: no credentials, query or fragment."""
     parsed = yarl.URL(url) if isinstance(url, str) else url
-    return str(parsed.with_user(None).with_query(None).with_fragment(None))
+    if parsed.host:  # yarl refuses user changes on host-less URLs (file:///…), which carry none anyway
+        parsed = parsed.with_user(None)
+    return str(parsed.with_query(None).with_fragment(None))
 
 
 def _duration(value: Any) -> float:

@@ -280,3 +280,35 @@ async def test_trusted_ca_and_ip_preference(ca: trustme.CA, server_ssl: ssl.SSLC
         )
     assert record.result.status is Status.ERROR
     assert "has no ip6 address" in record.result.summary
+
+
+@pytest.mark.parametrize(
+    ("location", "words"),
+    [
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "redirect to 169.254.169.254, a link-local/metadata address: refused",
+        ),
+        ("http://[fd00:ec2::254]/", "redirect to fd00:ec2::254, a link-local/metadata address: refused"),
+        ("http://metadata.test/computeMetadata/v1/", "redirect refused: metadata.test resolves to 169.254.169.254"),
+        ("file:///etc/passwd", "redirect to unsupported scheme 'file': refused"),
+    ],
+)
+async def test_redirects_to_metadata_addresses_are_refused(location: str, words: str) -> None:
+    """A probed site is untrusted: it cannot steer the agent to cloud metadata or local files."""
+
+    async def bounce(_: web.Request) -> web.Response:
+        raise web.HTTPFound(location)
+
+    app = web.Application()
+    app.router.add_get("/", bounce)
+    async with serve(app) as url:
+        port = url.rsplit(":", 1)[1]
+        record = await run_check(
+            "http",
+            {},
+            url=f"http://shop.test:{port}/",
+            hosts={"shop.test": ["127.0.0.1"], "metadata.test": ["169.254.169.254"]},
+        )
+    assert record.result.status is Status.CRITICAL
+    assert words in record.result.summary
