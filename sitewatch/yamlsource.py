@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +196,16 @@ def load_yaml_tree(path: Path, smap: SourceMap, problems: list[Problem], prefix:
     except UnicodeDecodeError as exc:
         problems.append(Problem(Origin(name, 1), "", f"file is not UTF-8 text ({exc.reason})"))
         return None
+    if _world_writable(path):
+        problems.append(
+            Problem(
+                Origin(name, 1),
+                "",
+                "file is world-writable: anyone on this server could change what is probed and where tickets go;"
+                f" run `chmod o-w {name}`",
+            )
+        )
+        return None
     try:
         nodes = list(_compose_all(text))
     except yaml.MarkedYAMLError as exc:
@@ -215,6 +226,13 @@ def load_yaml_tree(path: Path, smap: SourceMap, problems: list[Problem], prefix:
         line = nodes[1].start_mark.line + 1
         problems.append(Problem(Origin(name, line), "", "expected one YAML document, found several (remove ---)"))
     return _Tree(name, smap, problems).build(nodes[0], prefix)
+
+
+def _world_writable(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & stat.S_IWOTH)
+    except OSError:  # pragma: no cover - it was just read
+        return False
 
 
 def _compose_all(text: str) -> Iterator[yaml.Node]:

@@ -245,3 +245,12 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_config(root / "config.example.yaml")
     assert len(config.sites) >= 2
     assert {c.type for c in config.checks} == {"http", "tls", "pageload", "backup", "heartbeat", "cms"}
+
+
+def test_world_writable_config_is_refused(tmp_path: Path) -> None:
+    """The agent refuses a config anyone could edit (it holds ticket credentials and probe targets)."""
+    config = write(tmp_path, GOOD_SITE)
+    config.chmod(0o666)
+    (problem,) = problems(config)
+    assert problem.startswith(f"{config}:1: file is world-writable")
+    assert f"chmod o-w {config}" in problem
