@@ -16,6 +16,7 @@ redmine redmine/instances/default/database-type select sqlite3
 redmine redmine/instances/default/default-language select en
 PRESEED
   debconf-set-selections "$STATE/preseed.txt"
+  apt-get update -qq   # only when installing: package lists may be stale on a new machine
   apt-get install -y -qq --no-install-recommends redmine redmine-sqlite >/dev/null
 fi
 # No app server ships in the bundle: add webrick once.

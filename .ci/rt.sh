@@ -21,6 +21,7 @@ nullmailer shared/mailname string sitewatch.test
 nullmailer nullmailer/relayhost string 127.0.0.1
 PRESEED
   debconf-set-selections "$STATE/preseed.txt"
+  apt-get update -qq   # only when installing: package lists may be stale on a new machine
   apt-get install -y -qq --no-install-recommends request-tracker5 rt5-db-sqlite rt5-standalone nullmailer >/dev/null
 fi
 printf 'sitewatch123\nsitewatch123\n' | /usr/sbin/rt-passwd-5 root >/dev/null 2>&1 || true  # exits 1 even on success
