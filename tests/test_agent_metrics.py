@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -164,20 +165,15 @@ async def test_reload_with_a_broken_file_keeps_the_running_config(
     assert any("sites[0].url" in str(getattr(r, "sitewatch_fields", {})) for r in caplog.records)
 
 
-@pytest.mark.slow
-async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path, target: str) -> None:
-    """A real Prometheus scrapes /metrics and answers queries; a site removed by reload goes stale there."""
+@contextlib.asynccontextmanager
+async def prometheus(tmp_path: Path, scrape_job: str) -> AsyncIterator[int]:
+    """A real Prometheus (Debian package) scraping every second with ``scrape_job``; yields its port."""
     binary = need("prometheus")
     port = free_port()
-    (tmp_path / "prometheus.yml").write_text(
-        textwrap.dedent(f"""\
-        global: {{scrape_interval: 1s, scrape_timeout: 900ms}}
-        scrape_configs:
-          - job_name: sitewatch
-            static_configs: [{{targets: ["{agent.web.bound[0]}"]}}]
-        """),
-        encoding="utf-8",
+    config = "global: {scrape_interval: 1s, scrape_timeout: 900ms}\nscrape_configs:\n" + textwrap.indent(
+        textwrap.dedent(scrape_job), "  "
     )
+    (tmp_path / "prometheus.yml").write_text(config, encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
         binary,
         f"--config.file={tmp_path / 'prometheus.yml'}",
@@ -186,8 +182,22 @@ async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path, t
         stdout=DEVNULL,
         stderr=DEVNULL,
     )
-    found: dict[str, str] = {}
     try:
+        yield port
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=10)
+
+
+@pytest.mark.slow
+async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path, target: str) -> None:
+    """A real Prometheus scrapes /metrics and answers queries; a site removed by reload goes stale there."""
+    found: dict[str, str] = {}
+    job = f"""\
+        - job_name: sitewatch
+          static_configs: [{{targets: ["{agent.web.bound[0]}"]}}]
+        """
+    async with prometheus(tmp_path, job) as port:
 
         async def queried() -> bool:
             try:
@@ -212,9 +222,6 @@ async def test_real_prometheus_scrapes_the_agent(agent: Agent, tmp_path: Path, t
             timeout=30,
             what="the removed site to go stale in Prometheus",
         )
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), timeout=10)
     assert found == {"good": "1"}
 
 

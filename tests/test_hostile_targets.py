@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import resource
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from sitewatch.probe import Status
+from tests.conftest import Behaviour, HostileServers
 from tests.helpers import run_check
 
-Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 TIMEOUT = 1.0
 
 
@@ -79,36 +78,6 @@ async def silent_tls_port(reader: asyncio.StreamReader, writer: asyncio.StreamWr
     await asyncio.Event().wait()  # accepts, never handshakes, never speaks
 
 
-@pytest.fixture
-async def hostile() -> AsyncIterator[Callable[[Behaviour], Awaitable[str]]]:
-    """Starts one misbehaving server per call; all are closed at teardown."""
-    servers: list[asyncio.Server] = []
-    handlers: set[asyncio.Task[object]] = set()
-
-    async def start(behaviour: Behaviour) -> str:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            handlers.add(task)
-            try:
-                await behaviour(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.transport.abort()
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        servers.append(server)
-        return f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
-
-    yield start
-    for server in servers:
-        server.close()
-    for task in handlers:  # the hostile handlers never end on their own
-        task.cancel()
-    await asyncio.gather(*handlers, return_exceptions=True)
-
-
 @pytest.mark.parametrize(
     ("behaviour", "scheme", "status", "words"),
     [
@@ -124,7 +93,7 @@ async def hostile() -> AsyncIterator[Callable[[Behaviour], Awaitable[str]]]:
     ids=lambda v: getattr(v, "__name__", None),
 )
 async def test_hostile_target_ends_in_time_with_a_reason(
-    hostile: Callable[[Behaviour], Awaitable[str]], behaviour: Behaviour, scheme: str, status: Status, words: str
+    hostile: HostileServers, behaviour: Behaviour, scheme: str, status: Status, words: str
 ) -> None:
     """Each hostile behaviour gives the expected status within the timeout, and memory stays bounded."""
     address = await hostile(behaviour)

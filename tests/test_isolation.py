@@ -13,6 +13,7 @@ from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.probe import SystemClock
 from sitewatch.results import Histogram, RunRecord
 from sitewatch.scheduler import Scheduler
+from tests.conftest import HostileServers
 from tests.helpers import make_spec, serve, wait_for
 from tests.test_hostile_targets import never_finishes_headers, one_byte_per_tick
 
@@ -21,7 +22,7 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def test_hostile_checks_do_not_disturb_healthy_ones() -> None:
+async def test_hostile_checks_do_not_disturb_healthy_ones(hostile: HostileServers) -> None:
     """200 healthy checks every second beside 20 that hang: p99 start lag < 1 s, nothing leaks."""
 
     async def ok(_: web.Request) -> web.Response:
@@ -30,20 +31,7 @@ async def test_hostile_checks_do_not_disturb_healthy_ones() -> None:
     app = web.Application()
     app.router.add_get("/", ok)
     fds_before, tasks_before = open_fds(), len(asyncio.all_tasks())
-    hostile_servers = []
-    handlers: set[asyncio.Task[object]] = set()
-    for behaviour in (never_finishes_headers, one_byte_per_tick):
-
-        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter, b=behaviour) -> None:  # type: ignore[no-untyped-def]
-            task = asyncio.current_task()
-            assert task is not None
-            handlers.add(task)
-            try:
-                await b(r, w)
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-                w.transport.abort()
-
-        hostile_servers.append(await asyncio.start_server(handle, "127.0.0.1", 0))
+    addresses = [await hostile(behaviour) for behaviour in (never_finishes_headers, one_byte_per_tick)]
     records: list[RunRecord] = []
     lag = Histogram()
     async with serve(app) as url:
@@ -59,10 +47,9 @@ async def test_hostile_checks_do_not_disturb_healthy_ones() -> None:
             make_spec("http", url=f"http://ok{i}.test:{port}/", site=f"ok{i}", interval=1, timeout=0.9)
             for i in range(200)
         ]
-        for n, server in enumerate(hostile_servers):
-            hport = server.sockets[0].getsockname()[1]
+        for n, address in enumerate(addresses):
             specs += [
-                make_spec("http", url=f"http://127.0.0.1:{hport}/", site=f"bad{n}-{i}", interval=1, timeout=0.9)
+                make_spec("http", url=f"http://{address}/", site=f"bad{n}-{i}", interval=1, timeout=0.9)
                 for i in range(10)
             ]
         loop_task = asyncio.create_task(scheduler.run())
@@ -71,16 +58,11 @@ async def test_hostile_checks_do_not_disturb_healthy_ones() -> None:
         await scheduler.stop(grace=1.0)
         await loop_task
         await session.close()
-    for server in hostile_servers:
-        server.close()
-    for task in handlers:
-        task.cancel()
-    await asyncio.gather(*handlers, return_exceptions=True)
     healthy = [r for r in records if r.site.startswith("ok")]
-    hostile = [r for r in records if r.site.startswith("bad")]
+    bad = [r for r in records if r.site.startswith("bad")]
     assert all(r.result.ok for r in healthy), {r.result.summary for r in healthy if not r.result.ok}
-    assert hostile
-    assert all(r.result.status.value == "error" and "timed out" in r.result.summary for r in hostile)
+    assert bad
+    assert all(r.result.status.value == "error" and "timed out" in r.result.summary for r in bad)
     # Per healthy check, consecutive starts are one interval apart plus its lag: never more than 1 s late.
     # (The hostile checks share one host, so they queue on its per-host limit: that lag is theirs alone.)
     starts: dict[str, list[float]] = {}
@@ -89,5 +71,6 @@ async def test_hostile_checks_do_not_disturb_healthy_ones() -> None:
     gaps = [b - a for runs in starts.values() for a, b in zip(runs, runs[1:], strict=False)]
     assert max(gaps) < 2.0, max(gaps)
     assert lag.count >= len(records)  # runs cut short by stop() were started (and measured) too
+    await hostile.close()
     await wait_for(lambda: open_fds() <= fds_before + 2, timeout=5, what="sockets to close")
     await wait_for(lambda: len(asyncio.all_tasks()) <= tasks_before + 1, timeout=5, what="tasks to end")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import ssl
@@ -18,7 +17,7 @@ import trustme
 from sitewatch.agent import Agent
 from sitewatch.config import ConfigError, load_config
 from tests.helpers import wait_for
-from tests.test_agent_metrics import free_port, need
+from tests.test_agent_metrics import free_port, prometheus
 
 
 def web_config(tmp_path: Path, ca: trustme.CA, password: str = "s3cret-scrape") -> Path:
@@ -103,32 +102,17 @@ def test_plain_text_password_is_refused(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_real_prometheus_scrapes_with_basic_auth_and_tls(agent: Agent, ca: trustme.CA, tmp_path: Path) -> None:
     """A real Prometheus with basic_auth and tls_config scrapes the protected agent."""
-    binary = need("prometheus")
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     (tmp_path / "password").write_text("s3cret-scrape", encoding="utf-8")
-    port = free_port()
-    (tmp_path / "prometheus.yml").write_text(
-        textwrap.dedent(f"""\
-        global: {{scrape_interval: 1s, scrape_timeout: 900ms}}
-        scrape_configs:
-          - job_name: sitewatch
-            scheme: https
-            tls_config: {{ca_file: {tmp_path / "ca.pem"}}}
-            basic_auth: {{username: prometheus, password_file: {tmp_path / "password"}}}
-            static_configs: [{{targets: ["{agent.web.bound[0]}"]}}]
-        """),
-        encoding="utf-8",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={tmp_path / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    job = f"""\
+        - job_name: sitewatch
+          scheme: https
+          tls_config: {{ca_file: {tmp_path / "ca.pem"}}}
+          basic_auth: {{username: prometheus, password_file: {tmp_path / "password"}}}
+          static_configs: [{{targets: ["{agent.web.bound[0]}"]}}]
+        """
     result: list[dict[str, object]] = []
-    try:
+    async with prometheus(tmp_path, job) as port:
 
         async def scraped() -> bool:
             try:
@@ -145,7 +129,4 @@ async def test_real_prometheus_scrapes_with_basic_auth_and_tls(agent: Agent, ca:
             return bool(result)
 
         await wait_for(scraped, timeout=30, what="Prometheus to scrape through TLS and basic auth")
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), timeout=10)
     assert result[0]["value"][1] == "0"  # type: ignore[index]
