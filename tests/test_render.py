@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
+
 from sitewatch.config import load_config
 from sitewatch.incidents import IncidentTracker
 from sitewatch.probe import Result, Status
 from sitewatch.results import RunRecord
 from sitewatch.store import Store
 from sitewatch.tickets.render import body, comment, priority_for
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 
 
 def test_priority_matrix() -> None:
@@ -76,3 +80,23 @@ def test_runbook_and_template_override() -> None:
     assert body(custom) == "shop down since 2027-01-15 08:00:00 UTC (P2): HTTP 503. https://wiki/runbooks/shop $unknown"
     resolved = {**custom, "event": "resolved", "templates": {"comment": "back after $downtime"}}
     assert comment(resolved) == "back after 10m"
+
+
+async def test_every_sink_in_the_example_config_builds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each sink type of config.example.yaml turns into its sink object (config fields = constructor keywords)."""
+    import aiohttp
+
+    from sitewatch.tickets.factory import build_sinks
+
+    for name in ("SHOP_BASIC_AUTH_PASSWORD", "STATUS_API_TOKEN", "SHOP_BACKUP_TOKEN", "WEBHOOK_SECRET",
+                 "REDMINE_API_KEY", "SMTP_PASSWORD", "JIRA_API_TOKEN", "RT_TOKEN"):  # fmt: skip
+        monkeypatch.setenv(name, "example")
+    monkeypatch.setenv("SHOP_BACKUP_PING_TOKEN", "0123456789abcdef0123")
+    cfg = load_config(EXAMPLE)
+    async with aiohttp.ClientSession() as session:
+        sinks = build_sinks(cfg.tickets, Store(tmp_path / "s.db"), session)
+    kinds = {name: type(sink).__name__ for name, sink in sinks.items()}
+    assert kinds == {
+        "local": "LocalSink", "webhook": "WebhookSink", "redmine": "RedmineSink",
+        "jira": "JiraSink", "rt": "RtSink", "email": "EmailSink",
+    }  # fmt: skip
