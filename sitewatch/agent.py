@@ -19,7 +19,7 @@ from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
 from sitewatch.logs import event
-from sitewatch.metrics import SitewatchCollector, build_registry
+from sitewatch.metrics import Exposition, SitewatchCollector, build_registry
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
 from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord, TicketStats
@@ -59,6 +59,7 @@ class Agent:
         self.book = ResultBook()
         self.collector = SitewatchCollector(self.book, checks or load_checks(), log)
         self.registry = build_registry(self.collector)
+        self.exposition = Exposition(self.collector)
         self._stop = asyncio.Event()
         self._started = time.time()
         self.store = Store(config.agent.state_dir / "sitewatch.db")
@@ -89,7 +90,7 @@ class Agent:
         if config.agent.web_config is not None:
             web_config = config.agent.web_config
             security = load_web_config(web_config if web_config.is_absolute() else config.source.parent / web_config)
-        app = build_app(self.book, self.registry, self._info(), self._health, push=self._push, security=security)
+        app = build_app(self.book, self.exposition, self._info(), self._health, push=self._push, security=security)
         self.web = WebServer(app, host, port, security.ssl_context if security else None)
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None

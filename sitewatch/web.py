@@ -8,8 +8,6 @@ import ssl
 from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from sitewatch import __version__
 from sitewatch.results import ResultBook
@@ -18,7 +16,15 @@ from sitewatch.webauth import WebSecurity
 __all__ = ["WebServer", "build_app", "status_document"]
 
 _BOOK = web.AppKey("book", ResultBook)
-_REGISTRY = web.AppKey("registry", CollectorRegistry)
+
+
+class MetricsRenderer(Protocol):
+    """Renders the exposition for a scrape's ``Accept`` header: ``(body, content type)``."""
+
+    def render(self, accept: str = "") -> tuple[bytes, str]: ...
+
+
+_METRICS = web.AppKey("metrics", MetricsRenderer)
 _INFO = web.AppKey("info", dict[str, Any])
 
 
@@ -89,8 +95,7 @@ def status_document(book: ResultBook, info: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    body = encoder(request.app[_REGISTRY])
+    body, content_type = request.app[_METRICS].render(request.headers.get("Accept", ""))
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
@@ -111,7 +116,7 @@ def _dumps(data: Any) -> str:
 
 def build_app(
     book: ResultBook,
-    registry: CollectorRegistry,
+    metrics: MetricsRenderer,
     info: dict[str, Any],
     health: HealthProbe,
     *,
@@ -122,7 +127,7 @@ def build_app(
     middlewares = [security.middleware()] if security is not None and security.users else []
     app = web.Application(client_max_size=64 * 1024, middlewares=middlewares)
     app[_BOOK] = book
-    app[_REGISTRY] = registry
+    app[_METRICS] = metrics
     app[_INFO] = info
     app[_HEALTH] = health
     app.router.add_get("/metrics", _metrics)
