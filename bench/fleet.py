@@ -338,8 +338,16 @@ def measure_window(point: Point, agent: subprocess.Popen[bytes], prom: Prometheu
     return t0, t1
 
 
-def run_sitewatch(  # noqa: PLR0917 - one caller, all arguments distinct
-    procs: Procs, work: Path, target: Target, point: Point, loop: str, reload: bool, profile: str | None
+def run_sitewatch(
+    procs: Procs,
+    work: Path,
+    target: Target,
+    point: Point,
+    *,
+    loop: str,
+    reload: bool,
+    profile: str | None,
+    src: str,
 ) -> Phase:
     """N sites in sitewatch, scraped by Prometheus every I seconds."""
     phase = Phase()
@@ -351,6 +359,8 @@ def run_sitewatch(  # noqa: PLR0917 - one caller, all arguments distinct
     scrape = f"  - job_name: sitewatch\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
     prom = start_prometheus(procs, root, "sw", scrape, point.interval)
     env = {**os.environ, "SSL_CERT_FILE": str(target.ca_file), "SITEWATCH_LOOP": loop}
+    if src:  # another checkout's code (e.g. `git archive` of an older commit) ahead of the editable install
+        env["PYTHONPATH"] = src
     log = root / "agent.log"
     spawned = time.monotonic()
     agent = procs.start([str(ROOT / ".venv/bin/sitewatch"), "run", "-c", str(config)], log, env)
@@ -366,7 +376,11 @@ def run_sitewatch(  # noqa: PLR0917 - one caller, all arguments distinct
     spy = None
     if profile:
         spy = procs.start(
-            [str(ROOT / ".venv/bin/py-spy"), "record", "-o", profile, "--pid", str(agent.pid), "--nonblocking"],
+            [
+                *(str(ROOT / ".venv/bin/py-spy"), "record", "-o", profile, "--pid", str(agent.pid), "--nonblocking"),
+                # An .svg is a flame graph; any other name gets collapsed stacks, greppable text.
+                *(() if profile.endswith(".svg") else ("--format", "raw")),
+            ],
             root / "py-spy.log",
         )
     try:
@@ -597,10 +611,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (small N, short windows)")
     parser.add_argument("--label", default="", help="suffix of the results file (e.g. baseline)")
     parser.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"), help="sitewatch event loop")
-    parser.add_argument("--only", default="", help="comma-separated scale point names to run")
+    parser.add_argument("--only", default="", help="comma-separated site counts of the points to run (e.g. 10000)")
     parser.add_argument("--no-blackbox", action="store_true", help="measure sitewatch only")
     parser.add_argument("--profile", default="", help="py-spy SVG of the agent during this point's window")
     parser.add_argument("--window", type=float, default=0, help="override the measurement window (s)")
+    parser.add_argument("--src", default="", help="run the agent from this source tree (PYTHONPATH)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
     parser.add_argument("--no-write", action="store_true", help="print only; write no results file")
     args = parser.parse_args(argv)
@@ -611,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.window:
         plan = [Point(p.name, p.sites, p.interval, args.window) for p in plan]
     if args.only:
-        wanted = set(args.only.split(","))
-        plan = [p for p in plan if p.name in wanted]
+        wanted = {int(n) for n in args.only.split(",")}
+        plan = [p for p in plan if p.sites in wanted]
     load_start = os.getloadavg()
     started_at = dt.datetime.now(dt.UTC)
     results: dict[str, tuple[Point, Phase, Phase | None]] = {}
@@ -625,7 +640,9 @@ def main(argv: list[str] | None = None) -> int:
                 quick_big = args.quick and big
                 print(f"{point.name}: sitewatch ...", file=sys.stderr, flush=True)
                 profile = args.profile if args.profile and point is plan[-1] else None
-                sw = run_sitewatch(procs, work, target, point, args.loop, reload=big, profile=profile)
+                sw = run_sitewatch(
+                    procs, work, target, point, loop=args.loop, reload=big, profile=profile, src=args.src
+                )
                 bb = None
                 if not args.no_blackbox and not quick_big:
                     print(f"{point.name}: blackbox_exporter ...", file=sys.stderr, flush=True)
@@ -638,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
         f"## Fleet benchmark, {started_at:%Y-%m-%d %H:%M} UTC{' (' + args.label + ')' if args.label else ''}",
         "",
         f"`bench/fleet.py{' --quick' if args.quick else ''}` on {platform.node()}: {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, sitewatch event loop `{args.loop}`. "
+        f"Python {platform.python_version()}, sitewatch event loop `{args.loop}`"
+        f"{', code from ' + args.src if args.src else ''}. "
         f"Load average (1/5/15 min) at start {' '.join(f'{x:.2f}' for x in load_start)}, "
         f"at end {' '.join(f'{x:.2f}' for x in load_end)} (the machine is shared: compare ratios, not absolutes).",
         "",

@@ -220,6 +220,7 @@ class Agent:
             sites=len(self.config.sites),
             checks=len(self.config.checks),
             config=str(self.config.source),
+            loop=type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio or uvloop
         )
 
     def _apply(self, config: Config) -> None:
