@@ -86,7 +86,9 @@ class SitewatchCollector(Collector):
         self._allowed: dict[str, frozenset[str]] = {}
         self._warned: set[tuple[str, str]] = set()
         #: ``{check="…",site="…"`` per check, escaped and sorted once (see per_check_text).
-        self._prefixes: dict[tuple[str, str], str] = {}
+        self._prefixes: dict[tuple[str, str], tuple[str, str, str]] = {}
+        #: Per family with extra labels: a format string with the labels in sorted order, and the extra count.
+        self._templates = {name: (_template(name, spec.labels), len(spec.labels)) for name, spec in self._specs.items()}
         self._headers: dict[tuple[str, bool], str] = {}
         for type_name, cls in checks.items():
             for spec in cls.metrics:
@@ -198,15 +200,18 @@ class SitewatchCollector(Collector):
         if len(prefixes) > 2 * len(book.latest) + 1000:  # checks removed by reloads
             prefixes.clear()
         ok_ranks = _OK_RANKS
+        templates = self._templates
         success: list[str] = []
         duration: list[str] = []
         status: list[str] = []
         last: list[str] = []
         families: dict[str, list[str]] = {name: [] for name in self._specs}
         for key, record in book.latest.items():
-            prefix = prefixes.get(key)
-            if prefix is None:
-                prefix = prefixes[key] = f'{{check="{_esc(record.check)}",site="{_esc(record.site)}"'
+            cached = prefixes.get(key)
+            if cached is None:
+                site, check = _esc(record.site), _esc(record.check)
+                cached = prefixes[key] = (f'{{check="{check}",site="{site}"', site, check)
+            prefix = cached[0]
             result = record.result
             rank = result.status.rank
             success.append(f"probe_success{prefix}}} {'1.0' if rank in ok_ranks else '0.0'}\n")
@@ -220,7 +225,14 @@ class SitewatchCollector(Collector):
                     self._undeclared(record.check_type, sample.name)
                     continue
                 if sample.labels:
-                    lines.append(self._labelled(sample.name, record.site, record.check, sample.labels, sample.value))
+                    template = templates.get(sample.name)
+                    if template is not None and len(sample.labels) == template[1]:
+                        extra = [_esc(v) for _, v in sample.labels]
+                        lines.append(template[0].format(cached[1], cached[2], *extra, _num(sample.value)))
+                    else:
+                        lines.append(
+                            self._labelled(sample.name, record.site, record.check, sample.labels, sample.value)
+                        )
                 else:
                     lines.append(f"{sample.name}{prefix}}} {_num(sample.value)}\n")
         runs = [
@@ -278,6 +290,13 @@ def build_registry(collector: SitewatchCollector) -> CollectorRegistry:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
+
+
+def _template(name: str, extra: tuple[str, ...]) -> str:
+    """``name{check="{1}",phase="{2}",site="{0}"} {3}``: positional fields in sorted label order."""
+    names = ("site", "check", *extra)
+    pairs = ",".join(f'{label}="{{{index}}}"' for index, label in sorted(enumerate(names), key=lambda p: p[1]))
+    return f"{name}{{{{{pairs}}}}} {{{len(names)}}}\n"
 
 
 _OK_RANKS = frozenset({Status.OK.rank, Status.WARNING.rank})
