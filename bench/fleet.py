@@ -70,11 +70,16 @@ def free_port() -> int:
         return port
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds (fields 14 and 15 of /proc/PID/stat)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) of one process, in seconds (fields 14 and 15 of /proc/PID/stat)."""
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds."""
+    return sum(cpu_times(pid))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -266,6 +271,7 @@ class Phase:
     expected: float = float("nan")
     ok: float = float("nan")
     agent_cpu: float = float("nan")
+    agent_sys: float = float("nan")  # the kernel's share (stime): connect, close, TLS records
     prom_cpu: float = float("nan")
     rss_mb: float = float("nan")
     prom_rss_mb: float = float("nan")
@@ -327,10 +333,11 @@ def sitewatch_config(target: Target, point: Point, port: int, state: Path, chang
 def measure_window(point: Point, agent: subprocess.Popen[bytes], prom: Prometheus, phase: Phase) -> tuple[float, float]:
     """Warm up one interval (plus a scrape), then read CPU over the window; returns (t0, t1)."""
     time.sleep(point.interval * 1.2 + 2)
-    a0, p0, t0 = cpu_seconds(agent.pid), cpu_seconds(prom.proc.pid), time.time()
+    a0, p0, t0 = cpu_times(agent.pid), cpu_seconds(prom.proc.pid), time.time()
     time.sleep(point.window)
-    a1, p1, t1 = cpu_seconds(agent.pid), cpu_seconds(prom.proc.pid), time.time()
-    phase.agent_cpu, phase.prom_cpu = a1 - a0, p1 - p0
+    a1, p1, t1 = cpu_times(agent.pid), cpu_seconds(prom.proc.pid), time.time()
+    phase.agent_cpu, phase.prom_cpu = sum(a1) - sum(a0), p1 - p0
+    phase.agent_sys = a1[1] - a0[1]
     phase.rss_mb, phase.prom_rss_mb = peak_rss_mb(agent.pid), peak_rss_mb(prom.proc.pid)
     phase.expected = point.rate * point.window
     # Let scrapes that started inside the window land in the TSDB before asking about it.
@@ -500,6 +507,12 @@ def table(point: Point, sw: Phase, bb: Phase | None) -> list[str]:
             _f(sw.cpu_ms_per_probe(), "{:.3f}"),
             _f(bb.cpu_ms_per_probe(), "{:.3f}"),
             _ratio(sw.cpu_ms_per_probe(), bb.cpu_ms_per_probe()),
+        ),
+        (
+            "… of which in the kernel (stime)",
+            _f(sw.agent_sys / sw.probes * 1000, "{:.3f}"),
+            _f(bb.agent_sys / bb.probes * 1000, "{:.3f}"),
+            _ratio(sw.agent_sys, bb.agent_sys),
         ),
         (
             "CPU ms per probe, agent + its Prometheus",
