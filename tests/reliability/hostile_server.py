@@ -102,6 +102,9 @@ class HostileServer:
                 await handler(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 pass  # the client gave up, which is the point
+            except asyncio.CancelledError:
+                # Only close() cancels a handler; ending quietly keeps asyncio's stream callback from logging it.
+                return
             finally:
                 self._handlers.discard(task)
                 writer.transport.abort()
