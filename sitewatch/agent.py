@@ -37,6 +37,8 @@ __all__ = ["STALL_SECONDS", "Agent"]
 #: A due check not started for this long means the scheduler is stuck: /healthz fails, the watchdog starves.
 STALL_SECONDS = 30.0
 HISTORY_FLUSH_SECONDS = 5.0
+#: How long a stopping agent lets ticket deliveries finish; far inside the unit's TimeoutStopSec=60s.
+DELIVERY_GRACE = 5.0
 
 
 class Agent:
@@ -292,11 +294,12 @@ class Agent:
                 await self._history_task
         self.flush_history()
         if self._deliver_task is not None:
-            # Give queued tickets one last pass; whatever is not done stays in the outbox.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self.deliverer.drain_once()
-            self._deliver_task.cancel()
+            # The worker finishes its current row and makes one last pass; what is not done by
+            # the deadline stays in the outbox (a cancelled open is settled by find_open on retry).
+            self.deliverer.finish()
+            done, _ = await asyncio.wait({self._deliver_task}, timeout=DELIVERY_GRACE)
+            if not done:
+                self._deliver_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._deliver_task
         await self.web.close()
