@@ -198,3 +198,12 @@ def test_names_and_urls() -> None:
         site_url("ftp://files.example.com/")
     with pytest.raises(OnboardError, match="leave credentials out"):
         site_url("mailto:x@example.com")
+
+
+def test_the_other_scheme_is_tried_only_on_default_ports() -> None:
+    """http://host/ ↔ https://host/ are alternatives; with an explicit non-default port there is none."""
+    from sitewatch.onboard import _alternative
+
+    assert str(_alternative(site_url("http://shop.example.com/a"))) == "https://shop.example.com/a"
+    assert str(_alternative(site_url("https://shop.example.com:443/"))) == "http://shop.example.com/"
+    assert _alternative(site_url("http://127.0.0.1:8080/")) is None

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,13 @@ from typing import Any
 import aiohttp
 import bcrypt
 import pytest
+from aiohttp import web
 
 from sitewatch.agent import Agent
 from sitewatch.alertmanager import alert_key, severity_for
 from sitewatch.config import ConfigError, load_config
 from sitewatch.probe import Status
-from tests.helpers import wait_for
+from tests.helpers import serve, wait_for
 
 TOKEN = "am-token-0123456789abcdef"
 FINGERPRINT = "5d4f1a7b2c3e9f01"
@@ -294,3 +296,48 @@ def test_mapping_rules() -> None:
     assert severity_for({"severity": "info"}) == (Status.WARNING, "P4")
     assert severity_for({}) == (Status.WARNING, "P3")
     assert severity_for({"severity": "critical", "priority": "p4"}) == (Status.CRITICAL, "P4")
+
+
+async def test_desk_outage_delays_the_ticket_but_never_duplicates_it(tmp_path: Path) -> None:
+    """A webhook desk answering 503 gets the open later, once, even while Alertmanager repeats the alert."""
+    received: list[dict[str, Any]] = []
+    failures = [503, 503]
+
+    async def hook(request: web.Request) -> web.Response:
+        if failures:
+            return web.Response(status=failures.pop())
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with serve(app) as desk:
+        path = write_config(tmp_path, f"alertmanager: {{enabled: true, token: {TOKEN}}}")
+        path.write_text(path.read_text() + f"  sinks:\n    - {{type: webhook, url: '{desk}/hook'}}\n", encoding="utf-8")
+        running = Agent(load_config(path), logging.getLogger("sitewatch.test"))
+        await running.start()
+        try:
+            for _ in range(3):
+                assert (await post(running, notification(alert())))[0] == 200
+            await wait_for(lambda: len(received) == 1, timeout=15, what="the open delivered after the outage")
+            await post(running, notification(alert("resolved")))
+            await wait_for(lambda: len(received) == 2, timeout=15, what="the resolve delivered")
+        finally:
+            await running.close()
+    assert [r["event"] for r in received] == ["opened", "resolved"]
+    assert {r["key"] for r in received} == {f"am:v1:{FINGERPRINT}"}
+
+
+async def test_unwritable_store_is_503_so_alertmanager_retries(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that cannot be written answers 503 (Alertmanager retries 5xx) and opens nothing."""
+
+    def broken(*_: Any, **__: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(agent.store, "record", broken)
+    got, answer = await post(agent, notification(alert()))
+    assert got == 503
+    assert "retry" in answer["error"]
+    monkeypatch.undo()
+    assert untouched(agent)
+    assert (await post(agent, notification(alert())))[1]["opened"] == 1
