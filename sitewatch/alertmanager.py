@@ -322,21 +322,26 @@ class AlertmanagerBridge:
         if plan.firing:
             if current is None:
                 change = "opened"
-                at = plan.starts if plan.starts is not None and plan.starts <= now else now
             elif current.severity != plan.status.value:
                 old = Status(current.severity) if current.severity else Status.CRITICAL
                 change = "worsened" if plan.status.rank > old.rank else "improved"
-                at = now
             else:
                 return None  # a repeat notification (repeat_interval): the ticket exists
+        elif current is None:
+            return None  # resolved for an alert we never opened (or already resolved)
         else:
-            if current is None:
-                return None  # resolved for an alert we never opened (or already resolved)
             change = "resolved"
-            at = plan.ends if plan.ends is not None and current.opened_at <= plan.ends <= now else now
-        opened_at = current.opened_at if current is not None else at
+        # The store and the outbox record when sitewatch heard of it (so outbox ages stay true);
+        # the ticket says what Alertmanager says: failing since startsAt, over at endsAt.
+        since = current.opened_at if current is not None else now
+        if plan.starts is not None and plan.starts <= now:
+            since = plan.starts
+        shown = now
+        if change == "resolved" and plan.ends is not None and since <= plan.ends <= now:
+            shown = plan.ends
         severity = None if change == "resolved" else plan.status
-        incident = IncidentEvent(change, at, severity, plan.summary, opened_at)
+        incident = IncidentEvent(change, now, severity, plan.summary, since)
+        payload = {**self._payload(plan, incident), "at": shown}
         try:
             self._store.record(
                 plan.key,
@@ -344,7 +349,7 @@ class AlertmanagerBridge:
                 site=plan.site,
                 check=plan.check,
                 sinks=self._sinks,
-                payload=self._payload(plan, incident),
+                payload=payload,
             )
         except sqlite3.IntegrityError:
             return None  # opened meanwhile by another writer: still one incident
