@@ -134,6 +134,10 @@ def _preflight(args: AddSite, name: str, target: Path) -> str | None:
                 origin = site.checks[0].origin.file if site.checks else ""
                 if site.info.name == name and Path(origin).resolve() != target.resolve():
                     return f"a site named {name!r} is already configured in {origin}; pass --name to pick another"
+    if args.root is not None and not args.root.is_dir():
+        return (
+            f"--root {args.root}: not a directory; give the CMS install directory (where wp-config.php or bitrix/ is)"
+        )
     if args.backups is not None and not os.path.isabs(args.backups):
         return f"--backups {args.backups!r}: give an absolute path or glob, e.g. /var/backups/shop/*.tar.gz"
     return None

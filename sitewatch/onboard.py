@@ -173,12 +173,14 @@ async def discover(
 async def _reachable(runner: _Runner, url: yarl.URL, progress: Callable[[str], None]) -> tuple[RunRecord, bool]:
     """Run the http check; on an untrusted certificate, once more without verification."""
     progress(f"fetching {url} …")
-    record = await runner.run("http", url, {})
+    # The same refusals the written check will have, so a broken page is found now, not at the first run.
+    settings: dict[str, Any] = {"not_contains": [text for text, _ in FAILURE_PAGES]}
+    record = await runner.run("http", url, settings)
     # Also after a redirect from http: the summary names the certificate whichever hop it was.
     untrusted = record.result.summary.startswith("TLS certificate")
     if untrusted:
         progress(f"  {record.result.summary}; trying again without verifying the certificate")
-        record = await runner.run("http", url, {"verify_tls": False})
+        record = await runner.run("http", url, {**settings, "verify_tls": False})
     return record, untrusted
 
 

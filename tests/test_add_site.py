@@ -207,3 +207,33 @@ def test_the_other_scheme_is_tried_only_on_default_ports() -> None:
     assert str(_alternative(site_url("http://shop.example.com/a"))) == "https://shop.example.com/a"
     assert str(_alternative(site_url("https://shop.example.com:443/"))) == "http://shop.example.com/"
     assert _alternative(site_url("http://127.0.0.1:8080/")) is None
+
+
+async def test_local_root_is_authoritative_and_a_broken_page_is_refused(tmp_path: Path, capsys: Any) -> None:
+    """--root finds the version in the files; a page showing a PHP fatal error is not onboarded as healthy."""
+    root = tmp_path / "www"
+    (root / "wp-includes").mkdir(parents=True)
+    (root / "wp-includes" / "version.php").write_text("<?php\n$wp_version = '6.5.3';\n", encoding="utf-8")
+    config = main_config(tmp_path)
+    async with serve(wordpress()) as base:
+        code, out, err = await add_site(AddSite(base, config, name="shop", root=root, dry_run=True), capsys=capsys)
+    assert code == 0, err
+    checks = {c["type"]: c for c in yaml.safe_load(out)["checks"]}
+    assert checks["cms"]["root"] == str(root)
+    assert "WordPress 6.5.3 detected from the files under root" in out
+    assert await add_site(AddSite(base, config, root=tmp_path / "nope"), capsys=capsys) == (
+        1,
+        "",
+        f"sitewatch: --root {tmp_path / 'nope'}: not a directory; give the CMS install directory"
+        " (where wp-config.php or bitrix/ is)\n",
+    )
+
+    async def fatal(_: web.Request) -> web.Response:
+        return web.Response(text="<b>Fatal error</b>: Uncaught Error in wp-settings.php", content_type="text/html")
+
+    broken = web.Application()
+    broken.router.add_get("/", fatal)
+    async with serve(broken) as base:
+        code, _, err = await add_site(AddSite(base, config, name="broken", dry_run=True), capsys=capsys)
+    assert code == 3
+    assert "Fatal error" in err
