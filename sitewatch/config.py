@@ -399,7 +399,7 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                 Problem(
                     smap.origin((*where, "type")),
                     format_path((*where, "type")),
-                    f"unknown check type {common.type!r} (installed: {known})",
+                    f"unknown check type {_quoted(common.type, smap, (*where, 'type'))} (installed: {known})",
                 )
             )
             continue
@@ -435,3 +435,8 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
         spec = CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy)
         out.append(dataclasses.replace(spec, priority=common.priority, runbook=common.runbook))
     return tuple(out)
+
+
+def _quoted(value: str, smap: SourceMap, path: KeyPath) -> str:
+    """``value`` quoted for an error message, unless it came from a secret."""
+    return "(a value from a secret, not shown)" if smap.is_secret(path) else repr(value)
