@@ -218,8 +218,8 @@ async def _http(runner: _Runner, given: yarl.URL, progress: Callable[[str], None
         notes.append(f"followed {redirects} redirect{'s' * (redirects != 1)} to {final}")
     if untrusted:
         notes.append(
-            "the certificate is not trusted by this server's CA store: http/pageload skip verification"
-            " (verify_tls: false) and the tls check reports the trust problem"
+            "the certificate is not trusted by this server's CA store: http and pageload skip verification"
+            " (verify_tls: false); the tls check judges the chain"
         )
     return Discovery(
         url=str(final),

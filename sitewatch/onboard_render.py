@@ -24,6 +24,11 @@ def _q(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def _c(text: object) -> str:
+    """Text for a ``#`` comment: one line, whatever a site or an error message contained."""
+    return " ".join(str(text).split())
+
+
 def _seconds(value: float) -> str:
     """A duration the config reads back: ``1.5s``, ``800ms``."""
     return f"{round(value * 1000)}ms" if value < 1 else f"{value:g}s"
@@ -44,7 +49,7 @@ def render_site(
     lines = [
         f"# {name}: written by `sitewatch add-site` on {when} after probing {found.url}",
         "# Edit freely; `sitewatch check-config` validates it, `systemctl reload sitewatch` applies it.",
-        *(f"# - {note}" for note in found.notes),
+        *(f"# - {_c(note)}" for note in found.notes),
         f"name: {_q(name)}",
         f"url: {_q(found.url)}",
         "checks:",
@@ -64,7 +69,7 @@ def render_site(
 def _http(found: Discovery) -> list[str]:
     lines = [
         "  # Up: any 2xx/3xx after redirects, and none of the error pages that still answer 200.",
-        f"  # Now: {found.http_summary}.",
+        f"  # Now: {_c(found.http_summary)}.",
         "  - type: http",
         '    expect_status: ["200-399"]   # 4xx/5xx after redirects opens an incident after 3 failing runs',
         "    not_contains:",
@@ -99,7 +104,7 @@ def _pageload(found: Discovery) -> list[str]:
 
 def _tls(found: Discovery, ca_file: str | None) -> list[str]:
     lines = [
-        f"  # Certificate of the site's host: {found.tls_summary or 'not checked'}.",
+        f"  # Certificate of the site's host: {_c(found.tls_summary or 'not checked')}.",
         "  - type: tls",
         "    warn_days: 21       # three weeks: time to renew by hand even if automatic renewal broke",
         "    crit_days: 7        # one week left: renew now (expired is always critical)",
@@ -112,7 +117,7 @@ def _tls(found: Discovery, ca_file: str | None) -> list[str]:
 def _cms(found: Discovery, root: Path | None) -> list[str]:
     if found.cms is None and root is None:
         return [
-            f"  # No WordPress, 1C-Bitrix or Magento was recognised ({found.cms_summary}).",
+            f"  # No WordPress, 1C-Bitrix or Magento was recognised ({_c(found.cms_summary)}).",
             "  # If the site runs one, add --root or uncomment and set root: to the install directory.",
             "  # - type: cms",
             "  #   priority: P4",
@@ -140,7 +145,7 @@ def _cms(found: Discovery, root: Path | None) -> list[str]:
 
 def _backup(found: Discovery, backups: str) -> list[str]:
     return [
-        f"  # Backups: {found.backup_summary or 'not looked at'}.",
+        f"  # Backups: {_c(found.backup_summary or 'not looked at')}.",
         "  - type: backup",
         "    interval: 15m",
         "    timeout: 2m",

@@ -237,3 +237,23 @@ async def test_local_root_is_authoritative_and_a_broken_page_is_refused(tmp_path
         code, _, err = await add_site(AddSite(base, config, name="broken", dry_run=True), capsys=capsys)
     assert code == 3
     assert "Fatal error" in err
+
+
+def test_rendered_file_survives_hostile_text() -> None:
+    """Summaries with newlines and YAML syntax stay inside their comments; values read back exactly."""
+    from sitewatch.onboard import Discovery
+    from sitewatch.onboard_render import render_site
+
+    found = Discovery(
+        url="https://shop.example.com/#: no",
+        https=True,
+        http_summary="HTTP 200\nchecks: []",
+        tls_summary="x\n- type: http",
+        cms_summary="none\nname: evil",
+        notes=["a\nb: c"],
+    )
+    site = yaml.safe_load(render_site("shop", found, backups="/var/backups/x #1/*.gz"))
+    assert site["name"] == "shop"
+    assert site["url"] == "https://shop.example.com/#: no"
+    assert [c["type"] for c in site["checks"]] == ["http", "pageload", "tls", "backup"]
+    assert site["checks"][3]["path"] == "/var/backups/x #1/*.gz"
