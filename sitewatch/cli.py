@@ -178,6 +178,10 @@ def _check_config(path: Path) -> int:
     print(f"  sites:  {len(config.sites)}")
     print(f"  checks: {len(config.checks)} ({kinds})")
     print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
+    bridge = config.agent.alertmanager
+    if bridge.enabled:
+        auth = "bearer token" if bridge.token else "web_config basic auth"
+        print(f"  alertmanager: POST /alertmanager ({auth})")
     return 0
 
 

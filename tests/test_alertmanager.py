@@ -350,3 +350,14 @@ async def test_unwritable_store_is_503_so_alertmanager_retries(agent: Agent, mon
     monkeypatch.undo()
     assert untouched(agent)
     assert (await post(agent, notification(alert())))[1]["opened"] == 1
+
+
+def test_check_config_says_the_bridge_is_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check-config names the endpoint and how it authenticates."""
+    from sitewatch.cli import main
+
+    path = write_config(tmp_path, f"alertmanager: {{enabled: true, token: {TOKEN}}}")
+    assert main(["check-config", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "alertmanager: POST /alertmanager (bearer token)" in out
+    assert TOKEN not in out
