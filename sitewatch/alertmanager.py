@@ -262,7 +262,8 @@ class AlertmanagerBridge:
             return _error(405, "use POST with Alertmanager's webhook JSON", Allow="POST")
         if not self.authorized(request.headers.get("Authorization")):
             event(self._log, logging.WARNING, "alertmanager_unauthorized", peer=request.remote or "")
-            return _error(401, "missing or wrong credentials", **{"WWW-Authenticate": 'Bearer realm="sitewatch"'})
+            scheme = "Bearer" if self._config.token is not None else "Basic"
+            return _error(401, "missing or wrong credentials", **{"WWW-Authenticate": f'{scheme} realm="sitewatch"'})
         raw = await self._read(request)
         if raw is None:
             return _error(413, f"body larger than {self._config.max_body} bytes; lower max_alerts in Alertmanager")
@@ -272,8 +273,10 @@ class AlertmanagerBridge:
             return _error(400, "body is not JSON")
         if not isinstance(document, dict):
             return _error(400, "expected a JSON object (Alertmanager webhook payload)")
-        if document.get("version") != "4":
-            return _error(400, f"unsupported webhook version {clean(document.get('version'), 20)!r}; expected '4'")
+        if "version" not in document:
+            return _error(400, "no version field; expected Alertmanager's webhook payload, version '4'")
+        if document["version"] != "4":
+            return _error(400, f"unsupported webhook version {clean(document['version'], 20)!r}; expected '4'")
         try:
             payload = _Payload.model_validate(document)
         except pydantic.ValidationError as exc:

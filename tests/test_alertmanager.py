@@ -179,6 +179,7 @@ async def test_severity_change_comments_and_fires_again_after_resolve(agent: Age
     [
         (b"{not json", 400, "not JSON"),
         (b"[1, 2]", 400, "JSON object"),
+        (b'{"alerts": []}', 400, "no version field"),
         (json.dumps({**notification(alert()), "version": "3"}).encode(), 400, "version '3'"),
         (json.dumps({**notification(alert()), "version": 4}).encode(), 400, "version '4'"),
         (json.dumps({"version": "4"}).encode(), 400, "alerts"),
@@ -191,7 +192,18 @@ async def test_severity_change_comments_and_fires_again_after_resolve(agent: Age
         (json.dumps(notification(*[alert()] * 1001)).encode(), 400, "alerts"),
         (b"{" + b" " * (1024 * 1024 + 1) + b"}", 413, "larger than"),
     ],
-    ids=["junk", "array", "v3", "int-version", "no-alerts", "bad-status", "int-label", "too-many", "too-big"],
+    ids=[
+        "junk",
+        "array",
+        "no-version",
+        "v3",
+        "int-version",
+        "no-alerts",
+        "bad-status",
+        "int-label",
+        "too-many",
+        "too-big",
+    ],
 )
 async def test_bad_payloads_are_4xx_json_and_change_nothing(
     agent: Agent, body: bytes, status: int, message: str
