@@ -115,7 +115,7 @@ def add_site_command(
     if token is not None:
         _write(token_file, token, 0o600)
     _report(found, name, target, token, written=True, listen=listen)
-    return _validate_config(args.config, name, target)
+    return _validate_config(args.config, name, target, was_valid=loaded is not None)
 
 
 def _preflight(args: AddSite, name: str, target: Path) -> str | None:
@@ -200,14 +200,21 @@ def _report(found: Discovery, name: str, target: Path, token: str | None, *, wri
         say(f"  kept in {target.with_name(f'{name}.heartbeat-token')} (mode 600)")
 
 
-def _validate_config(path: Path, name: str, target: Path) -> int:
+def _validate_config(path: Path, name: str, target: Path, *, was_valid: bool) -> int:
     """The same validation as check-config, on the real config with the new file in place."""
     try:
         config = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        print(f"{path}: invalid after adding {target}; fix the errors above (or remove the file)", file=sys.stderr)
+        if was_valid:
+            print(f"{path}: invalid after adding {target}; fix the errors above (or remove the file)", file=sys.stderr)
+        else:
+            print(
+                f"{path}: was already invalid before {target} was added (which validates on its own);"
+                f" fix the errors above, then run `sitewatch check-config -c {path}`",
+                file=sys.stderr,
+            )
         return 1
     if name not in {s.info.name for s in config.sites}:
         print(

@@ -257,3 +257,15 @@ def test_rendered_file_survives_hostile_text() -> None:
     assert site["url"] == "https://shop.example.com/#: no"
     assert [c["type"] for c in site["checks"]] == ["http", "pageload", "tls", "backup"]
     assert site["checks"][3]["path"] == "/var/backups/x #1/*.gz"
+
+
+async def test_an_already_broken_config_is_not_blamed_on_the_new_file(tmp_path: Path, capsys: Any) -> None:
+    """The file is written; the report says the config was invalid before, and shows its errors."""
+    config = main_config(tmp_path)
+    config.write_text(config.read_text() + "defaults: {intervall: 1m}\n", encoding="utf-8")
+    async with serve(wordpress()) as base:
+        code, _, err = await add_site(AddSite(base, config, name="shop"), capsys=capsys)
+    assert code == 1
+    assert "intervall" in err
+    assert "was already invalid before" in err
+    assert (tmp_path / "sites.d" / "shop.yaml").is_file()
