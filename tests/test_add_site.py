@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import stat
+from asyncio.subprocess import PIPE
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,24 @@ async def test_an_already_broken_config_is_not_blamed_on_the_new_file(tmp_path: 
     assert "intervall" in err
     assert "was already invalid before" in err
     assert (tmp_path / "sites.d" / "shop.yaml").is_file()
+
+
+@pytest.mark.slow
+async def test_console_script_end_to_end(tmp_path: Path) -> None:
+    """The installed `sitewatch add-site` writes the file, prints progress on stderr, and check-config accepts it."""
+    import sys
+
+    script = Path(sys.executable).with_name("sitewatch")
+    config = main_config(tmp_path)
+    async with serve(wordpress()) as base:
+        proc = await asyncio.create_subprocess_exec(
+            str(script), "add-site", base, "-c", str(config), stdout=PIPE, stderr=PIPE
+        )
+        out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert "timing the page (5 samples)" in err.decode()
+    assert "OK (1 sites; 127.0.0.1-" in out.decode()
+    check = await asyncio.create_subprocess_exec(str(script), "check-config", "-c", str(config), stdout=PIPE)
+    summary, _ = await check.communicate()
+    assert check.returncode == 0
+    assert "cms: 1, http: 1, pageload: 1" in summary.decode()
