@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
+from sitewatch.alertmanager import AlertmanagerBridge
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
@@ -91,7 +92,26 @@ class Agent:
         if config.agent.web_config is not None:
             web_config = config.agent.web_config
             security = load_web_config(web_config if web_config.is_absolute() else config.source.parent / web_config)
-        app = build_app(self.book, self.registry, self._info(), self._health, push=self._push, security=security)
+        self.alertmanager: AlertmanagerBridge | None = None
+        if config.agent.alertmanager.enabled:
+            self.alertmanager = AlertmanagerBridge(
+                config.agent.alertmanager,
+                self.store,
+                list(self.sinks),
+                log,
+                tickets=lambda: self.config.tickets,
+                security=security,
+                on_change=self.deliverer.wake,
+            )
+        app = build_app(
+            self.book,
+            self.registry,
+            self._info(),
+            self._health,
+            push=self._push,
+            security=security,
+            alertmanager=self.alertmanager.handle if self.alertmanager else None,
+        )
         self.web = WebServer(app, host, port, security.ssl_context if security else None)
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
@@ -173,7 +193,8 @@ class Agent:
     def _ticket_stats(self) -> TicketStats:
         stats = self.store.outbox_stats(self.clock.time())
         return TicketStats(
-            open_incidents=sum(s.open for s in self.incidents.states.values()),
+            # From the store: Alertmanager's incidents never pass through the check state machine.
+            open_incidents=len(self.store.open_incidents()),
             outbox_pending=int(stats["pending"]),
             outbox_dead=int(stats["dead"]),
             oldest_pending_age=stats["oldest_pending_age"],
