@@ -6,8 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests talk to: promtool and a real Prometheus.
-APT_PACKAGES := prometheus systemd
+# Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager.
+APT_PACKAGES := prometheus prometheus-alertmanager systemd
 # What `make bench` compares against and probes: Debian's blackbox_exporter, Prometheus and nginx.
 BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
 BENCH_STAMP := $(VENV)/.bench-installed

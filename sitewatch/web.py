@@ -8,6 +8,7 @@ import ssl
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from sitewatch import __version__
 from sitewatch.results import ResultBook
@@ -52,12 +53,25 @@ async def _ping(request: web.Request) -> web.Response:
     kind = {"": "success", "start": "start", "fail": "fail"}.get(request.match_info.get("kind", ""))
     if kind is None:
         return web.json_response({"error": "unknown ping kind; use /ping/<token>, /start or /fail"}, status=404)
-    raw = await request.content.read(PING_BODY_LIMIT)
+    raw = await _read_upto(request, PING_BODY_LIMIT)
     body = "".join(c if c.isprintable() or c in "\n\t" else " " for c in raw.decode("utf-8", "replace"))
     if not request.app[_PUSH](request.match_info["token"], kind, body):
         # Same answer for every unknown token: nothing to learn by guessing.
         return web.json_response({"error": "unknown token"}, status=404)
     return web.json_response({"status": "ok", "kind": kind})
+
+
+async def _read_upto(request: web.Request, limit: int) -> bytes:
+    """The first ``limit`` bytes of the body; one ``read()`` returns only what has arrived so far."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await request.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _iso(ts: float) -> str:
@@ -122,6 +136,7 @@ def build_app(
     *,
     push: PushRouter | None = None,
     security: WebSecurity | None = None,
+    alertmanager: Handler | None = None,
 ) -> web.Application:
     """The aiohttp application; bodies are small, so requests are capped at 64 KiB."""
     middlewares = [security.middleware()] if security is not None and security.users else []
@@ -139,6 +154,9 @@ def build_app(
             # GET too: cron one-liners use `curl -fsS URL`, as with healthchecks.io.
             app.router.add_route("POST", path, _ping)
             app.router.add_route("GET", path, _ping)
+    if alertmanager is not None:
+        # Every method reaches the handler, so a wrong one gets a JSON 405 like every other error there.
+        app.router.add_route("*", "/alertmanager", alertmanager)
     return app
 
 

@@ -222,6 +222,27 @@ def test_includes_and_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert wiki.checks[0].settings.basic_auth.password == "pa55"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("ref", ["${CREDS}/token", "$CREDS/token", "${ CREDS }/token"])
+def test_file_path_expands_environment_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ref: str) -> None:
+    """`${file:${CREDENTIALS_DIRECTORY}/x}`, the systemd spelling, reads the credential (braces nest once)."""
+    (tmp_path / "token").write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("CREDS", str(tmp_path))
+    path = write(tmp_path, GOOD_SITE + f"    checks:\n      - type: http\n        bearer_token: '${{file:{ref}}}'\n")
+    assert load_config(path).sites[0].checks[0].settings.bearer_token == "s3cret"  # type: ignore[attr-defined]
+
+
+def test_unset_variable_in_file_path_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unset variable inside a file reference is reported by name, with the line."""
+    monkeypatch.delenv("SITEWATCH_NOPE", raising=False)
+    path = write(
+        tmp_path, GOOD_SITE + "    checks:\n      - type: http\n        bearer_token: ${file:${SITEWATCH_NOPE}/t}\n"
+    )
+    found = problems(path)
+    assert any(
+        ":6: sites[0].checks[0].bearer_token: environment variable SITEWATCH_NOPE is not set" in p for p in found
+    ), found
+
+
 def test_errors_in_included_files_point_into_that_file(tmp_path: Path) -> None:
     """An included file's error names the included file and its own line."""
     inc = write(tmp_path, "name: blog\nurl: https://blog.example.com/\ninterval: soon\n", "sites.d/blog.yaml")

@@ -1,0 +1,1 @@
+"""Reliability and security suite: hostile targets, isolation, bad input, redirect safety."""
