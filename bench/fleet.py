@@ -623,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (small N, short windows)")
     parser.add_argument("--label", default="", help="suffix of the results file (e.g. baseline)")
-    parser.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"), help="sitewatch event loop")
+    parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"), help="sitewatch event loop")
     parser.add_argument("--only", default="", help="comma-separated site counts of the points to run (e.g. 10000)")
     parser.add_argument("--no-blackbox", action="store_true", help="measure sitewatch only")
     parser.add_argument("--profile", default="", help="py-spy SVG of the agent during this point's window")
