@@ -29,7 +29,7 @@ from prometheus_client.utils import floatToGoString
 from sitewatch import __version__
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
-from sitewatch.results import ResultBook, TicketStats
+from sitewatch.results import ResultBook, RunRecord, TicketStats
 
 __all__ = ["CORE_METRICS", "Exposition", "SitewatchCollector", "build_registry"]
 
@@ -187,71 +187,81 @@ class SitewatchCollector(Collector):
         yield deliveries
 
     def per_check_text(self, openmetrics: bool = False) -> str:
-        """The per-check families as exposition text, byte for byte what the encoders make of them.
+        """The per-check families as exposition text, byte for byte what the encoders make of them."""
+        return "".join(self.per_check_chunks(openmetrics))
+
+    def per_check_chunks(self, openmetrics: bool = False) -> Iterator[str]:
+        """The per-check families, one family per chunk, all from one snapshot of the book.
 
         With 10,000 checks these are ~150,000 samples. prometheus_client builds a
         Sample and a label dict per series and sorts and escapes the labels on every
         scrape (about a second of CPU); here each check's escaped, sorted label
-        prefix is built once and every line is one f-string. The equality with the
-        library's own encoders is a test, not a hope.
+        prefix is built once and every line is one f-string. Chunks let the web
+        handler write (and the event loop run probes) between families, and keep
+        only one family's lines in memory. The equality with the library's own
+        encoders is a test, not a hope.
         """
         book = self._book
         prefixes = self._prefixes
         if len(prefixes) > 2 * len(book.latest) + 1000:  # checks removed by reloads
             prefixes.clear()
-        ok_ranks = _OK_RANKS
-        templates = self._templates
-        success: list[str] = []
-        duration: list[str] = []
-        status: list[str] = []
-        last: list[str] = []
-        families: dict[str, list[str]] = {name: [] for name in self._specs}
+        # The snapshot: a scrape's families describe the same runs even if results arrive between chunks.
+        rows: list[tuple[tuple[str, str, str], RunRecord]] = []
         for key, record in book.latest.items():
             cached = prefixes.get(key)
             if cached is None:
                 site, check = _esc(record.site), _esc(record.check)
                 cached = prefixes[key] = (f'{{check="{check}",site="{site}"', site, check)
-            prefix = cached[0]
-            result = record.result
-            rank = result.status.rank
-            success.append(f"probe_success{prefix}}} {'1.0' if rank in ok_ranks else '0.0'}\n")
-            duration.append(f"probe_duration_seconds{prefix}}} {_num(record.duration)}\n")
-            status.append(f'sitewatch_check_status{prefix},type="{_esc(record.check_type)}"}} {rank:d}.0\n')
-            last.append(f"sitewatch_check_last_run_timestamp_seconds{prefix}}} {_num(record.started)}\n")
+            rows.append((cached, record))
+        runs = list(book.runs.items())
+        header = self._header
+        ok_ranks = _OK_RANKS
+        yield header("probe_success", openmetrics) + "".join(
+            [f"probe_success{c[0]}}} {'1.0' if r.result.status.rank in ok_ranks else '0.0'}\n" for c, r in rows]
+        )
+        yield header("probe_duration_seconds", openmetrics) + "".join(
+            [f"probe_duration_seconds{c[0]}}} {_num(r.duration)}\n" for c, r in rows]
+        )
+        yield header("sitewatch_check_status", openmetrics) + "".join(
+            [
+                f'sitewatch_check_status{c[0]},type="{_esc(r.check_type)}"}} {r.result.status.rank:d}.0\n'
+                for c, r in rows
+            ]
+        )
+        yield header("sitewatch_check_last_run_timestamp_seconds", openmetrics) + "".join(
+            [f"sitewatch_check_last_run_timestamp_seconds{c[0]}}} {_num(r.started)}\n" for c, r in rows]
+        )
+        yield from self._sample_families(rows, openmetrics)
+        yield header("sitewatch_check_runs", openmetrics) + "".join(
+            [
+                f'sitewatch_check_runs_total{{check="{_esc(check)}",site="{_esc(site)}",status="{st.value}"}}'
+                f" {_num(count)}\n"
+                for (site, check, st), count in runs
+            ]
+        )
+
+    def _sample_families(self, rows: list[tuple[tuple[str, str, str], RunRecord]], openmetrics: bool) -> Iterator[str]:
+        """The families the checks declare, filled from each result's samples in one pass."""
+        templates = self._templates
+        families: dict[str, list[str]] = {name: [] for name in self._specs}
+        for cached, record in rows:
             allowed = self._allowed.get(record.check_type, frozenset())
-            for sample in result.samples:
+            for sample in record.result.samples:
                 lines = families.get(sample.name) if sample.name in allowed else None
                 if lines is None:
                     self._undeclared(record.check_type, sample.name)
                     continue
-                if sample.labels:
-                    template = templates.get(sample.name)
-                    if template is not None and len(sample.labels) == template[1]:
-                        extra = [_esc(v) for _, v in sample.labels]
-                        lines.append(template[0].format(cached[1], cached[2], *extra, _num(sample.value)))
-                    else:
-                        lines.append(
-                            self._labelled(sample.name, record.site, record.check, sample.labels, sample.value)
-                        )
+                if not sample.labels:
+                    lines.append(f"{sample.name}{cached[0]}}} {_num(sample.value)}\n")
+                    continue
+                template = templates.get(sample.name)
+                if template is not None and len(sample.labels) == template[1]:
+                    extra = [_esc(v) for _, v in sample.labels]
+                    lines.append(template[0].format(cached[1], cached[2], *extra, _num(sample.value)))
                 else:
-                    lines.append(f"{sample.name}{prefix}}} {_num(sample.value)}\n")
-        runs = [
-            f'sitewatch_check_runs_total{{check="{_esc(check)}",site="{_esc(site)}",status="{st.value}"}}'
-            f" {_num(count)}\n"
-            for (site, check, st), count in book.runs.items()
-        ]
-        parts: list[str] = []
-        for name, lines in (
-            ("probe_success", success),
-            ("probe_duration_seconds", duration),
-            ("sitewatch_check_status", status),
-            ("sitewatch_check_last_run_timestamp_seconds", last),
-            *families.items(),
-            ("sitewatch_check_runs", runs),
-        ):
-            parts.append(self._header(name, openmetrics))
-            parts += lines
-        return "".join(parts)
+                    lines.append(self._labelled(sample.name, record.site, record.check, sample.labels, sample.value))
+        for name in list(families):
+            yield self._header(name, openmetrics) + "".join(families.pop(name))
 
     def _labelled(self, name: str, site: str, check: str, labels: tuple[tuple[str, str], ...], value: float) -> str:
         # Label names come from the family's declaration, values by position, as in add_metric().
@@ -348,7 +358,17 @@ class Exposition:
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """``(body, content type)`` for a scrape sending ``accept``."""
+        chunks, content_type = self.render_chunks(accept)
+        return b"".join(chunks), content_type
+
+    def render_chunks(self, accept: str = "") -> tuple[Iterator[bytes], str]:
+        """The body as one chunk per family (for a streamed response), and its content type."""
         encoder, content_type = choose_encoder(accept)
         openmetrics = content_type.startswith("application/openmetrics-text")
-        head = self.collector.per_check_text(openmetrics)
-        return head.encode() + encoder(self._tail), content_type
+
+        def chunks() -> Iterator[bytes]:
+            for text in self.collector.per_check_chunks(openmetrics):
+                yield text.encode()
+            yield encoder(self._tail)
+
+        return chunks(), content_type
