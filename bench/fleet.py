@@ -82,12 +82,17 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_times(pid))
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of one process, in MB."""
+def status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/PID/status (VmHWM: peak resident set, VmRSS: now), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of one process, in MB."""
+    return status_mb(pid, "VmHWM")
 
 
 def binary(name: str, *candidates: str) -> str:
@@ -274,6 +279,8 @@ class Phase:
     agent_sys: float = float("nan")  # the kernel's share (stime): connect, close, TLS records
     prom_cpu: float = float("nan")
     rss_mb: float = float("nan")
+    rss_window_mb: float = float("nan")  # peak at the end of the window: before any reload
+    rss_now_mb: float = float("nan")
     prom_rss_mb: float = float("nan")
     lag_p50: float = float("nan")
     lag_p99: float = float("nan")
@@ -339,6 +346,7 @@ def measure_window(point: Point, agent: subprocess.Popen[bytes], prom: Prometheu
     phase.agent_cpu, phase.prom_cpu = sum(a1) - sum(a0), p1 - p0
     phase.agent_sys = a1[1] - a0[1]
     phase.rss_mb, phase.prom_rss_mb = peak_rss_mb(agent.pid), peak_rss_mb(prom.proc.pid)
+    phase.rss_window_mb, phase.rss_now_mb = phase.rss_mb, status_mb(agent.pid, "VmRSS")
     phase.expected = point.rate * point.window
     # Let scrapes that started inside the window land in the TSDB before asking about it.
     time.sleep(min(point.interval, 5.0) + 1)
@@ -526,7 +534,18 @@ def table(point: Point, sw: Phase, bb: Phase | None) -> list[str]:
             _f(bb.agent_cpu / point.window * 100, "{:.0f} %"),
             _ratio(sw.agent_cpu, bb.agent_cpu),
         ),
-        ("peak RSS of the agent (MB)", _f(sw.rss_mb, "{:.0f}"), _f(bb.rss_mb, "{:.0f}"), _ratio(sw.rss_mb, bb.rss_mb)),
+        (
+            "peak RSS of the agent (MB), whole run",
+            _f(sw.rss_mb, "{:.0f}"),
+            _f(bb.rss_mb, "{:.0f}"),
+            _ratio(sw.rss_mb, bb.rss_mb),
+        ),
+        (
+            "agent RSS (MB): peak before any reload / at the window's end",
+            f"{_f(sw.rss_window_mb, '{:.0f}')} / {_f(sw.rss_now_mb, '{:.0f}')}",
+            f"{_f(bb.rss_window_mb, '{:.0f}')} / {_f(bb.rss_now_mb, '{:.0f}')}",
+            "",
+        ),
         (
             "peak RSS of its Prometheus (MB)",
             _f(sw.prom_rss_mb, "{:.0f}"),
