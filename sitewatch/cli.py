@@ -270,7 +270,7 @@ def _run(path: Path, log: logging.Logger) -> int:
 
 
 async def _serve(config: Config, log: logging.Logger) -> int:
-    agent = Agent(config, log)
+    agent = Agent(config, log, freeze_gc=True)
     try:
         await agent.serve()
     except OSError as exc:

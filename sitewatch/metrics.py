@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -72,6 +73,12 @@ CORE_METRICS = {
         _Core("sitewatch_outbox_oldest_pending_age_seconds", "gauge", "Age of the oldest undelivered action.", ()),
         _Core("sitewatch_ticket_deliveries", "counter", "Delivery attempts by sink and outcome.", ("sink", "outcome")),
         _Core("sitewatch_build_info", "gauge", "Build information; the value is always 1.", ("version",)),
+        _Core(
+            "sitewatch_metrics_render_seconds",
+            "gauge",
+            "Time the previous /metrics scrape spent rendering its body (writing it out not included).",
+            (),
+        ),
     )
 }
 
@@ -90,6 +97,8 @@ class SitewatchCollector(Collector):
         #: Per family with extra labels: a format string with the labels in sorted order, and the extra count.
         self._templates = {name: (_template(name, spec.labels), len(spec.labels)) for name, spec in self._specs.items()}
         self._headers: dict[tuple[str, bool], str] = {}
+        #: Set by :class:`Exposition` after each scrape; exported on the next one.
+        self.last_render_seconds = 0.0
         for type_name, cls in checks.items():
             for spec in cls.metrics:
                 known = self._specs.setdefault(spec.name, spec)
@@ -159,6 +168,11 @@ class SitewatchCollector(Collector):
             yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
         if book.ticket_stats is not None:
             yield from self._tickets(book.ticket_stats())
+        yield GaugeMetricFamily(
+            "sitewatch_metrics_render_seconds",
+            CORE_METRICS["sitewatch_metrics_render_seconds"].help,
+            value=self.last_render_seconds,
+        )
         info = GaugeMetricFamily("sitewatch_build_info", CORE_METRICS["sitewatch_build_info"].help, labels=("version",))
         info.add_metric([__version__], 1.0)
         yield info
@@ -367,8 +381,15 @@ class Exposition:
         openmetrics = content_type.startswith("application/openmetrics-text")
 
         def chunks() -> Iterator[bytes]:
+            # Only the making of each chunk is timed, not the waits for the scraper in between.
+            spent, started = 0.0, time.perf_counter()
             for text in self.collector.per_check_chunks(openmetrics):
-                yield text.encode()
-            yield encoder(self._tail)
+                data = text.encode()
+                spent += time.perf_counter() - started
+                yield data
+                started = time.perf_counter()
+            data = encoder(self._tail)
+            self.collector.last_render_seconds = spent + time.perf_counter() - started
+            yield data
 
         return chunks(), content_type

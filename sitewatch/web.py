@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import ssl
@@ -114,10 +113,9 @@ async def _metrics(request: web.Request) -> web.StreamResponse:
     chunks, content_type = request.app[_METRICS].render_chunks(request.headers.get("Accept", ""))
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
+    # Written as made: a full write buffer waits for the scraper (and lets probes run) between families.
     for chunk in chunks:
         await response.write(chunk)
-        # Let due probes start between families: with 10,000 checks the whole body is ~10 MB.
-        await asyncio.sleep(0)
     await response.write_eof()
     return response
 

@@ -86,3 +86,13 @@ def test_exposition_picks_the_format_from_accept() -> None:
     assert content_type.startswith("text/plain")
     assert b"# EOF" not in body
     assert b'probe_success{check="http",site="shop"} 1.0\n' in body
+
+
+def test_render_time_is_exported_on_the_next_scrape() -> None:
+    """sitewatch_metrics_render_seconds: 0 before any scrape, then the previous scrape's render time."""
+    exposition = Exposition(SitewatchCollector(_book(), load_checks(), logging.getLogger("test")))
+    first, _ = exposition.render("")
+    assert b"\nsitewatch_metrics_render_seconds 0.0\n" in first
+    second, _ = exposition.render("")
+    line = next(x for x in second.decode().splitlines() if x.startswith("sitewatch_metrics_render_seconds "))
+    assert 0.0 < float(line.split()[1]) < 5.0

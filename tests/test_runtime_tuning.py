@@ -1,4 +1,4 @@
-"""The agent runs on asyncio's loop unless SITEWATCH_LOOP=uvloop asks for uvloop."""
+"""Process-wide tuning of the real agent: the event loop it runs on and the frozen garbage collector."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import asyncio
 import importlib
 import logging
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sitewatch import agent as agent_module
+from sitewatch.agent import Agent
 from sitewatch.cli import loop_factory
+from sitewatch.config import load_config
+from tests.test_agent_metrics import free_port, write_config
 
 LOG = logging.getLogger("sitewatch.test")
 
@@ -43,3 +48,25 @@ def test_uvloop_missing_falls_back(monkeypatch: pytest.MonkeyPatch, caplog: pyte
     with caplog.at_level(logging.WARNING, logger="sitewatch.test"):
         assert loop_factory(LOG) is None
     assert "uvloop_missing" in caplog.text
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+async def test_gc_freeze_after_each_applied_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, freeze: bool
+) -> None:
+    """With freeze_gc (sitewatch run), start and every reload collect, then freeze; without it, nothing."""
+    calls: list[str] = []
+    fake_gc = types.SimpleNamespace(
+        unfreeze=lambda: calls.append("unfreeze"),
+        collect=lambda: calls.append("collect"),
+        freeze=lambda: calls.append("freeze"),
+    )
+    monkeypatch.setattr(agent_module, "gc", fake_gc)  # the real one would freeze pytest itself
+    path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
+    agent = Agent(load_config(path), LOG, freeze_gc=freeze)
+    await agent.start()
+    try:
+        assert agent.reload()
+    finally:
+        await agent.close()
+    assert calls == (["unfreeze", "collect", "freeze"] * 2 if freeze else [])
