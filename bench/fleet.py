@@ -288,6 +288,8 @@ class Phase:
     scrape_avg: float = float("nan")
     scrape_max: float = float("nan")
     samples: float = float("nan")
+    render_avg: float = float("nan")  # the agent's own sitewatch_metrics_render_seconds
+    render_max: float = float("nan")
     startup: float = float("nan")
     reload: float = float("nan")
     notes: list[str] = field(default_factory=list)
@@ -421,6 +423,8 @@ def run_sitewatch(
     phase.scrape_avg = prom.query(f'avg_over_time(scrape_duration_seconds{{job="sitewatch"}}[{w}])', t1)
     phase.scrape_max = prom.query(f'max_over_time(scrape_duration_seconds{{job="sitewatch"}}[{w}])', t1)
     phase.samples = prom.query('scrape_samples_scraped{job="sitewatch"}', t1)
+    phase.render_avg = prom.query(f"avg_over_time(sitewatch_metrics_render_seconds[{w}])", t1)
+    phase.render_max = prom.query(f"max_over_time(sitewatch_metrics_render_seconds[{w}])", t1)
     if reload:
         phase.reload = measure_reload(agent, config, log, target, point, port, root)
     phase.rss_mb = peak_rss_mb(agent.pid)
@@ -570,6 +574,12 @@ def table(point: Point, sw: Phase, bb: Phase | None) -> list[str]:
             "scrape time avg / max (ms): sitewatch /metrics, blackbox each /probe",
             f"{_f(sw.scrape_avg * 1000, '{:.1f}')} / {_f(sw.scrape_max * 1000, '{:.1f}')}",
             f"{_f(bb.scrape_avg * 1000, '{:.1f}')} / {_f(bb.scrape_max * 1000, '{:.1f}')}",
+            "",
+        ),
+        (
+            "/metrics render time avg / max (ms), the agent's own gauge",
+            f"{_f(sw.render_avg * 1000, '{:.1f}')} / {_f(sw.render_max * 1000, '{:.1f}')}",
+            "–",
             "",
         ),
         ("samples per scrape (all targets)", _f(sw.samples, "{:.0f}"), _f(bb.samples, "{:.0f}"), ""),
