@@ -624,9 +624,25 @@ def goals(points: dict[str, tuple[Point, Phase, Phase | None]]) -> list[str]:
             )
             row(f"{point.rate:,.0f} probes/s on one core ({name})", f"{sw.agent_cpu / point.window:.2f} cores", None)
         if point.sites >= 10_000:
-            row(f"{point.sites:,} checks: RSS ≤ 200 MB", f"{sw.rss_mb:.0f} MB", sw.rss_mb <= 200)
             row(
-                f"{point.sites:,} checks: /metrics < 250 ms", f"{sw.scrape_max * 1000:.0f} ms max", sw.scrape_max < 0.25
+                f"{point.sites:,} checks: RSS ≤ 200 MB (peak while probing and scraped)",
+                f"{sw.rss_window_mb:.0f} MB",
+                sw.rss_window_mb <= 200,
+            )
+            row(
+                f"{point.sites:,} checks: RSS ≤ 200 MB (peak of the whole run, reload included)",
+                f"{sw.rss_mb:.0f} MB",
+                sw.rss_mb <= 200,
+            )
+            row(
+                f"{point.sites:,} checks: /metrics rendered < 250 ms",
+                f"{sw.render_max * 1000:.0f} ms max (the agent's gauge)",
+                sw.render_max < 0.25,
+            )
+            row(
+                f"{point.sites:,} checks: /metrics scraped < 250 ms (Prometheus' view, at {point.rate:,.0f} probes/s)",
+                f"{sw.scrape_max * 1000:.0f} ms max",
+                sw.scrape_max < 0.25,
             )
             if not math.isnan(sw.reload):
                 row(f"{point.sites:,} checks: reload < 2 s", f"{sw.reload:.2f} s", sw.reload < 2)
