@@ -94,9 +94,8 @@ class SitewatchCollector(Collector):
         self._warned: set[tuple[str, str]] = set()
         #: ``{check="…",site="…"`` per check, escaped and sorted once (see per_check_text).
         self._prefixes: dict[tuple[str, str], tuple[str, str, str]] = {}
-        #: Per family with extra labels: a format string with the labels in sorted order, and the extra count.
-        self._templates = {name: (_template(name, spec.labels), len(spec.labels)) for name, spec in self._specs.items()}
         self._headers: dict[tuple[str, bool], str] = {}
+        self._escaped: dict[str, str] = {}
         #: Set by :class:`Exposition` after each scrape; exported on the next one.
         self.last_render_seconds = 0.0
         for type_name, cls in checks.items():
@@ -105,6 +104,8 @@ class SitewatchCollector(Collector):
                 if known.labels != spec.labels or spec.name in CORE_METRICS:
                     raise ValueError(f"check {type_name!r} redeclares metric {spec.name} with other labels")
             self._allowed[type_name] = frozenset(s.name for s in cls.metrics)
+        #: Per family with extra labels: a format string with the labels in sorted order, and the extra count.
+        self._templates = {name: (_template(name, spec.labels), len(spec.labels)) for name, spec in self._specs.items()}
 
     def describe(self) -> Iterator[Metric]:
         """Nothing up front: the series depend on the results (avoids a collect at registration)."""
@@ -257,25 +258,40 @@ class SitewatchCollector(Collector):
     def _sample_families(self, rows: list[tuple[tuple[str, str, str], RunRecord]], openmetrics: bool) -> Iterator[str]:
         """The families the checks declare, filled from each result's samples in one pass."""
         templates = self._templates
+        escaped = self._escaped
+        allowed_by_type = self._allowed
+        nothing: frozenset[str] = frozenset()
         families: dict[str, list[str]] = {name: [] for name in self._specs}
         for cached, record in rows:
-            allowed = self._allowed.get(record.check_type, frozenset())
+            allowed = allowed_by_type.get(record.check_type, nothing)
             for sample in record.result.samples:
-                lines = families.get(sample.name) if sample.name in allowed else None
+                name, value = sample.name, sample.value
+                lines = families.get(name) if name in allowed else None
                 if lines is None:
-                    self._undeclared(record.check_type, sample.name)
+                    self._undeclared(record.check_type, name)
                     continue
+                # _num inlined for the common case (a float below 1e6): this loop runs ~100,000 times.
+                number = (
+                    repr(value) if value.__class__ is float and _NO_GO_EXPONENT > value > -math.inf else _num(value)
+                )
                 if not sample.labels:
-                    lines.append(f"{sample.name}{cached[0]}}} {_num(sample.value)}\n")
+                    lines.append(f"{name}{cached[0]}}} {number}\n")
                     continue
-                template = templates.get(sample.name)
+                template = templates.get(name)
                 if template is not None and len(sample.labels) == template[1]:
-                    extra = [_esc(v) for _, v in sample.labels]
-                    lines.append(template[0].format(cached[1], cached[2], *extra, _num(sample.value)))
+                    extra = [escaped.get(v) or self._escape_value(v) for _, v in sample.labels]
+                    lines.append(template[0].format(cached[1], cached[2], *extra, number))
                 else:
-                    lines.append(self._labelled(sample.name, record.site, record.check, sample.labels, sample.value))
+                    lines.append(self._labelled(name, record.site, record.check, sample.labels, value))
         for name in list(families):
             yield self._header(name, openmetrics) + "".join(families.pop(name))
+
+    def _escape_value(self, value: str) -> str:
+        """Escape an extra label value, remembering the first few thousand (they are bounded: phases …)."""
+        text = _esc(value)
+        if len(self._escaped) < 10_000:
+            self._escaped[value] = text
+        return text
 
     def _labelled(self, name: str, site: str, check: str, labels: tuple[tuple[str, str], ...], value: float) -> str:
         # Label names come from the family's declaration, values by position, as in add_metric().
@@ -331,10 +347,14 @@ def _esc(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
+#: From here up, Go (and so prometheus_client) writes floats with an exponent where Python's repr does not.
+_NO_GO_EXPONENT = 1e6
+
+
 def _num(value: float) -> str:
     """``floatToGoString`` with a fast path: below 1e6 (and finite) Go and Python agree on repr."""
     value = float(value)
-    if -math.inf < value < 1e6:
+    if -math.inf < value < _NO_GO_EXPONENT:
         return repr(value)
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]
 

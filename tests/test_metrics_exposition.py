@@ -63,9 +63,14 @@ def _book() -> ResultBook:
 
 
 @pytest.mark.parametrize("openmetrics", [False, True], ids=["text-0.0.4", "openmetrics"])
-def test_fast_renderer_matches_the_library(openmetrics: bool) -> None:
+def test_fast_renderer_matches_the_library(openmetrics: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Per-check text + the library's tail == the library on the whole collector, byte for byte."""
     collector = SitewatchCollector(_book(), load_checks(), logging.getLogger("test"))
+
+    def generic(*_: object) -> str:
+        raise AssertionError("well-formed labelled samples must take the per-family template")
+
+    monkeypatch.setattr(collector, "_labelled", generic)
     whole, tail = CollectorRegistry(auto_describe=False), CollectorRegistry(auto_describe=False)
     whole.register(collector)
     tail.register(_Tail(collector))
