@@ -61,3 +61,13 @@ def test_report_renders_with_missing_figures() -> None:
     assert "scraped < 250 ms" in goals
     assert "**no**" in goals
     assert math.isnan(fleet.Phase().cpu_ms_per_probe())
+
+
+def test_startup_reload_only_point_renders() -> None:
+    """The quick run's 10,000-check point measures no window: no division by its zero probes."""
+    fleet = _fleet()
+    point = fleet.Point("N=10,000 start/reload", 10_000, 60, 0, measure=False)
+    sw = fleet.Phase(startup=1.2, reload=1.5, rss_mb=210.0, rss_now_mb=150.0)
+    text = "\n".join(fleet.table(point, sw, None) + fleet.goals({point.name: (point, sw, None)}))
+    assert "| SIGHUP reload, 1 % of sites changed (s) | 1.50 |" in text
+    assert "reload < 2 s | 1.50 s | yes" in text
