@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import ssl
@@ -113,9 +114,13 @@ async def _metrics(request: web.Request) -> web.StreamResponse:
     chunks, content_type = request.app[_METRICS].render_chunks(request.headers.get("Accept", ""))
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    # Written as made: a full write buffer waits for the scraper (and lets probes run) between families.
+    # With 10,000 checks the body is ~10 MB and ~150 ms of CPU: an empty chunk marks a point where
+    # due probes may start first, so a scrape never holds the event loop for more than ~10 ms.
     for chunk in chunks:
-        await response.write(chunk)
+        if chunk:
+            await response.write(chunk)
+        else:
+            await asyncio.sleep(0)
     await response.write_eof()
     return response
 
