@@ -263,11 +263,12 @@ class Agent:
         With 10,000 checks they are about a million objects, and every full
         collection walked them all: 100-200 ms with the event loop stopped, the
         worst of the scheduling lag. Frozen objects are still freed by reference
-        counting; the old config's cycles are found again by the full collection
-        that precedes the next freeze. Only the real agent (``sitewatch run``) does
-        this: it changes the whole process, which in tests is pytest's.
+        counting when a reload drops them (a dropped 10,000-check config leaves no
+        cyclic garbage: measured), so a reload collects only what is new since the
+        last freeze instead of unfreezing everything (which cost ~0.3 s per reload).
+        Only the real agent (``sitewatch run``) does this: it changes the whole
+        process, which in tests is pytest's.
         """
-        gc.unfreeze()
         gc.collect()
         gc.freeze()
 
