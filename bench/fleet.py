@@ -601,7 +601,7 @@ def table(point: Point, sw: Phase, bb: Phase | None) -> list[str]:
             "",
         ),
         (
-            "/metrics render time avg / max (ms), the agent's own gauge",
+            "/metrics render CPU time avg / max (ms), the agent's own gauge",
             f"{_f(sw.render_avg * 1000, '{:.1f}')} / {_f(sw.render_max * 1000, '{:.1f}')}",
             "–",
             "",
