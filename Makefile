@@ -6,8 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests talk to: promtool and a real Prometheus.
-APT_PACKAGES := prometheus systemd
+# Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager.
+APT_PACKAGES := prometheus prometheus-alertmanager systemd
 
 .PHONY: run test test-integration lint typecheck unit venv apt clean
 
