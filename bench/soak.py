@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import socket
 import sys
@@ -27,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from aiohttp import web
@@ -129,28 +131,61 @@ class WorstLag:
             self.all_time = max(self.all_time, value)
 
 
+def hostile_child(conn: Connection) -> None:
+    """Serve the hostile targets from another process, so this one's fds and tasks are the agent's.
+
+    Many hostile handlers never end on their own (that is their behaviour); in-process they would
+    show up in the counts as a leak that is not the agent's.
+    """
+
+    # Writing to a client that gave up is this server's normal day; asyncio would warn on each.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+    async def serve_forever() -> None:
+        async with HostileServer() as bad:
+            conn.send(bad.port)
+            await asyncio.Event().wait()
+
+    asyncio.run(serve_forever())
+
+
 async def soak(args: argparse.Namespace) -> Path:
     """Run the soak; returns the Markdown report written."""
     world = World()
     log = logging.getLogger("soak")
     started_wall = dt.datetime.now(dt.UTC)
     rows: list[list[object]] = []
-    async with HostileServer() as bad, serve(world.site_app()) as good, serve(world.desk_app()) as hook:
-        with tempfile.TemporaryDirectory(prefix="sitewatch-soak-") as tmp:
-            world.config_path, world.good, world.bad_port, world.hook = Path(tmp) / "config.yaml", good, bad.port, hook
-            write_config(world, args, 0)
-            config = load_config(world.config_path)
-            args.listen_port = config.agent.host_port[1]
-            hosts = {f"h{i}.test": ["127.0.0.1"] for i in range(args.healthy + args.hostile)}
-            agent = Agent(config, log, resolver=HangingResolver(hosts))
-            lag = WorstLag(agent.book.lag.observe)
-            agent.book.lag.observe = lag  # type: ignore[method-assign]
-            await agent.start()
-            try:
-                rows = await churn(agent, world, args, lag)
-            finally:
-                await agent.close()
-    return report(args, rows, started_wall, lag.all_time)
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    hostile = multiprocessing.get_context("spawn").Process(target=hostile_child, args=(child,), daemon=True)
+    hostile.start()
+    try:
+        bad_port = int(await asyncio.to_thread(parent.recv))
+        async with serve(world.site_app()) as good, serve(world.desk_app()) as hook:
+            world.good, world.bad_port, world.hook = good, bad_port, hook
+            rows, worst = await run_agent(world, args, log)
+    finally:
+        hostile.terminate()
+        hostile.join()
+    return report(args, rows, started_wall, worst)
+
+
+async def run_agent(world: World, args: argparse.Namespace, log: logging.Logger) -> tuple[list[list[object]], float]:
+    """Start the agent on a fresh config, churn until the end, close it; the rows and the worst lag."""
+    with tempfile.TemporaryDirectory(prefix="sitewatch-soak-") as tmp:
+        world.config_path = Path(tmp) / "config.yaml"
+        write_config(world, args, 0)
+        config = load_config(world.config_path)
+        args.listen_port = config.agent.host_port[1]
+        hosts = {f"h{i}.test": ["127.0.0.1"] for i in range(args.healthy + args.hostile)}
+        agent = Agent(config, log, resolver=HangingResolver(hosts))
+        lag = WorstLag(agent.book.lag.observe)
+        agent.book.lag.observe = lag  # type: ignore[method-assign]
+        await agent.start()
+        try:
+            rows = await churn(agent, world, args, lag)
+        finally:
+            await agent.close()
+    return rows, lag.all_time
 
 
 async def churn(agent: Agent, world: World, args: argparse.Namespace, lag: WorstLag) -> list[list[object]]:
