@@ -60,6 +60,25 @@ def _listen(value: Any) -> str:
     return value
 
 
+def _sla(value: Any) -> float:
+    """An SLA target in percent: ``99.9`` or ``"99.9%"``, above 0 and at most 100."""
+    expected = "expected an SLA target in percent above 0 and at most 100, like 99.9"
+    number = value[:-1].strip() if isinstance(value, str) and value.endswith("%") else value
+    if isinstance(number, bool) or not isinstance(number, int | float | str):
+        raise ValueError(f"{expected}, got {value!r}")
+    try:
+        percent = float(number)
+    except ValueError:
+        raise ValueError(f"{expected}, got {value!r}") from None
+    if not 0 < percent <= 100:  # also refuses nan
+        raise ValueError(f"{expected}, got {value!r}")
+    return percent
+
+
+#: ``sla:`` — the availability promised to the client, in percent (site level or in defaults:).
+SlaTarget = Annotated[float, pydantic.BeforeValidator(_sla)]
+
+
 class AgentConfig(_Model):
     """``agent:`` — where the agent listens, keeps state, and how hard it may probe."""
 
@@ -96,12 +115,14 @@ class DefaultsConfig(_Incident):
 
     interval: PositiveDuration = 60.0
     timeout: PositiveDuration = 10.0
+    sla: SlaTarget | None = None
 
 
 class _Site(_Incident):
     name: str
     importance: Literal["high", "normal", "low"] = "normal"
     runbook: str | None = None
+    sla: SlaTarget | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
     url: str
     tags: tuple[str, ...] = ()
@@ -182,6 +203,7 @@ class SiteSpec:
 
     info: SiteInfo
     checks: tuple[CheckSpec, ...]
+    sla: float | None = None  # availability target in percent (the site's, else defaults:)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +370,8 @@ def _build_sites(
             dataclasses.replace(c, maintenance=windows, importance=importance, runbook=c.runbook or runbook)
             for c in checks
         )
-        out.append(SiteSpec(info, checks))
+        sla = site.sla if site is not None and site.sla is not None else defaults.sla
+        out.append(SiteSpec(info, checks, sla))
     return tuple(out)
 
 

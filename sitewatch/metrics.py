@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from sitewatch import __version__
+from sitewatch.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
 from sitewatch.results import ResultBook, RunRecord, TicketStats
@@ -79,6 +80,13 @@ CORE_METRICS = {
             "CPU time the previous /metrics scrape spent rendering its body (writing it out not included).",
             (),
         ),
+        _Core(
+            "sitewatch_availability_ratio",
+            "gauge",
+            "Share of the window the site was observed up, of the time observed up or down"
+            " (maintenance and no-data time excluded; see docs/availability.md).",
+            ("site", "window"),
+        ),
     )
 }
 
@@ -86,8 +94,15 @@ CORE_METRICS = {
 class SitewatchCollector(Collector):
     """Builds every sitewatch series from the :class:`ResultBook` at scrape time."""
 
-    def __init__(self, book: ResultBook, checks: Mapping[str, type[AnyCheck]], log: logging.Logger) -> None:
+    def __init__(
+        self,
+        book: ResultBook,
+        checks: Mapping[str, type[AnyCheck]],
+        log: logging.Logger,
+        availability: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
         self._book = book
+        self._availability = availability
         self._log = log
         self._specs: dict[str, MetricSpec] = {}
         self._allowed: dict[str, frozenset[str]] = {}
@@ -169,6 +184,8 @@ class SitewatchCollector(Collector):
             yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
         if book.ticket_stats is not None:
             yield from self._tickets(book.ticket_stats())
+        if self._availability is not None:
+            yield self._availability_ratio(self._availability())
         yield GaugeMetricFamily(
             "sitewatch_metrics_render_seconds",
             CORE_METRICS["sitewatch_metrics_render_seconds"].help,
@@ -185,6 +202,19 @@ class SitewatchCollector(Collector):
         for (site, check, status), count in self._book.runs.items():
             runs.add_metric([site, check, status.value], float(count))
         return runs
+
+    def _availability_ratio(self, ratios: Mapping[str, float]) -> Metric:
+        ratio = GaugeMetricFamily(
+            "sitewatch_availability_ratio",
+            CORE_METRICS["sitewatch_availability_ratio"].help,
+            labels=("site", "window"),
+        )
+        # The cache refreshes once a minute; a site removed by a reload must go at once.
+        configured = {site for site, _ in self._book.configured}
+        for site, value in sorted(ratios.items()):
+            if site in configured:
+                ratio.add_metric([site, AVAILABILITY_WINDOW], value)
+        return ratio
 
     def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
         for name, value in (

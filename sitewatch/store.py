@@ -147,6 +147,20 @@ class Store:
         self.db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store:
+        """Open an existing store for reading only: no directory, no migration, no write.
+
+        For reports and the availability cache, which may run beside a writing agent
+        (WAL lets readers and the one writer proceed together).
+        """
+        store = cls.__new__(cls)
+        store.path = path
+        store.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        store.db.row_factory = sqlite3.Row
+        store.db.execute("PRAGMA busy_timeout=5000")
+        return store
+
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):

@@ -124,6 +124,15 @@ BAD_CASES = [
     ),
     pytest.param(GOOD_SITE + "  - name: shop\n", 4, "sites[1].url", "required key is missing", id="second-site"),
     pytest.param("sites:\n  - name: a\n    name: b\n", 3, "sites[0].name", "duplicate key", id="duplicate-key"),
+    pytest.param(
+        GOOD_SITE + "    sla: 150\n",
+        4,
+        "sites[0].sla",
+        "expected an SLA target in percent above 0 and at most 100, like 99.9, got 150",
+        id="sla-over-100",
+    ),
+    pytest.param("defaults:\n  sla: 0\n" + GOOD_SITE, 2, "defaults.sla", "above 0 and at most 100", id="sla-zero"),
+    pytest.param(GOOD_SITE + "    sla: high\n", 4, "sites[0].sla", "got 'high'", id="sla-not-a-number"),
 ]
 
 
@@ -275,3 +284,21 @@ def test_world_writable_config_is_refused(tmp_path: Path) -> None:
     (problem,) = problems(config)
     assert problem.startswith(f"{config}:1: file is world-writable")
     assert f"chmod o-w {config}" in problem
+
+
+def test_sla_target_from_site_else_defaults(tmp_path: Path) -> None:
+    """`sla:` is a percentage; a site's own target wins over defaults:, "99.9%" is accepted too."""
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            defaults:
+              sla: 99.5
+            sites:
+              - {name: a, url: https://a.example.com/, sla: "99.95%"}
+              - {name: b, url: https://b.example.com/}
+            """,
+        )
+    )
+    assert [s.sla for s in config.sites] == [99.95, 99.5]
+    assert load_config(write(tmp_path, GOOD_SITE)).sites[0].sla is None
