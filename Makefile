@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager.
 APT_PACKAGES := prometheus prometheus-alertmanager systemd
+# What `make bench` compares against and probes: Debian's blackbox_exporter, Prometheus and nginx.
+BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_ARGS ?=
 
-.PHONY: run test test-integration lint typecheck unit venv apt clean
+.PHONY: run test test-integration lint typecheck unit venv apt bench bench-apt clean
 
 venv: $(STAMP)
 
@@ -19,12 +23,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-apt:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+# $(call apt-install,PACKAGES): install the Debian packages that are missing, skip the rest.
+define apt-install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+apt:
+	$(call apt-install,$(APT_PACKAGES))
+
+bench-apt:
+	$(call apt-install,$(BENCH_APT_PACKAGES))
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# The fleet benchmark against blackbox_exporter (a few minutes; BENCH_ARGS=--quick for ~1 minute).
+bench: $(BENCH_STAMP) bench-apt
+	$(BIN)/python bench/fleet.py $(BENCH_ARGS)
 
 run: $(STAMP)
 	$(BIN)/sitewatch demo

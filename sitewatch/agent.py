@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 import signal
@@ -21,7 +22,7 @@ from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
 from sitewatch.logs import event
-from sitewatch.metrics import SitewatchCollector, build_registry
+from sitewatch.metrics import Exposition, SitewatchCollector, build_registry
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
 from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord, TicketStats
@@ -57,8 +58,10 @@ class Agent:
         clock: Clock | None = None,
         checks: Mapping[str, type[AnyCheck]] | None = None,
         notifier: Notifier | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         self.config = config
+        self._freeze_gc = freeze_gc
         self.log = log
         self.clock = clock or SystemClock()
         self.resolver = resolver or ProbeResolver()
@@ -68,6 +71,7 @@ class Agent:
             self.book, checks or load_checks(), log, availability=lambda: self.availability.ratios
         )
         self.registry = build_registry(self.collector)
+        self.exposition = Exposition(self.collector)
         self._stop = asyncio.Event()
         self._started = time.time()
         self.store = Store(config.agent.state_dir / "sitewatch.db")
@@ -112,7 +116,7 @@ class Agent:
             )
         app = build_app(
             self.book,
-            self.registry,
+            self.exposition,
             self._info(),
             self._health,
             push=self._push,
@@ -267,6 +271,7 @@ class Agent:
             sites=len(self.config.sites),
             checks=len(self.config.checks),
             config=str(self.config.source),
+            loop=type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio or uvloop
         )
 
     def _apply(self, config: Config) -> None:
@@ -274,6 +279,23 @@ class Agent:
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)
+        if self._freeze_gc:
+            self._freeze()
+
+    def _freeze(self) -> None:
+        """Hide the long-lived objects (config, checks, schedule) from the cyclic garbage collector.
+
+        With 10,000 checks they are about a million objects, and every full
+        collection walked them all: 100-200 ms with the event loop stopped, the
+        worst of the scheduling lag. Frozen objects are still freed by reference
+        counting when a reload drops them (a dropped 10,000-check config leaves no
+        cyclic garbage: measured), so a reload collects only what is new since the
+        last freeze instead of unfreezing everything (which cost ~0.3 s per reload).
+        Only the real agent (``sitewatch run``) does this: it changes the whole
+        process, which in tests is pytest's.
+        """
+        gc.collect()
+        gc.freeze()
 
     def reload(self, path: Path | None = None) -> bool:
         """Re-read the config; on error keep the running one and say why."""

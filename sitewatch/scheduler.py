@@ -42,6 +42,8 @@ class _Job:
     removed: bool = False
     generation: int = 0
     host: str = field(init=False)
+    #: Built once per job: a run's Context only changes when its spec does.
+    ctx: Context | None = None
 
     def __post_init__(self) -> None:
         self.host = self.check.target_host
@@ -99,6 +101,7 @@ class Scheduler:
             if old is not None and old.spec == spec:
                 continue
             job = _Job(spec, spec.build())
+            job.ctx = self._context(spec)
             if old is not None:  # changed settings: keep its rhythm, drop the old timer
                 old.removed = True
                 job.due = old.due
@@ -154,7 +157,7 @@ class Scheduler:
             host = self._hosts.setdefault(job.host, asyncio.Semaphore(self._per_host_limit))
             async with host, self._global:
                 self._lag.observe(max(0.0, loop.time() - job.due))
-                record = await self.run_once(job.spec, job.check)
+                record = await self.run_once(job.spec, job.check, job.ctx)
             if not job.removed:
                 self._on_result(record)
         finally:
@@ -165,10 +168,8 @@ class Scheduler:
                 self._push(job)
                 self._wake.set()
 
-    async def run_once(self, spec: CheckSpec, check: AnyCheck | None = None) -> RunRecord:
-        """Run one check now under its timeout; never raises except on cancellation."""
-        check = check or spec.build()
-        ctx = Context(
+    def _context(self, spec: CheckSpec) -> Context:
+        return Context(
             session=self._session,
             site=spec.site,
             check_name=spec.name,
@@ -177,6 +178,11 @@ class Scheduler:
             resolver=self._resolver,
             log=self._log,
         )
+
+    async def run_once(self, spec: CheckSpec, check: AnyCheck | None = None, ctx: Context | None = None) -> RunRecord:
+        """Run one check now under its timeout; never raises except on cancellation."""
+        check = check or spec.build()
+        ctx = ctx or self._context(spec)
         started = self._clock.time()
         t0 = time.perf_counter()
         try:
