@@ -92,6 +92,11 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX results_site_at ON results(site, at);
     """,
+    # Each sink has its own ticket for an incident: the reference belongs to the sink's open row,
+    # not to the incident (where a second sink's reference would overwrite the first's).
+    """
+    ALTER TABLE outbox ADD COLUMN ticket_ref TEXT;
+    """,
 )
 
 
@@ -238,7 +243,13 @@ class Store:
         """
         rows = self.db.execute(
             """
-            SELECT o.*, i.ticket_ref FROM outbox o JOIN incidents i ON i.id = o.incident_id
+            SELECT o.*, CASE
+                WHEN EXISTS (SELECT 1 FROM outbox x WHERE x.incident_id = o.incident_id AND x.ticket_ref IS NOT NULL)
+                THEN (SELECT r.ticket_ref FROM outbox r WHERE r.incident_id = o.incident_id AND r.sink = o.sink
+                      AND r.ticket_ref IS NOT NULL ORDER BY r.id DESC LIMIT 1)
+                ELSE i.ticket_ref  -- delivered before refs were kept per sink
+            END AS sink_ref
+            FROM outbox o JOIN incidents i ON i.id = o.incident_id
             WHERE o.state = 'pending' AND o.next_at <= ?
               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.incident_id = o.incident_id AND e.sink = o.sink
                               AND e.state = 'pending' AND e.id < o.id)
@@ -254,7 +265,7 @@ class Store:
                 r["action"],
                 json.loads(r["payload"]),
                 r["attempts"],
-                r["ticket_ref"],
+                r["sink_ref"],
             )
             for r in rows
         ]
@@ -262,7 +273,11 @@ class Store:
     def delivered(self, row: OutboxRow, ref: str | None) -> None:
         """Mark a row done; an ``open`` stores the ticket reference on its incident."""
         with self._transaction():
-            self.db.execute("UPDATE outbox SET state = 'done', attempts = attempts + 1 WHERE id = ?", (row.id,))
+            self.db.execute(
+                "UPDATE outbox SET state = 'done', attempts = attempts + 1, ticket_ref = COALESCE(?, ticket_ref)"
+                " WHERE id = ?",
+                (ref, row.id),
+            )
             if ref is not None:
                 self.db.execute("UPDATE incidents SET ticket_ref = ? WHERE id = ?", (ref, row.incident_id))
 
