@@ -1,0 +1,151 @@
+"""The status page over HTTP: states per site and check, escaping, uptime, sparklines, incidents, no external URLs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sitewatch.probe import Status
+from sitewatch.state import IncidentEvent
+from tests.statuspage_helpers import Dom, fixed_availability, page_app, record, site
+
+NOW = 1_800_000_000.0
+DAY = 86400.0
+
+
+async def get(url: str) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as client, client.get(url) as resp:
+        return resp.status, resp.headers.get("Content-Type", ""), await resp.text()
+
+
+async def test_board_shows_each_site_worst_state_and_its_checks(tmp_path: Path) -> None:
+    """A site's card takes its worst check's status; problems come first; a site never run is pending."""
+    sites = [site("shop", "http", "tls"), site("blog"), site("crm"), site("new")]
+    async with page_app(tmp_path, sites, fixed_availability({}), lambda: NOW) as app:
+        record(app.book, "shop", "http", Status.OK, "HTTP 200 OK", at=NOW - 20, took=0.12)
+        record(app.book, "shop", "tls", Status.WARNING, "certificate expires in 6 days", at=NOW - 15, took=0.03)
+        record(app.book, "blog", "http", Status.CRITICAL, "HTTP 500 Internal Server Error", at=NOW - 5, took=0.25)
+        record(app.book, "crm", "http", Status.OK, "HTTP 200 OK", at=NOW - 3, took=1.5)
+        status, content_type, html = await get(app.url + "/")
+    assert status == 200
+    assert content_type == "text/html; charset=utf-8"
+    dom = Dom(html)
+    cards = dom.find("data-site")
+    assert [(c.attrs["data-site"], c.attrs["data-status"]) for c in cards] == [
+        ("blog", "critical"),
+        ("shop", "warning"),
+        ("new", "pending"),
+        ("crm", "ok"),
+    ]
+    shop = dom.text(cards[1])
+    assert "certificate expires in 6 days" in shop
+    assert "15s ago" in shop
+    assert "120ms" in shop
+    checks = {(e.attrs["data-check"], e.attrs["data-status"]) for e in dom.find("data-check")}
+    assert {("http", "ok"), ("tls", "warning"), ("http", "pending")} <= checks
+    assert '<meta http-equiv="refresh" content="30">' in html
+    assert "<script" not in html
+
+
+async def test_everything_is_escaped(tmp_path: Path) -> None:
+    """Markup in a site name, a summary, an incident and a dead-letter error comes out as text."""
+    evil = "<script>alert('x')</script>"
+    sites = [site(f"shop{evil}", "http")]
+    async with page_app(tmp_path, sites, fixed_availability({}), lambda: NOW) as app:
+        record(app.book, f"shop{evil}", "http", Status.CRITICAL, f"page contains {evil}", at=NOW - 1, took=0.1)
+        event = IncidentEvent("opened", NOW - 60, Status.CRITICAL, f"page contains {evil}", NOW - 60)
+        app.store.record(
+            "sw:v1:shop:http", event, site=f"shop{evil}", check="http", sinks=["desk"], payload={"key": "k"}
+        )
+        app.store.db.execute("UPDATE outbox SET state = 'dead', last_error = ?", (f"HTTP 400 {evil}",))
+        _, _, html = await get(app.url + "/")
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") >= 4
+    dom = Dom(html)
+    assert [c.attrs["data-site"] for c in dom.find("data-site")] == [f"shop{evil}"]  # the parser unescapes it back
+
+
+async def test_uptime_per_window_and_sparkline(tmp_path: Path) -> None:
+    """Each window shows its ratio truncated to 0.01 % (never rounded up to 100 %); a site with runs gets a line."""
+    ratios = {DAY: 0.99996, 7 * DAY: 0.5, 30 * DAY: None}
+    async with page_app(tmp_path, [site("shop"), site("quiet")], fixed_availability(ratios), lambda: NOW) as app:
+        app.store.append_history(
+            [("shop", "http", NOW - DAY + i * 1800 + 1, "ok", 0.1 + (i % 5) / 10) for i in range(48)]
+        )
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    (shop,) = dom.find("data-site", "shop")
+    uptime = {e.attrs["data-uptime"]: dom.text(e) for e in dom.find("data-uptime")[:3]}
+    assert uptime == {"24h": "24h 99.99%", "7d": "7d 50.00%", "30d": "30d no data"}
+    assert "100ms–500ms" in dom.text(shop)
+    paths = re.findall(r'<path d="([^"]+)"', html)
+    assert len(paths) == 1  # only shop has history
+    assert paths[0].startswith("M")
+    assert paths[0].count("L") == 47
+    assert "no response times in the last 24 h" in dom.text(dom.find("data-site", "quiet")[0])
+
+
+async def test_uptime_is_cached_briefly(tmp_path: Path) -> None:
+    """A reload of the page within a window's 1/1440 reuses the figure; later it is computed again."""
+    calls: list[float] = []
+    clock = [NOW]
+
+    def counting(store: object, spec: object, start: float, end: float) -> object:
+        calls.append(end - start)
+        return type("A", (), {"ratio": 1.0})()
+
+    async with page_app(tmp_path, [site("shop")], counting, lambda: clock[0]) as app:  # type: ignore[arg-type]
+        await get(app.url + "/")
+        await get(app.url + "/")
+        assert len(calls) == 3
+        clock[0] += 61  # the 24 h figure is due again, the 7 d and 30 d ones are not
+        await get(app.url + "/")
+        assert calls[3:] == [DAY]
+
+
+async def test_incidents_and_deliveries_with_their_tickets(tmp_path: Path) -> None:
+    """Open incidents list each sink's ticket and delivery state; dead letters and pending counts show."""
+    async with page_app(tmp_path, [site("shop")], fixed_availability({}), lambda: NOW) as app:
+        opened = IncidentEvent("opened", NOW - 600, Status.CRITICAL, "HTTP 503", NOW - 600)
+        app.store.record("sw:v1:shop:http", opened, site="shop", check="http", sinks=["local", "jira"], payload={})
+        app.store.db.execute("UPDATE outbox SET state = 'done', ticket_ref = '17' WHERE sink = 'local'")
+        app.store.db.execute("UPDATE outbox SET state = 'dead', last_error = 'HTTP 401' WHERE sink = 'jira'")
+        from sitewatch.results import TicketStats
+
+        app.book.ticket_stats = lambda: TicketStats(1, 3, 1, 42.0, {}, tuple(app.store.dead_letters()))
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    (row,) = dom.find("data-incident", "sw:v1:shop:http")
+    text = dom.text(row)
+    assert "shop / http" in text
+    assert "10m ago" in text
+    assert "local: 17 (delivered)" in text
+    assert "jira: – (dead)" in text
+    assert "HTTP 401" in text
+    assert dom.text(dom.find("data-deliveries", "pending")[0]) == "3 pending"
+    assert dom.text(dom.find("data-deliveries", "dead")[0]) == "1 dead letters"
+
+
+async def test_page_loads_nothing_from_elsewhere(tmp_path: Path) -> None:
+    """No src/href to another host, no external stylesheet or script: the page works with no way out."""
+    sites = [site("shop", url="https://shop.example.com/?token=secret")]
+    async with page_app(tmp_path, sites, fixed_availability({}), lambda: NOW) as app:
+        record(app.book, "shop", "http", Status.OK, "see https://cdn.example.net/x.js", at=NOW - 1, took=0.1)
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    assert not [u for u in dom.urls if re.match(r"(?i)\s*(https?:)?//", u)]
+    assert not {"script", "link", "img", "iframe", "object", "embed"} & set(dom.tags)
+    assert "@import" not in html
+    assert "url(" not in html
+    assert "token=secret" not in html  # the site URL is shown without its query
+
+
+@pytest.mark.parametrize("path", ["/", "/api/incidents", "/api/sites/shop/history"])
+async def test_head_and_get_only(tmp_path: Path, path: str) -> None:
+    """The new read-only endpoints refuse writes with 405."""
+    async with page_app(tmp_path, [site("shop")], fixed_availability({}), lambda: NOW) as app:
+        async with aiohttp.ClientSession() as client, client.post(app.url + path, data=b"{}") as resp:
+            assert resp.status == 405
