@@ -25,6 +25,7 @@ from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord, TicketStats
 from sitewatch.scheduler import Scheduler
 from sitewatch.sdnotify import Notifier
+from sitewatch.statuspage import StatusPage
 from sitewatch.store import Store
 from sitewatch.tickets import Sink
 from sitewatch.tickets.factory import build_sinks
@@ -89,7 +90,11 @@ class Agent:
         if config.agent.web_config is not None:
             web_config = config.agent.web_config
             security = load_web_config(web_config if web_config.is_absolute() else config.source.parent / web_config)
-        app = build_app(self.book, self.registry, self._info(), self._health, push=self._push, security=security)
+        # The page reads self.config at each request, so a reload shows at once.
+        self.page = StatusPage(self.store, lambda: self.config.sites, None, self.clock.time)
+        app = build_app(
+            self.book, self.registry, self._info(), self._health, push=self._push, security=security, page=self.page
+        )
         self.web = WebServer(app, host, port, security.ssl_context if security else None)
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None

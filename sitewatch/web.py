@@ -211,6 +211,11 @@ class WebServer:
         self._port = port
         self.bound: list[str] = []
 
+    @property
+    def app(self) -> web.Application:
+        """The application being served."""
+        return self._runner.app
+
     async def start(self) -> None:
         """Bind; raises OSError with the address when the port is taken."""
         await self._runner.setup()

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from sitewatch.config import SiteSpec
+from sitewatch.agent import Agent
+from sitewatch.config import SiteSpec, load_config
 from sitewatch.probe import Result, SiteInfo, Status
 from sitewatch.results import ResultBook, RunRecord
 from sitewatch.statuspage import AvailabilityFn, StatusPage
 from sitewatch.store import Store
 from sitewatch.web import build_app
-from tests.helpers import make_spec, serve
+from tests.helpers import make_spec, serve, wait_for
 
 
 def site(name: str, *checks: str, url: str = "http://127.0.0.1:9/") -> SiteSpec:
@@ -123,3 +126,54 @@ class Dom(HTMLParser):
     def text(self, element: Element) -> str:
         """Whitespace-collapsed text of ``element``."""
         return re.sub(r"\s+", " ", "".join(element.text)).strip()
+
+
+def agent_config(tmp_path: Path, target: str, listen: str, agent_extra: str = "") -> Path:
+    """A config watching ``target``'s good page (``ok``) and its 500 page (``bad``), incidents after one failure."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"agent: {{listen: '{listen}', state_dir: '{tmp_path}'{agent_extra}}}\n"
+        "defaults: {interval: 1s, timeout: 900ms, fail_after: 1}\n"
+        "sites:\n"
+        f"  - {{name: ok, url: '{target}/'}}\n"
+        f"  - {{name: bad, url: '{target}/bad'}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_agent(config: Path) -> AsyncIterator[Agent]:
+    """An agent started from ``config`` and closed afterwards."""
+    agent = Agent(load_config(config), logging.getLogger("sitewatch.test"))
+    await agent.start()
+    try:
+        yield agent
+    finally:
+        await agent.close()
+
+
+async def incident_delivered(agent: Agent) -> None:
+    """Wait until ``bad`` has an open incident whose local ticket exists, and its runs are in the history."""
+
+    def ready() -> bool:
+        agent.flush_history()
+        rows = agent.store.db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'done'").fetchone()[0]
+        return bool(rows) and bool(agent.store.history("bad", 0))
+
+    await wait_for(ready, timeout=15, what="an incident for 'bad' with its ticket delivered")
+
+
+def target_app() -> web.Application:
+    """A site whose ``/`` answers 200 and ``/bad`` 500."""
+
+    async def good(_: web.Request) -> web.Response:
+        return web.Response(text="fine")
+
+    async def bad(_: web.Request) -> web.Response:
+        return web.Response(text="no", status=500)
+
+    app = web.Application()
+    app.router.add_get("/", good)
+    app.router.add_get("/bad", bad)
+    return app
