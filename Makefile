@@ -6,8 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests talk to: promtool and a real Prometheus.
-APT_PACKAGES := prometheus systemd
+# Debian packages the tests talk to: promtool and a real Prometheus; chromium renders the status page.
+APT_PACKAGES := prometheus systemd chromium
 
 .PHONY: run test test-integration lint typecheck unit venv apt clean
 
@@ -39,8 +39,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+# SITEWATCH_REQUIRE_BROWSER: the browser test fails instead of skipping when chromium is missing.
 test: $(STAMP) apt lint typecheck
-	$(BIN)/pytest -q
+	SITEWATCH_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 # Real service desks from Debian (Redmine, Request Tracker 5) on 127.0.0.1 for the sink tests;
 # each is stopped by its PID when the tests end.
