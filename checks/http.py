@@ -17,6 +17,7 @@ from sitewatch.probe import (
     Context,
     ForbiddenAddress,
     MetricSpec,
+    Network,
     Result,
     Sample,
     Status,
@@ -25,6 +26,7 @@ from sitewatch.probe import (
     format_size,
     ip_preference,
     measure_phases,
+    private_address,
     redact_url,
     resolve_override,
     untrusted_target,
@@ -50,6 +52,7 @@ class _Fetch:
     truncated: bool = False
     content_length: int = -1
     chain: list[str] = field(default_factory=list)
+    private: tuple[Network, ...] = ()  # networks redirect hops may not enter
 
 
 class _Failed(Exception):
@@ -135,7 +138,7 @@ class HttpCheck(Check[HttpConfig]):
             host = fetch.url.host or "?"
             stage[0] = host
             # Only the configured URL is trusted; where a redirect leads is the site's choice, not ours.
-            hop = untrusted_target() if fetch.chain else contextlib.nullcontext()
+            hop = untrusted_target(fetch.private) if fetch.chain else contextlib.nullcontext()
             async with _errors(fetch.url):
                 with hop:
                     resp = await ctx.session.request(
@@ -149,6 +152,8 @@ class HttpCheck(Check[HttpConfig]):
                         timeout=aiohttp.ClientTimeout(total=None),
                     )
                 async with resp:
+                    if not fetch.chain:
+                        fetch.private = self._private_guard(timer.peer)
                     fetch.status, fetch.reason = resp.status, resp.reason or ""
                     location = resp.headers.get("Location")
                     if cfg.follow_redirects and resp.status in _REDIRECTS and location:
@@ -173,6 +178,12 @@ class HttpCheck(Check[HttpConfig]):
             raise _Failed(Status.CRITICAL, f"redirect to unsupported scheme {target.scheme!r}: refused")
         if target.host and forbidden_address(target.host):
             raise _Failed(Status.CRITICAL, f"redirect to {target.host}, a link-local/metadata address: refused")
+        if target.host and private_address(target.host, fetch.private):
+            raise _Failed(
+                Status.CRITICAL,
+                f"redirect from a public address to {target.host}, a private address: refused"
+                " (allow_private_redirects: true permits it)",
+            )
         if str(target) in seen:
             loop = " -> ".join([redact_url(self.start_url), *fetch.chain])
             raise _Failed(Status.CRITICAL, f"redirect loop: {loop}")
@@ -182,6 +193,15 @@ class HttpCheck(Check[HttpConfig]):
             )
         seen.add(str(target))
         return target
+
+    def _private_guard(self, peer: str | None) -> tuple[Network, ...]:
+        """Networks later hops may not enter: the private ones, when the first hop answered from outside them."""
+        cfg = self.config
+        if cfg.allow_private_redirects or cfg.proxy is not None:
+            return ()  # behind a proxy the peer is the proxy, which says nothing about the site
+        if peer is None or private_address(peer, cfg.private_networks):
+            return ()
+        return cfg.private_networks
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, fetch: _Fetch) -> bytes:
         limit = self.config.max_body

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import yarl
 
-from sitewatch.probe import CheckConfig, Pattern, Size
+from sitewatch.probe import PRIVATE_NETWORKS, CheckConfig, Network, Pattern, Size
 
 __all__ = ["BasicAuth", "HttpConfig", "Matcher", "RegexMatch", "StatusRange"]
 
@@ -113,6 +113,9 @@ class HttpConfig(CheckConfig):
     expect_headers: dict[str, Pattern] = {}
     follow_redirects: bool = True
     max_redirects: Annotated[int, pydantic.Field(ge=0, le=50)] = 10
+    # A public site redirecting into the agent's own network is refused unless allowed here.
+    allow_private_redirects: bool = False
+    private_networks: tuple[Network, ...] = PRIVATE_NETWORKS
     max_body: Size = 2 * 1024 * 1024
     ip_protocol: Literal["auto", "ip4", "ip6"] = "auto"
     ip_fallback: bool = True

@@ -59,6 +59,25 @@ def _listen(value: Any) -> str:
     return value
 
 
+def _sla(value: Any) -> float:
+    """An SLA target in percent: ``99.9`` or ``"99.9%"``, above 0 and at most 100."""
+    expected = "expected an SLA target in percent above 0 and at most 100, like 99.9"
+    number = value[:-1].strip() if isinstance(value, str) and value.endswith("%") else value
+    if isinstance(number, bool) or not isinstance(number, int | float | str):
+        raise ValueError(f"{expected}, got {value!r}")
+    try:
+        percent = float(number)
+    except ValueError:
+        raise ValueError(f"{expected}, got {value!r}") from None
+    if not 0 < percent <= 100:  # also refuses nan
+        raise ValueError(f"{expected}, got {value!r}")
+    return percent
+
+
+#: ``sla:`` — the availability promised to the client, in percent (site level or in defaults:).
+SlaTarget = Annotated[float, pydantic.BeforeValidator(_sla)]
+
+
 class AgentConfig(_Model):
     """``agent:`` — where the agent listens, keeps state, and how hard it may probe."""
 
@@ -93,12 +112,14 @@ class DefaultsConfig(_Incident):
 
     interval: PositiveDuration = 60.0
     timeout: PositiveDuration = 10.0
+    sla: SlaTarget | None = None
 
 
 class _Site(_Incident):
     name: str
     importance: Literal["high", "normal", "low"] = "normal"
     runbook: str | None = None
+    sla: SlaTarget | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
     url: str
     tags: tuple[str, ...] = ()
@@ -179,6 +200,7 @@ class SiteSpec:
 
     info: SiteInfo
     checks: tuple[CheckSpec, ...]
+    sla: float | None = None  # availability target in percent (the site's, else defaults:)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +342,8 @@ def _build_sites(
             dataclasses.replace(c, maintenance=windows, importance=importance, runbook=c.runbook or runbook)
             for c in checks
         )
-        out.append(SiteSpec(info, checks))
+        sla = site.sla if site is not None and site.sla is not None else defaults.sla
+        out.append(SiteSpec(info, checks, sla))
     return tuple(out)
 
 
@@ -371,7 +394,7 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                 Problem(
                     smap.origin((*where, "type")),
                     format_path((*where, "type")),
-                    f"unknown check type {common.type!r} (installed: {known})",
+                    f"unknown check type {_quoted(common.type, smap, (*where, 'type'))} (installed: {known})",
                 )
             )
             continue
@@ -407,3 +430,8 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
         spec = CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy)
         out.append(dataclasses.replace(spec, priority=common.priority, runbook=common.runbook))
     return tuple(out)
+
+
+def _quoted(value: str, smap: SourceMap, path: KeyPath) -> str:
+    """``value`` quoted for an error message, unless it came from a secret."""
+    return "(a value from a secret, not shown)" if smap.is_secret(path) else repr(value)

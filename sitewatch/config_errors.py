@@ -143,7 +143,7 @@ def problems_from_validation(
     for err in exc.errors(include_url=False):
         loc = _data_path(data, err["loc"], err["type"]) if data is not None else tuple(err["loc"])
         path = prefix + loc
-        secret = smap.is_secret(path) or any(isinstance(p, str) and _SECRET_KEY.search(p) for p in path)
+        secret = smap.holds_secret(path) or any(isinstance(p, str) and _SECRET_KEY.search(p) for p in path)
         message = _message(err, secret, model, loc)
         out.append(Problem(smap.origin(path), format_path(path), message))
     return out

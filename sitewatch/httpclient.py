@@ -36,7 +36,10 @@ __all__ = [
     "ip_preference",
     "make_session",
     "measure_phases",
+    "PRIVATE_NETWORKS",
+    "Network",
     "forbidden_address",
+    "private_address",
     "resolve_override",
     "untrusted_target",
 ]
@@ -59,6 +62,8 @@ class PhaseTimer:
     _marks: dict[str, float] = field(default_factory=dict)
     #: Where the current request is, in words, for "timed out while …" messages.
     stage: str = "starting"
+    #: The address the latest connection reached (redirect policy compares hops against it).
+    peer: str | None = None
 
     def _mark(self, name: str) -> None:
         self._marks[name] = time.perf_counter()
@@ -123,7 +128,7 @@ def ip_preference(protocol: IpProtocol, fallback: bool = True) -> Iterator[None]
 
 
 class ForbiddenAddress(OSError):
-    """A redirect led to a link-local or cloud-metadata address: refused, never connected to."""
+    """A redirect led somewhere the agent must not go: refused, never connected to."""
 
 
 #: Where a probed site must never send the agent: link-local ranges and cloud metadata endpoints.
@@ -133,23 +138,54 @@ _FORBIDDEN = (
     ipaddress.ip_network("fd00:ec2::254/128"),
 )
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Networks a public site may not redirect into unless the check allows it (RFC 1918,
+#: carrier-grade NAT, loopback, unique-local IPv6): the agent sits inside them.
+PRIVATE_NETWORKS: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "::1/128", "fc00::/7")
+)
+
+
+def _address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in ``address`` (scope and brackets dropped), IPv4-mapped IPv6 unwrapped."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%", maxsplit=1)[0])
+    except ValueError:
+        return None
+    # ::ffff:169.254.169.254 reaches the IPv4 host: judge it as that host.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
 
 def forbidden_address(address: str) -> bool:
     """True for addresses a redirect must not reach (169.254.169.254 and friends)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
-    except ValueError:
-        return False
-    return any(ip in net for net in _FORBIDDEN)
+    ip = _address(address)
+    return ip is not None and any(ip in net for net in _FORBIDDEN)
 
 
-_untrusted: contextvars.ContextVar[bool] = contextvars.ContextVar("sitewatch_untrusted", default=False)
+def private_address(address: str, networks: Sequence[Network] = PRIVATE_NETWORKS) -> bool:
+    """True when ``address`` lies in one of ``networks`` (by default the private and loopback ranges)."""
+    ip = _address(address)
+    return ip is not None and any(ip.version == net.version and ip in net for net in networks)
+
+
+#: None outside a redirect hop; inside one, the networks the hop may not enter besides the forbidden ones.
+_untrusted: contextvars.ContextVar[tuple[Network, ...] | None] = contextvars.ContextVar(
+    "sitewatch_untrusted", default=None
+)
 
 
 @contextlib.contextmanager
-def untrusted_target() -> Iterator[None]:
-    """Inside the block, names resolving to link-local/metadata addresses are refused (redirect hops)."""
-    token = _untrusted.set(True)
+def untrusted_target(private: Sequence[Network] = ()) -> Iterator[None]:
+    """Inside the block, names resolving to link-local/metadata addresses are refused (redirect hops).
+
+    ``private`` adds networks to refuse: a public site's redirect into the agent's own
+    network is refused this way.
+    """
+    token = _untrusted.set(tuple(private))
     try:
         yield
     finally:
@@ -192,10 +228,16 @@ class ProbeResolver(AbstractResolver):
             results = await self._fallback.resolve(host, port, family)
         else:
             raise OSError(socket.EAI_NONAME, "name not known (not in the static table)")
-        if _untrusted.get():
+        private = _untrusted.get()
+        if private is not None:
             bad = [r["host"] for r in results if forbidden_address(r["host"])]
             if bad:
                 raise ForbiddenAddress(f"{host} resolves to {bad[0]}, a link-local/metadata address: refused")
+            inside = [r["host"] for r in results if private_address(r["host"], private)]
+            if inside:
+                raise ForbiddenAddress(
+                    f"{host} resolves to {inside[0]}, a private address, and the site is public: refused"
+                )
         return _by_preference(host, results)
 
     async def close(self) -> None:
@@ -247,6 +289,7 @@ class ProbeConnector(aiohttp.TCPConnector):
                     addr_infos=addr_infos, happy_eyeballs_delay=self._happy_eyeballs_delay, loop=self._loop
                 )
                 timer._add_since("connect", "tcp")
+                timer.peer = str(sock.getpeername()[0])
                 timer._mark("tls")
                 if kwargs.get("ssl"):
                     timer.stage = "in the TLS handshake"

@@ -22,11 +22,14 @@ import pydantic
 import yarl
 
 from sitewatch.httpclient import (
+    PRIVATE_NETWORKS,
     ForbiddenAddress,
+    Network,
     PhaseTimer,
     forbidden_address,
     ip_preference,
     measure_phases,
+    private_address,
     resolve_override,
     untrusted_target,
 )
@@ -41,6 +44,8 @@ __all__ = [
     "Duration",
     "ForbiddenAddress",
     "MetricSpec",
+    "Network",
+    "PRIVATE_NETWORKS",
     "Pattern",
     "PhaseTimer",
     "Push",
@@ -58,6 +63,7 @@ __all__ = [
     "measure_phases",
     "parse_duration",
     "parse_size",
+    "private_address",
     "redact_url",
     "resolve_override",
     "untrusted_target",

@@ -60,12 +60,25 @@ async def _ping(request: web.Request) -> web.Response:
     kind = {"": "success", "start": "start", "fail": "fail"}.get(request.match_info.get("kind", ""))
     if kind is None:
         return web.json_response({"error": "unknown ping kind; use /ping/<token>, /start or /fail"}, status=404)
-    raw = await request.content.read(PING_BODY_LIMIT)
+    raw = await _read_upto(request, PING_BODY_LIMIT)
     body = "".join(c if c.isprintable() or c in "\n\t" else " " for c in raw.decode("utf-8", "replace"))
     if not request.app[_PUSH](request.match_info["token"], kind, body):
         # Same answer for every unknown token: nothing to learn by guessing.
         return web.json_response({"error": "unknown token"}, status=404)
     return web.json_response({"status": "ok", "kind": kind})
+
+
+async def _read_upto(request: web.Request, limit: int) -> bytes:
+    """The first ``limit`` bytes of the body; one ``read()`` returns only what has arrived so far."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await request.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _iso(ts: float) -> str:

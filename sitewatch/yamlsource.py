@@ -28,7 +28,9 @@ try:  # the C loader is ~10x faster on big configs; fall back when libyaml is ab
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-_SUBST = re.compile(r"\$\$|\$\{([^}]*)\}")
+# One level of nesting, so systemd's ``${file:${CREDENTIALS_DIRECTORY}/token}`` reads as written.
+_SUBST = re.compile(r"\$\$|\$\{((?:[^{}]|\$\{[^{}]*\})*)\}")
+_PATH_VAR = re.compile(r"\$\{([^{}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -86,6 +88,14 @@ class SourceMap:
     def is_secret(self, path: KeyPath) -> bool:
         """True when ``path`` (or a parent) holds a substituted value."""
         return any(path[:end] in self.secrets for end in range(len(path), 0, -1))
+
+    def holds_secret(self, path: KeyPath) -> bool:
+        """True when ``path``, a parent or anything below it holds a substituted value.
+
+        Errors about a whole mapping (a sink whose ``type`` is unknown) may quote any part of it.
+        """
+        n = len(path)
+        return self.is_secret(path) or any(key[:n] == path for key in self.secrets)
 
     def relocate(self, old: KeyPath, new: KeyPath) -> None:
         """Re-key every entry under ``old`` to live under ``new`` (for merged includes)."""
@@ -168,7 +178,7 @@ class _Tree:
 
 def _lookup(ref: str, base: Path) -> str:
     if ref.startswith("file:"):
-        target = Path(os.path.expandvars(ref[5:].strip()))
+        target = Path(_PATH_VAR.sub(lambda m: _env(m.group(1) or m.group(2)), ref[5:].strip()))
         target = target if target.is_absolute() else base / target
         try:
             return target.read_text(encoding="utf-8").rstrip("\r\n")
@@ -177,7 +187,11 @@ def _lookup(ref: str, base: Path) -> str:
                 f"cannot read secret file {str(target)!r} ({exc.strerror or exc}); "
                 "check the path and that the agent's user may read it"
             ) from None
-    name = ref[4:] if ref.startswith("env:") else ref
+    return _env(ref[4:] if ref.startswith("env:") else ref)
+
+
+def _env(ref: str) -> str:
+    name = ref.strip()
     if not _ENV_NAME.fullmatch(name):
         raise LookupError(f"expected ${{NAME}} or ${{file:/path}}, got ${{{ref}}} (write $$ for a literal $)")
     if name not in os.environ:

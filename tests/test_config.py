@@ -124,6 +124,15 @@ BAD_CASES = [
     ),
     pytest.param(GOOD_SITE + "  - name: shop\n", 4, "sites[1].url", "required key is missing", id="second-site"),
     pytest.param("sites:\n  - name: a\n    name: b\n", 3, "sites[0].name", "duplicate key", id="duplicate-key"),
+    pytest.param(
+        GOOD_SITE + "    sla: 150\n",
+        4,
+        "sites[0].sla",
+        "expected an SLA target in percent above 0 and at most 100, like 99.9, got 150",
+        id="sla-over-100",
+    ),
+    pytest.param("defaults:\n  sla: 0\n" + GOOD_SITE, 2, "defaults.sla", "above 0 and at most 100", id="sla-zero"),
+    pytest.param(GOOD_SITE + "    sla: high\n", 4, "sites[0].sla", "got 'high'", id="sla-not-a-number"),
 ]
 
 
@@ -222,6 +231,27 @@ def test_includes_and_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert wiki.checks[0].settings.basic_auth.password == "pa55"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("ref", ["${CREDS}/token", "$CREDS/token", "${ CREDS }/token"])
+def test_file_path_expands_environment_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ref: str) -> None:
+    """`${file:${CREDENTIALS_DIRECTORY}/x}`, the systemd spelling, reads the credential (braces nest once)."""
+    (tmp_path / "token").write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("CREDS", str(tmp_path))
+    path = write(tmp_path, GOOD_SITE + f"    checks:\n      - type: http\n        bearer_token: '${{file:{ref}}}'\n")
+    assert load_config(path).sites[0].checks[0].settings.bearer_token == "s3cret"  # type: ignore[attr-defined]
+
+
+def test_unset_variable_in_file_path_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unset variable inside a file reference is reported by name, with the line."""
+    monkeypatch.delenv("SITEWATCH_NOPE", raising=False)
+    path = write(
+        tmp_path, GOOD_SITE + "    checks:\n      - type: http\n        bearer_token: ${file:${SITEWATCH_NOPE}/t}\n"
+    )
+    found = problems(path)
+    assert any(
+        ":6: sites[0].checks[0].bearer_token: environment variable SITEWATCH_NOPE is not set" in p for p in found
+    ), found
+
+
 def test_errors_in_included_files_point_into_that_file(tmp_path: Path) -> None:
     """An included file's error names the included file and its own line."""
     inc = write(tmp_path, "name: blog\nurl: https://blog.example.com/\ninterval: soon\n", "sites.d/blog.yaml")
@@ -254,3 +284,21 @@ def test_world_writable_config_is_refused(tmp_path: Path) -> None:
     (problem,) = problems(config)
     assert problem.startswith(f"{config}:1: file is world-writable")
     assert f"chmod o-w {config}" in problem
+
+
+def test_sla_target_from_site_else_defaults(tmp_path: Path) -> None:
+    """`sla:` is a percentage; a site's own target wins over defaults:, "99.9%" is accepted too."""
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            defaults:
+              sla: 99.5
+            sites:
+              - {name: a, url: https://a.example.com/, sla: "99.95%"}
+              - {name: b, url: https://b.example.com/}
+            """,
+        )
+    )
+    assert [s.sla for s in config.sites] == [99.95, 99.5]
+    assert load_config(write(tmp_path, GOOD_SITE)).sites[0].sla is None

@@ -126,11 +126,6 @@ async def test_huge_and_malformed_bodies_are_bounded(agent: Agent) -> None:
     assert (await raw(agent, "GET", "/healthz"))[0] in (200, 503)  # still answering
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: web._ping reads the body with one request.content.read(PING_BODY_LIMIT), which returns "
-    "only what has arrived so far; a body split across TCP segments is silently cut short",
-)
 async def test_ping_body_arriving_in_two_parts_is_kept_whole(agent: Agent) -> None:
     """A job log posted in two TCP writes is stored whole (it is well under the limit)."""
     log = ("line %04d: pg_dump progress\n" * 200 % tuple(range(200))).encode()

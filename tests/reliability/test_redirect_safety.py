@@ -75,11 +75,6 @@ async def test_redirect_to_forbidden_target_is_refused_and_never_connected(
     assert [path for path, _ in server.requests] == ["/redirect"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: sitewatch.httpclient.forbidden_address does not unwrap IPv4-mapped IPv6 "
-    "(::ffff:169.254.169.254), so such a redirect is connected to instead of refused",
-)
 @pytest.mark.parametrize("location", ["http://[::ffff:169.254.169.254]/", "http://[::ffff:a9fe:a9fe]/"])
 async def test_redirect_to_ipv4_mapped_metadata_address_is_refused(
     server: HostileServer, connects: list[str], location: str
@@ -95,3 +90,50 @@ async def test_loopback_redirect_is_followed(server: HostileServer, connects: li
     record = await follow(server, f"http://shop.test:{server.port}/ok")
     assert record.result.status is Status.OK, record.result.summary
     assert connects == ["127.0.0.1", "127.0.0.1"]
+
+
+#: The origin 127.0.0.1 counts as public when only 127.0.0.2 is declared private: loopback stands in for both.
+INNER = {"private_networks": ["127.0.0.2/32"]}
+
+
+@pytest.mark.parametrize(
+    ("location", "words"),
+    [
+        ("http://127.0.0.2:{port}/ok", "redirect from a public address to 127.0.0.2, a private address: refused"),
+        ("http://[::ffff:127.0.0.2]:{port}/ok", "redirect from a public address to ::ffff:7f00:2, a private address"),
+        ("http://inner.test:{port}/ok", "inner.test resolves to 127.0.0.2, a private address, and the site is public"),
+    ],
+)
+async def test_public_site_redirecting_into_private_network_is_refused(
+    server: HostileServer, connects: list[str], location: str, words: str
+) -> None:
+    """A hop from a public origin into a private network is refused before connecting, by address or by name."""
+    url = f"http://shop.test:{server.port}/redirect?to={location.format(port=server.port)}"
+    hosts = {**HOSTS, "inner.test": ["127.0.0.2"]}
+    record = await run_check("http", INNER, url=url, timeout=2.0, hosts=hosts)
+    assert record.result.status is Status.CRITICAL, record.result.summary
+    assert words in record.result.summary
+    assert connects == ["127.0.0.1"]
+
+
+async def test_private_redirect_is_followed_when_allowed(server: HostileServer, connects: list[str]) -> None:
+    """`allow_private_redirects: true` lets the hop through: the connection to 127.0.0.2 is attempted."""
+    url = f"http://shop.test:{server.port}/redirect?to=http://inner.test:{server.port}/ok"
+    hosts = {**HOSTS, "inner.test": ["127.0.0.2"]}
+    await run_check("http", {**INNER, "allow_private_redirects": True}, url=url, timeout=2.0, hosts=hosts)
+    assert connects == ["127.0.0.1", "127.0.0.2"]
+
+
+def test_private_and_forbidden_addresses_see_through_ipv4_mapping() -> None:
+    """Both guards judge ::ffff:a.b.c.d as a.b.c.d, and leave names and public addresses alone."""
+    from sitewatch.probe import forbidden_address, private_address
+
+    assert forbidden_address("::ffff:169.254.169.254")
+    assert forbidden_address("[::ffff:a9fe:a9fe]")
+    assert private_address("::ffff:10.1.2.3")
+    assert private_address("192.168.0.1")
+    assert private_address("fd12::1")
+    assert not private_address("203.0.113.7")
+    assert not private_address("2001:db8::1")
+    assert not private_address("shop.test")
+    assert not forbidden_address("shop.test")

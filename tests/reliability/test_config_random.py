@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sitewatch.config import ConfigError, load_config
 
-EXAMPLE = (Path(__file__).resolve().parent.parent / "config.example.yaml").read_text(encoding="utf-8")
+EXAMPLE = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text(encoding="utf-8")
 SECRETS = {
     "SHOP_BASIC_AUTH_PASSWORD": "s3cret-basic-5521",
     "STATUS_API_TOKEN": "s3cret-token-7734",
