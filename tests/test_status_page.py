@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from sitewatch.availability import site_availability
 from sitewatch.probe import Status
 from sitewatch.state import IncidentEvent
 from tests.statuspage_helpers import Dom, fixed_availability, page_app, record, site
@@ -149,3 +150,21 @@ async def test_head_and_get_only(tmp_path: Path, path: str) -> None:
     async with page_app(tmp_path, [site("shop")], fixed_availability({}), lambda: NOW) as app:
         async with aiohttp.ClientSession() as client, client.post(app.url + path, data=b"{}") as resp:
             assert resp.status == 405
+
+
+async def test_uptime_figures_from_a_known_history(tmp_path: Path) -> None:
+    """With the real availability arithmetic: a day of one-minute runs, 36 of them failing, reads 97.50 % for 24 h;
+    an hour down three days ago brings 7 d and 30 d to 93.60 %; time without runs counts for nothing."""
+    # make_spec's http check runs every 60 s with a 5 s timeout: one run stands for at most 65 s.
+    day = [
+        ("shop", "http", NOW - DAY + i * 60, "critical" if 600 <= i < 636 else "ok", 0.2) for i in range(1440)
+    ]  # 1404 ok minutes, 36 down: 84,240 s up, 2,160 s down
+    outage = [("shop", "http", NOW - 3 * DAY + i * 60, "critical", 0.2) for i in range(60)]  # 3,600 s down
+    outage.append(("shop", "http", NOW - 3 * DAY + 3600, "ok", 0.2))  # then up, until its 65 s reach ends
+    async with page_app(tmp_path, [site("shop")], site_availability, lambda: NOW) as app:
+        app.store.append_history(day + outage)
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    uptime = {e.attrs["data-uptime"]: dom.text(e) for e in dom.find("data-uptime")}
+    # 84,240 / 86,400 = 0.975; (84,240 + 65) / (84,240 + 65 + 2,160 + 3,600) = 0.93604…
+    assert uptime == {"24h": "24h 97.50%", "7d": "7d 93.60%", "30d": "30d 93.60%"}
