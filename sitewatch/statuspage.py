@@ -94,7 +94,7 @@ class StatusPage:
         self,
         store: Store,
         sites: Callable[[], Sequence[SiteSpec]],
-        availability: AvailabilityFn | None,
+        availability: AvailabilityFn,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -126,8 +126,7 @@ class StatusPage:
             cached = self._uptime.get((site.info.name, label))
             # A day's figure is at most a minute old, a month's at most half an hour: 0.07 % of the window.
             if cached is None or now - cached[0] >= length / 1440 or now < cached[0]:
-                ratio = self._availability(self.store, site, now - length, now).ratio if self._availability else None
-                cached = (now, ratio)
+                cached = (now, self._availability(self.store, site, now - length, now).ratio)
                 self._uptime[(site.info.name, label)] = cached
             out.append((label, cached[1]))
         names = {s.info.name for s in self.sites()}
