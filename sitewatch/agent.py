@@ -309,5 +309,6 @@ class Agent:
         await self.session.close()
         await self.desk_session.close()
         await self.resolver.close()
+        self.page.close()
         self.store.close()
         event(self.log, logging.INFO, "agent_stopped")

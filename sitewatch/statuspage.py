@@ -8,6 +8,7 @@ on servers with no way out, and it runs no JavaScript.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import time
@@ -88,7 +89,12 @@ _ORDER = {"critical": 0, "error": 1, "warning": 2, "pending": 3, "ok": 4}
 
 
 class StatusPage:
-    """Builds and renders the page; uptime figures are cached briefly because 30 days of history is a lot of rows."""
+    """Builds and renders the page.
+
+    Uptime figures read up to 30 days of history: they are computed in a worker thread on a
+    read-only connection of their own (so a page view never stalls the scheduler) and cached
+    until their window has moved on by 1/1440 of itself.
+    """
 
     def __init__(
         self,
@@ -103,6 +109,8 @@ class StatusPage:
         self._clock = clock
         # (site, window label) -> (computed at, ratio)
         self._uptime: dict[tuple[str, str], tuple[float, float | None]] = {}
+        self._uptime_lock = asyncio.Lock()  # one computation at a time; the others wait for its cache
+        self._reader: Store | None = None
         self._env = jinja2.Environment(
             loader=jinja2.PackageLoader("sitewatch", "templates"),
             autoescape=True,  # every template, whatever its name: all values are untrusted
@@ -119,24 +127,41 @@ class StatusPage:
         """The configured site called ``name``."""
         return next((s for s in self.sites() if s.info.name == name), None)
 
-    def uptime(self, site: SiteSpec, now: float) -> tuple[tuple[str, float | None], ...]:
-        """Availability ratio per window, recomputed once a window has moved on by 1/1440 of itself."""
-        out = []
-        for label, length in UPTIME_WINDOWS:
-            cached = self._uptime.get((site.info.name, label))
-            # A day's figure is at most a minute old, a month's at most half an hour: 0.07 % of the window.
-            if cached is None or now - cached[0] >= length / 1440 or now < cached[0]:
-                cached = (now, self._availability(self.store, site, now - length, now).ratio)
-                self._uptime[(site.info.name, label)] = cached
-            out.append((label, cached[1]))
-        names = {s.info.name for s in self.sites()}
-        for key in [k for k in self._uptime if k[0] not in names]:
-            del self._uptime[key]  # sites removed by a reload
-        return tuple(out)
+    async def refresh_uptime(self, now: float) -> None:
+        """Recompute the figures that are due, off the event loop."""
+        async with self._uptime_lock:
+            sites = list(self.sites())
+            names = {s.info.name for s in sites}
+            for key in [k for k in self._uptime if k[0] not in names]:
+                del self._uptime[key]  # sites removed by a reload
+            due = [
+                (site, label, length)
+                for site in sites
+                for label, length in UPTIME_WINDOWS
+                if _stale(self._uptime.get((site.info.name, label)), now, length)
+            ]
+            if due:
+                self._uptime.update(await asyncio.to_thread(self._compute, due, now))
 
-    def view(self, book: ResultBook) -> StatusView:
-        """The page's data as of now."""
-        now = self._clock()
+    def _compute(
+        self, due: list[tuple[SiteSpec, str, float]], now: float
+    ) -> dict[tuple[str, str], tuple[float, float | None]]:
+        # Runs in a worker thread: only the reader connection is touched here.
+        if self._reader is None:
+            self._reader = Store.reader(self.store.path)
+        return {
+            (site.info.name, label): (now, self._availability(self._reader, site, now - length, now).ratio)
+            for site, label, length in due
+        }
+
+    def close(self) -> None:
+        """Close the reader connection, if one was opened."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def view(self, book: ResultBook, now: float) -> StatusView:
+        """The page's data as of ``now``, with the uptime figures last refreshed."""
         cards = [self._site_view(site, book, now) for site in self.sites()]
         cards.sort(key=lambda s: (_ORDER.get(s.status, 0), s.name))
         counts: dict[str, int] = {}
@@ -152,9 +177,11 @@ class StatusPage:
             counts=counts,
         )
 
-    def render(self, book: ResultBook) -> str:
+    async def render(self, book: ResultBook) -> str:
         """The whole HTML document."""
-        view = self.view(book)
+        now = self._clock()
+        await self.refresh_uptime(now)
+        view = self.view(book, now)
         template = self._env.get_template("status.html")
         return template.render(view=view, refresh=REFRESH_SECONDS, **_filters(view.now))
 
@@ -179,7 +206,15 @@ class StatusPage:
         if lead is not None:
             rows = self.store.history(site.info.name, now - DAY)
             spark = sparkline(((at, took) for check, at, _, took in rows if check == lead.name), now - DAY, now)
-        return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), self.uptime(site, now), spark)
+        uptime = tuple(
+            (label, self._uptime.get((site.info.name, label), (now, None))[1]) for label, _ in UPTIME_WINDOWS
+        )
+        return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark)
+
+
+def _stale(cached: tuple[float, float | None] | None, now: float, length: float) -> bool:
+    # A day's figure is at most a minute old, a month's at most half an hour: 0.07 % of the window.
+    return cached is None or now - cached[0] >= length / 1440 or now < cached[0]
 
 
 def _filters(now: float) -> dict[str, Any]:

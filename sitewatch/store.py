@@ -138,6 +138,19 @@ class Store:
         self.db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
 
+    @classmethod
+    def reader(cls, path: Path) -> Store:
+        """A read-only second connection to an existing store, for slow queries off the event loop.
+
+        WAL lets it read while the agent's own connection writes; it never migrates or writes.
+        """
+        store = cls.__new__(cls)
+        store.path = path
+        store.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        store.db.row_factory = sqlite3.Row
+        store.db.execute("PRAGMA busy_timeout=5000")
+        return store
+
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):

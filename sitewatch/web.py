@@ -133,7 +133,7 @@ async def _status(request: web.Request) -> web.Response:
 
 
 async def _status_page(request: web.Request) -> web.Response:
-    html = request.app[_PAGE].render(request.app[_BOOK])
+    html = await request.app[_PAGE].render(request.app[_BOOK])
     # The page is live data: no caching by browsers or proxies in between.
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 

@@ -75,6 +75,7 @@ async def page_app(
         async with serve(app) as url:
             yield PageApp(url, book, store, current, page)
     finally:
+        page.close()
         store.close()
 
 

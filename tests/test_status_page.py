@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import aiohttp
@@ -11,6 +12,7 @@ import pytest
 from sitewatch.availability import site_availability
 from sitewatch.probe import Status
 from sitewatch.state import IncidentEvent
+from sitewatch.store import Store
 from tests.statuspage_helpers import Dom, fixed_availability, page_app, record, site
 
 NOW = 1_800_000_000.0
@@ -89,13 +91,16 @@ async def test_uptime_per_window_and_sparkline(tmp_path: Path) -> None:
     assert "no response times in the last 24 h" in dom.text(dom.find("data-site", "quiet")[0])
 
 
-async def test_uptime_is_cached_briefly(tmp_path: Path) -> None:
-    """A reload of the page within a window's 1/1440 reuses the figure; later it is computed again."""
+async def test_uptime_is_cached_briefly_and_computed_off_the_loop(tmp_path: Path) -> None:
+    """A reload within a window's 1/1440 reuses the figure, later it is computed again; never on the loop's thread."""
     calls: list[float] = []
     clock = [NOW]
+    threads: set[int] = set()
 
-    def counting(store: object, spec: object, start: float, end: float) -> object:
+    def counting(store: Store, spec: object, start: float, end: float) -> object:
         calls.append(end - start)
+        threads.add(threading.get_ident())
+        assert store.db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0  # its own connection works
         return type("A", (), {"ratio": 1.0})()
 
     async with page_app(tmp_path, [site("shop")], counting, lambda: clock[0]) as app:  # type: ignore[arg-type]
@@ -105,6 +110,8 @@ async def test_uptime_is_cached_briefly(tmp_path: Path) -> None:
         clock[0] += 61  # the 24 h figure is due again, the 7 d and 30 d ones are not
         await get(app.url + "/")
         assert calls[3:] == [DAY]
+    assert threads
+    assert threading.get_ident() not in threads
 
 
 async def test_incidents_and_deliveries_with_their_tickets(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sitewatch.probe import Status
 from sitewatch.queries import history, incidents
@@ -110,3 +113,15 @@ def test_history_keeps_the_newest_rows_and_says_when_it_cut(tmp_path: Path) -> N
     rows, cut = history(store, "shop", 0.0, 100.0, limit=3)
     assert [(r.check, r.at, r.status) for r in rows] == [("http", 7.0, "ok"), ("http", 8.0, "ok"), ("http", 9.0, "ok")]
     assert cut
+
+
+def test_reader_sees_committed_rows_and_cannot_write(tmp_path: Path) -> None:
+    """The status page's second connection reads what the agent committed and refuses every write."""
+    store = Store(tmp_path / "s.db")
+    reader = Store.reader(tmp_path / "s.db")
+    store.append_history([("shop", "http", 1.0, "ok", 0.1)])
+    assert reader.history("shop", 0.0) == [("http", 1.0, "ok", 0.1)]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.db.execute("DELETE FROM results")
+    reader.close()
+    store.close()
