@@ -49,9 +49,14 @@ __all__ = [
     "counted_checks",
     "coverage",
     "maintenance_intervals",
+    "outages",
+    "reach",
+    "samples_of",
     "site_availability",
+    "site_rows",
     "site_spans",
     "tally",
+    "windows_of",
 ]
 
 Observed = Literal["up", "down", "no_data"]
@@ -220,6 +225,27 @@ def _overlap(lo: float, hi: float, merged: Sequence[Interval], ends: Sequence[fl
     return total
 
 
+def outages(spans: Iterable[Span], maintenance: Sequence[Interval], start: float, end: float) -> list[Interval]:
+    """The down stretches inside ``[start, end)``, maintenance cut out (a window splits an outage in two)."""
+    windows = _union((max(lo, start), min(hi, end)) for lo, hi in maintenance)
+    out: list[Interval] = []
+    for span in spans:
+        lo, hi = max(span.start, start), min(span.end, end)
+        if span.observed != "down" or hi <= lo:
+            continue
+        for w_lo, w_hi in windows:
+            if w_hi <= lo or w_lo >= hi:
+                continue
+            if w_lo > lo:
+                out.append((lo, w_lo))
+            lo = max(lo, w_hi)
+            if lo >= hi:
+                break
+        if hi > lo:
+            out.append((lo, hi))
+    return _union(out)  # touching pieces of one outage read as one
+
+
 def tally(spans: Iterable[Span], maintenance: Sequence[Interval], start: float, end: float) -> Availability:
     """Count ``spans`` inside ``[start, end)``, maintenance taken out; the rest is ``no_data``.
 
@@ -277,21 +303,22 @@ def site_spans(site: SiteSpec, rows: Sequence[tuple[str, float, str]], start: fl
     return combine(check_spans(c, rows, start, end) for c in counted_checks(site))
 
 
-def _site_rows(store: Store, site: SiteSpec, start: float, end: float) -> list[tuple[str, float, str]]:
+def site_rows(store: Store, site: SiteSpec, start: float, end: float) -> list[tuple[str, float, str]]:
+    """``(check, at, status)`` rows of ``site`` that can cover any of ``[start, end)``, oldest first."""
     # A sample up to `reach` before `start` still covers the start of the range.
     lookback = max((reach(c) for c in site.checks), default=0.0)
     return _rows(store, site.info.name, start - lookback, end)
 
 
-def _windows(site: SiteSpec) -> tuple[MaintenanceWindow, ...]:
-    # The config loader gives every check the site's windows plus the global ones.
+def windows_of(site: SiteSpec) -> tuple[MaintenanceWindow, ...]:
+    """The site's maintenance windows plus the global ones (the loader gives every check both)."""
     return site.checks[0].maintenance if site.checks else ()
 
 
 def site_availability(store: Store, site: SiteSpec, start: float, end: float) -> Availability:
     """Availability of ``site`` over ``[start, end)``; pass ``end <= now`` (the future is no data)."""
-    rows = _site_rows(store, site, start, end)
-    return tally(site_spans(site, rows, start, end), maintenance_intervals(_windows(site), start, end), start, end)
+    rows = site_rows(store, site, start, end)
+    return tally(site_spans(site, rows, start, end), maintenance_intervals(windows_of(site), start, end), start, end)
 
 
 def check_availability(store: Store, check: CheckSpec, start: float, end: float) -> Availability:

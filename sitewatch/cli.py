@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``check-config``, ``probe`` and ``demo``."""
+"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.logs import event, setup_logging
 from sitewatch.probe import SystemClock, format_duration, parse_duration, worst
 from sitewatch.registry import RegistryError
+from sitewatch.report import FORMATS, report_command
 from sitewatch.results import Histogram, RunRecord
 from sitewatch.scheduler import Scheduler
 from sitewatch.store import Store
@@ -58,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     tickets.add_argument("action", choices=("list", "show", "ack", "close"), nargs="?", default="list")
     tickets.add_argument("number", nargs="?", type=int, help="ticket number (show, ack, close)")
 
+    report = sub.add_parser("report", help="availability, incidents and SLA per site (maintenance excluded)")
+    report.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    report.add_argument("--site", help="only this site")
+    period = report.add_mutually_exclusive_group()
+    period.add_argument("--month", help="a UTC calendar month, e.g. 2026-11 (the current one: so far)")
+    period.add_argument("--since", help="the last N days or hours up to now, e.g. 30d (the default) or 12h")
+    report.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv, json or html")
+
     silence = sub.add_parser("silence", help="open no incidents for a site for a while (planned work)")
     silence.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     silence.add_argument("site")
@@ -82,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(Path(args.config), log)
         if args.command == "tickets":
             return _tickets(Path(args.config), args.action, args.number)
+        if args.command == "report":
+            return _report(Path(args.config), args)
         if args.command == "silence":
             return _silence(Path(args.config), args.site, args.duration, args.reason)
         if args.command == "demo":
@@ -116,6 +127,15 @@ def _tickets(path: Path, action: str, number: int | None) -> int:
         print(f"sitewatch: `tickets {action}` needs a ticket number", file=sys.stderr)
         return EXIT_UNUSABLE
     return tickets_command(config.agent.state_dir / "sitewatch.db", action, number)
+
+
+def _report(path: Path, args: argparse.Namespace) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_UNUSABLE
+    return report_command(
+        config, site=args.site, month_text=args.month, since=args.since, fmt=args.format, now=time.time()
+    )
 
 
 def _silence(path: Path, site: str, duration: str, reason: str) -> int:

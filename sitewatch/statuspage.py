@@ -148,7 +148,7 @@ class StatusPage:
     ) -> dict[tuple[str, str], tuple[float, float | None]]:
         # Runs in a worker thread: only the reader connection is touched here.
         if self._reader is None:
-            self._reader = Store.reader(self.store.path)
+            self._reader = Store.open_readonly(self.store.path)
         return {
             (site.info.name, label): (now, self._availability(self._reader, site, now - length, now).ratio)
             for site, label, length in due

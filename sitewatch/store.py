@@ -139,10 +139,11 @@ class Store:
         self._migrate()
 
     @classmethod
-    def reader(cls, path: Path) -> Store:
-        """A read-only second connection to an existing store, for slow queries off the event loop.
+    def open_readonly(cls, path: Path) -> Store:
+        """Open an existing store for reading only: no directory, no migration, no write.
 
-        WAL lets it read while the agent's own connection writes; it never migrates or writes.
+        For reports and the availability cache, which may run beside a writing agent
+        (WAL lets readers and the one writer proceed together).
         """
         store = cls.__new__(cls)
         store.path = path

@@ -118,7 +118,7 @@ def test_history_keeps_the_newest_rows_and_says_when_it_cut(tmp_path: Path) -> N
 def test_reader_sees_committed_rows_and_cannot_write(tmp_path: Path) -> None:
     """The status page's second connection reads what the agent committed and refuses every write."""
     store = Store(tmp_path / "s.db")
-    reader = Store.reader(tmp_path / "s.db")
+    reader = Store.open_readonly(tmp_path / "s.db")
     store.append_history([("shop", "http", 1.0, "ok", 0.1)])
     assert reader.history("shop", 0.0) == [("http", 1.0, "ok", 0.1)]
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
