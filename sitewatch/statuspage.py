@@ -26,7 +26,7 @@ from sitewatch.results import ResultBook, TicketStats
 from sitewatch.sparkline import Sparkline, sparkline
 from sitewatch.store import Store
 
-__all__ = ["UPTIME_WINDOWS", "AvailabilityFn", "CheckView", "SiteView", "StatusPage", "StatusView"]
+__all__ = ["UPTIME_WINDOWS", "AvailabilityFn", "CheckView", "Ratio", "SiteView", "StatusPage", "StatusView"]
 
 DAY = 86400.0
 #: The uptime columns: label and window length in seconds.
