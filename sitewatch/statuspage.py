@@ -69,6 +69,11 @@ class SiteView:
     checks: tuple[CheckView, ...]
     uptime: tuple[tuple[str, float | None], ...]
     spark: Sparkline | None
+    sla: float | None = None  # the promised availability in percent, if configured
+
+    def below_sla(self, ratio: float | None) -> bool:
+        """True when ``ratio`` was measured and misses the site's SLA target."""
+        return self.sla is not None and ratio is not None and ratio * 100 < self.sla
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +214,7 @@ class StatusPage:
         uptime = tuple(
             (label, self._uptime.get((site.info.name, label), (now, None))[1]) for label, _ in UPTIME_WINDOWS
         )
-        return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark)
+        return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark, site.sla)
 
 
 def _stale(cached: tuple[float, float | None] | None, now: float, length: float) -> bool:

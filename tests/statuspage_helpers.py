@@ -23,10 +23,10 @@ from sitewatch.web import build_app
 from tests.helpers import make_spec, serve, wait_for
 
 
-def site(name: str, *checks: str, url: str = "http://127.0.0.1:9/") -> SiteSpec:
+def site(name: str, *checks: str, url: str = "http://127.0.0.1:9/", sla: float | None = None) -> SiteSpec:
     """A site with http checks of these names (one called ``http`` when none are given)."""
     specs = tuple(make_spec("http", url=url, site=name, name=c) for c in checks or ("http",))
-    return SiteSpec(SiteInfo(name, specs[0].site.url), specs)
+    return SiteSpec(SiteInfo(name, specs[0].site.url), specs, sla)
 
 
 def record(book: ResultBook, site: str, check: str, status: Status, summary: str, *, at: float, took: float) -> None:

@@ -175,3 +175,17 @@ async def test_uptime_figures_from_a_known_history(tmp_path: Path) -> None:
     uptime = {e.attrs["data-uptime"]: dom.text(e) for e in dom.find("data-uptime")}
     # 84,240 / 86,400 = 0.975; (84,240 + 65) / (84,240 + 65 + 2,160 + 3,600) = 0.93604…
     assert uptime == {"24h": "24h 97.50%", "7d": "7d 93.60%", "30d": "30d 93.60%"}
+
+
+async def test_uptime_below_the_sla_target_is_marked(tmp_path: Path) -> None:
+    """With `sla: 99.9` a window measured below it is marked; one at or above it, or with no data, is not."""
+    ratios = {DAY: 0.999, 7 * DAY: 0.9989, 30 * DAY: None}
+    sites = [site("shop", sla=99.9), site("blog")]
+    async with page_app(tmp_path, sites, fixed_availability(ratios), lambda: NOW) as app:
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    assert [c.attrs["data-site"] for c in dom.find("data-site")] == ["blog", "shop"]
+    marked = [(e.attrs["data-uptime"], "data-below-sla" in e.attrs) for e in dom.find("data-uptime")]
+    assert marked[:3] == [("24h", False), ("7d", False), ("30d", False)]  # blog has no target: never marked
+    assert marked[3:] == [("24h", False), ("7d", True), ("30d", False)]
+    assert [dom.text(e) for e in dom.find("data-sla")] == ["SLA 99.9%"]
