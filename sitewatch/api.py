@@ -89,7 +89,14 @@ def incidents_document(rows: Iterable[IncidentRow], state: str) -> dict[str, Any
             "opened_at": iso(r.opened_at),
             "resolved_at": iso(r.resolved_at),
             "tickets": [
-                {"sink": t.sink, "ref": t.ref, "delivery": t.delivery, "pending": t.pending, "last_error": t.last_error}
+                {
+                    "sink": t.sink,
+                    "ref": t.ref,
+                    "delivery": t.delivery,
+                    "pending": t.pending,
+                    "last_error": t.last_error,
+                    "status": t.status,
+                }
                 for t in r.tickets
             ],
         }

@@ -26,6 +26,7 @@ class TicketLink:
     delivery: Literal["delivered", "pending", "dead"]
     pending: int  # actions not delivered yet
     last_error: str | None
+    status: str | None = None  # the local sink's own ticket status (open, acked, closed); other desks own theirs
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,14 @@ def _ticket_links(ids: list[int], legacy: dict[int, str | None], store: Store) -
     for r in rows:
         grouped.setdefault((r["incident_id"], r["sink"]), []).append((r["state"], r["ticket_ref"], r["last_error"]))
     per_incident_refs = {incident for (incident, _), actions in grouped.items() if any(a[1] for a in actions)}
+    local = {
+        str(r[0]): str(r[1])
+        for r in store.db.execute(
+            "SELECT t.id, t.status FROM tickets t JOIN outbox o ON o.ticket_ref = CAST(t.id AS TEXT)"
+            " WHERE o.sink = 'local' AND o.incident_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    }
     out: dict[int, list[TicketLink]] = {}
     for (incident, sink), actions in grouped.items():
         ref = next((a[1] for a in reversed(actions) if a[1]), None)
@@ -102,8 +111,10 @@ def _ticket_links(ids: list[int], legacy: dict[int, str | None], store: Store) -
             "dead" if "dead" in states else "pending" if "pending" in states else "delivered"
         )
         errors = [a[2] for a in actions if a[2]]
+        pending = sum(a[0] == "pending" for a in actions)
+        status = local.get(ref) if sink == "local" and ref else None
         out.setdefault(incident, []).append(
-            TicketLink(sink, ref, delivery, sum(a[0] == "pending" for a in actions), errors[-1] if errors else None)
+            TicketLink(sink, ref, delivery, pending, errors[-1] if errors else None, status)
         )
     return {k: tuple(v) for k, v in out.items()}
 

@@ -118,7 +118,7 @@ async def test_answers_carry_what_the_operator_needs(agent: Agent, spec: dict[st
     (incident,) = incidents["incidents"]
     assert (incident["key"], incident["state"], incident["severity"]) == ("sw:v1:bad:http", "open", "critical")
     assert incident["tickets"] == [
-        {"sink": "local", "ref": "1", "delivery": "delivered", "pending": 0, "last_error": None}
+        {"sink": "local", "ref": "1", "delivery": "delivered", "pending": 0, "last_error": None, "status": "open"}
     ]
     assert history["results"]
     assert {r["status"] for r in history["results"]} == {"critical"}

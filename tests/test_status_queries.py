@@ -125,3 +125,20 @@ def test_reader_sees_committed_rows_and_cannot_write(tmp_path: Path) -> None:
         reader.db.execute("DELETE FROM results")
     reader.close()
     store.close()
+
+
+def test_local_tickets_carry_their_own_status(tmp_path: Path) -> None:
+    """The local sink's ticket shows open, then acked after `sitewatch tickets ack`; other sinks have no status."""
+    store = Store(tmp_path / "s.db")
+    transition(store, "opened", 1000.0, sinks=("local", "redmine"))
+    store.db.execute(
+        "INSERT INTO tickets (id, key, title, body, priority, status, created_at, updated_at)"
+        " VALUES (7, 'sw:v1:shop:http', 't', 'b', 'P2', 'open', 1000, 1000)"
+    )
+    for row in store.due(2000.0):
+        store.delivered(row, "7" if row.sink == "local" else "RM-5")
+    links = {t.sink: t for t in incidents(store)[0].tickets}
+    assert (links["local"].ref, links["local"].status) == ("7", "open")
+    assert (links["redmine"].ref, links["redmine"].status) == ("RM-5", None)
+    store.db.execute("UPDATE tickets SET status = 'acked' WHERE id = 7")
+    assert {t.sink: t.status for t in incidents(store)[0].tickets}["local"] == "acked"
