@@ -189,3 +189,13 @@ async def test_uptime_below_the_sla_target_is_marked(tmp_path: Path) -> None:
     assert marked[:3] == [("24h", False), ("7d", False), ("30d", False)]  # blog has no target: never marked
     assert marked[3:] == [("24h", False), ("7d", True), ("30d", False)]
     assert [dom.text(e) for e in dom.find("data-sla")] == ["SLA 99.9%"]
+
+
+async def test_each_card_links_its_history_relative_to_the_page(tmp_path: Path) -> None:
+    """A card links to its site's JSON history with a relative URL that the agent answers."""
+    async with page_app(tmp_path, [site("shop.example-1")], fixed_availability({}), lambda: NOW) as app:
+        _, _, html = await get(app.url + "/")
+        (link,) = [u for u in Dom(html).urls if "history" in u]
+        assert link == "api/sites/shop.example-1/history"
+        status, content_type, _ = await get(f"{app.url}/{link}")
+    assert (status, content_type) == (200, "application/json; charset=utf-8")
