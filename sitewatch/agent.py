@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.availability import site_availability
+from sitewatch.availability_cache import AvailabilityCache
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
@@ -39,6 +41,8 @@ __all__ = ["STALL_SECONDS", "Agent"]
 #: A due check not started for this long means the scheduler is stuck: /healthz fails, the watchdog starves.
 STALL_SECONDS = 30.0
 HISTORY_FLUSH_SECONDS = 5.0
+#: How often the 30-day availability behind sitewatch_availability_ratio is brought up to date.
+AVAILABILITY_REFRESH_SECONDS = 60.0
 
 
 class Agent:
@@ -59,7 +63,10 @@ class Agent:
         self.clock = clock or SystemClock()
         self.resolver = resolver or ProbeResolver()
         self.book = ResultBook()
-        self.collector = SitewatchCollector(self.book, checks or load_checks(), log)
+        self.availability = AvailabilityCache(config.agent.state_dir / "sitewatch.db")
+        self.collector = SitewatchCollector(
+            self.book, checks or load_checks(), log, availability=lambda: self.availability.ratios
+        )
         self.registry = build_registry(self.collector)
         self._stop = asyncio.Event()
         self._started = time.time()
@@ -75,6 +82,7 @@ class Agent:
         self._deliver_task: asyncio.Task[None] | None = None
         self._history: list[tuple[str, str, float, str, float]] = []
         self._history_task: asyncio.Task[None] | None = None
+        self._availability_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
         self.scheduler = Scheduler(
             session=self.session,
@@ -170,6 +178,22 @@ class Agent:
                 self.store.prune_history(now - self.config.agent.history_retention)
                 last_prune = now
 
+    async def _keep_availability(self) -> None:
+        """Refresh the availability cache in a worker thread (SQLite and arithmetic block), once a minute."""
+        failing = False
+        while True:
+            try:
+                await asyncio.to_thread(self.availability.refresh, self.config.sites, self.clock.time())
+            except sqlite3.Error as exc:
+                if not failing:  # say it once, and once when it works again
+                    event(self.log, logging.ERROR, "availability_refresh_failed", error=str(exc))
+                failing = True
+            else:
+                if failing:
+                    event(self.log, logging.INFO, "availability_refresh_recovered")
+                failing = False
+            await asyncio.sleep(AVAILABILITY_REFRESH_SECONDS)
+
     def _latest_status(self, site: str, check: str) -> Status | None:
         record = self.book.latest.get((site, check))
         return record.result.status if record else None
@@ -213,6 +237,7 @@ class Agent:
         self._loop_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self._deliver_task = asyncio.create_task(self.deliverer.run(), name="ticket delivery")
         self._history_task = asyncio.create_task(self._keep_history(), name="history")
+        self._availability_task = asyncio.create_task(self._keep_availability(), name="availability")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -292,6 +317,12 @@ class Agent:
         await self.scheduler.stop(grace)
         if self._loop_task is not None:
             await self._loop_task
+        if self._availability_task is not None:
+            # A refresh already in its thread finishes the site it is on, then gives up.
+            self.availability.stop()
+            self._availability_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._availability_task
         if self._history_task is not None:
             self._history_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,10 @@ from sitewatch.maintenance import MaintenanceWindow
 from sitewatch.store import Store
 
 __all__ = [
+    "EMPTY",
     "UPTIME_TYPES",
     "Availability",
+    "Interval",
     "Observed",
     "Sample",
     "Span",
@@ -56,6 +59,7 @@ __all__ = [
     "site_rows",
     "site_spans",
     "tally",
+    "tally_by",
     "windows_of",
 ]
 
@@ -264,6 +268,29 @@ def tally(spans: Iterable[Span], maintenance: Sequence[Interval], start: float, 
     # The remainder, so the four always add up; rounding must not make it negative.
     no_data = max(0.0, (end - start) - seconds["up"] - seconds["down"] - excluded)
     return Availability(seconds["up"], seconds["down"], excluded, no_data)
+
+
+def tally_by(spans: Sequence[Span], maintenance: Sequence[Interval], edges: Sequence[float]) -> list[Availability]:
+    """:func:`tally` of each ``[edges[i], edges[i + 1])`` in one pass (hour buckets of a month).
+
+    ``spans`` must be sorted and disjoint (as :func:`coverage` and :func:`combine` return
+    them), ``maintenance`` sorted and disjoint, ``edges`` ascending.
+    """
+    out = []
+    first = 0
+    span_ends = [s.end for s in spans]
+    window_ends = [hi for _, hi in maintenance]
+    for lo, hi in itertools.pairwise(edges):
+        first = bisect.bisect_right(span_ends, lo, first)  # spans ending by `lo` are done with
+        last = first
+        while last < len(spans) and spans[last].start < hi:
+            last += 1
+        w_first = bisect.bisect_right(window_ends, lo)
+        w_last = w_first
+        while w_last < len(maintenance) and maintenance[w_last][0] < hi:
+            w_last += 1
+        out.append(tally(spans[first:last], maintenance[w_first:w_last], lo, hi))
+    return out
 
 
 # -- store glue ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ no series any more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from sitewatch import __version__
+from sitewatch.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
 from sitewatch.results import ResultBook, TicketStats
@@ -67,6 +68,13 @@ CORE_METRICS = {
         _Core("sitewatch_outbox_oldest_pending_age_seconds", "gauge", "Age of the oldest undelivered action.", ()),
         _Core("sitewatch_ticket_deliveries", "counter", "Delivery attempts by sink and outcome.", ("sink", "outcome")),
         _Core("sitewatch_build_info", "gauge", "Build information; the value is always 1.", ("version",)),
+        _Core(
+            "sitewatch_availability_ratio",
+            "gauge",
+            "Share of the window the site was observed up, of the time observed up or down"
+            " (maintenance and no-data time excluded; see docs/availability.md).",
+            ("site", "window"),
+        ),
     )
 }
 
@@ -74,8 +82,15 @@ CORE_METRICS = {
 class SitewatchCollector(Collector):
     """Builds every sitewatch series from the :class:`ResultBook` at scrape time."""
 
-    def __init__(self, book: ResultBook, checks: Mapping[str, type[AnyCheck]], log: logging.Logger) -> None:
+    def __init__(
+        self,
+        book: ResultBook,
+        checks: Mapping[str, type[AnyCheck]],
+        log: logging.Logger,
+        availability: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
         self._book = book
+        self._availability = availability
         self._log = log
         self._specs: dict[str, MetricSpec] = {}
         self._allowed: dict[str, frozenset[str]] = {}
@@ -140,6 +155,8 @@ class SitewatchCollector(Collector):
             yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
         if book.ticket_stats is not None:
             yield from self._tickets(book.ticket_stats())
+        if self._availability is not None:
+            yield self._availability_ratio(self._availability())
         info = GaugeMetricFamily("sitewatch_build_info", CORE_METRICS["sitewatch_build_info"].help, labels=("version",))
         info.add_metric([__version__], 1.0)
         yield info
@@ -151,6 +168,19 @@ class SitewatchCollector(Collector):
         for (site, check, status), count in self._book.runs.items():
             runs.add_metric([site, check, status.value], float(count))
         return runs
+
+    def _availability_ratio(self, ratios: Mapping[str, float]) -> Metric:
+        ratio = GaugeMetricFamily(
+            "sitewatch_availability_ratio",
+            CORE_METRICS["sitewatch_availability_ratio"].help,
+            labels=("site", "window"),
+        )
+        # The cache refreshes once a minute; a site removed by a reload must go at once.
+        configured = {site for site, _ in self._book.configured}
+        for site, value in sorted(ratios.items()):
+            if site in configured:
+                ratio.add_metric([site, AVAILABILITY_WINDOW], value)
+        return ratio
 
     def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
         for name, value in (

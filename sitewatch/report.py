@@ -133,7 +133,7 @@ class SiteReport:
         ratio = self.availability.ratio
         if self.sla is None or ratio is None:
             return None
-        return ratio * 100 >= self.sla
+        return ratio * 100 >= self.sla - 1e-9  # 709 / 1000 * 100 is 70.89999999999999: noise is not a miss
 
     @property
     def allowed_downtime(self) -> float | None:
@@ -200,7 +200,8 @@ def format_percent(ratio: float | None) -> str:
     """``99.926%``: truncated to three decimals, never rounded up (99.9996 % is not 100 %)."""
     if ratio is None:
         return "-"
-    return f"{math.floor(ratio * 100_000) / 1000:.3f}%"
+    # The nudge keeps float noise from truncating an exact value down: 23 / 40 * 100_000 is 57499.99999999999.
+    return f"{math.floor(ratio * 100_000 + 1e-6) / 1000:.3f}%"
 
 
 def _iso(at: float) -> str:

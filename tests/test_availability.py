@@ -21,6 +21,7 @@ from sitewatch.availability import (
     counted_checks,
     coverage,
     maintenance_intervals,
+    outages,
     site_availability,
     tally,
 )
@@ -282,3 +283,10 @@ def test_the_worked_example_of_the_docs() -> None:
     )
     assert got == Availability(up=80450, down=600, maintenance=1800, no_data=3550)
     assert got.ratio == pytest.approx(0.99260, abs=5e-6)
+
+
+def test_outages_are_cut_by_maintenance_and_the_range() -> None:
+    """Down stretches only: a window splits one outage in two, the range clips the ends, touching pieces join."""
+    spans = [Span(-50, 100, "down"), Span(100, 200, "up"), Span(200, 300, "down"), Span(300, 320, "down")]
+    assert outages(spans, [(240, 260)], 0, 310) == [(0, 100), (200, 240), (260, 310)]
+    assert outages(spans, [(0, 400)], 0, 400) == []

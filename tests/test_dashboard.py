@@ -28,6 +28,7 @@ EXPECTED = {
     "CMS outdated": "sitewatch_cms_outdated",
     "Open incidents and pending tickets": "sitewatch_open_incidents",
     "Scheduler lag p99": "sitewatch_scheduler_lag_seconds_bucket",
+    "Availability (30 days)": "sitewatch_availability_ratio",
 }
 
 

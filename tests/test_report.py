@@ -120,7 +120,18 @@ def test_percent_is_never_rounded_up() -> None:
     """99.99996 % is shown as 99.999 %, never as 100 %; no observations is '-'."""
     assert format_percent(0.9999996) == "99.999%"
     assert format_percent(1.0) == "100.000%"
+    assert format_percent(23 / 40) == "57.500%"  # float noise (57499.99999999999) does not cost a thousandth
     assert format_percent(None) == "-"
+
+
+def test_exactly_on_target_is_met() -> None:
+    """709 s up and 291 s down against 70.9 % is met, though 709 / 1000 * 100 < 70.9 in floating point."""
+    from sitewatch.availability import Availability
+    from sitewatch.report import Incidents, SiteReport
+
+    report = SiteReport("s", Availability(709, 291, 0, 0), 291, Incidents(0, 0, None), 70.9, ())
+    assert report.met is True
+    assert report.allowed_downtime == pytest.approx(291)
 
 
 def test_table(capsys: pytest.CaptureFixture[str], config: Path, store: Path) -> None:

@@ -1,0 +1,145 @@
+"""The agent's 30-day availability cache: the same numbers as a full computation, for a fraction of the reading."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sitewatch import availability_cache
+from sitewatch.availability import Span, site_availability, tally, tally_by
+from sitewatch.availability_cache import WINDOW, AvailabilityCache
+from sitewatch.config import Config, SiteSpec, load_config
+from sitewatch.state import Policy
+from sitewatch.store import Store
+
+T0 = dt.datetime(2026, 11, 15, 10, 17, 23, tzinfo=dt.UTC).timestamp()
+
+
+def config(tmp_path: Path) -> Config:
+    """shop (http + tls, a daily window) and blog (never observed)."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        agent:
+          state_dir: {tmp_path}
+        defaults:
+          interval: 60s
+          timeout: 10s
+        maintenance:
+          - {{cron: "30 2 * * *", duration: 45m}}
+        sites:
+          - name: shop
+            url: https://shop.example.com/
+            checks: [{{type: http}}, {{type: tls, interval: 1h}}]
+          - name: blog
+            url: https://blog.example.com/
+        """),
+        encoding="utf-8",
+    )
+    return load_config(path)
+
+
+def status(at: float) -> str:
+    """A deterministic history: errors and outages at odd times, one long gap."""
+    minute = int(at // 60)
+    if minute % 997 < 7:
+        return "critical"
+    if minute % 463 < 3:
+        return "error"
+    return "ok"
+
+
+def history(since: float, until: float) -> list[tuple[str, str, float, str, float]]:
+    """shop's http samples at :13 past each minute in [since, until), except a 3-hour agent stop."""
+    rows = []
+    at = since - since % 60 + 13
+    while at < until:
+        if not T0 - 5 * 86400 <= at < T0 - 5 * 86400 + 3 * 3600 and at >= since:
+            rows.append(("shop", "http", at, status(at), 0.1))
+        at += 60
+    return rows
+
+
+def test_tally_by_equals_tally_per_bucket() -> None:
+    """The one-pass per-bucket tally is the same as tallying each bucket on its own."""
+    spans = [Span(5, 50, "up"), Span(50, 70, "down"), Span(90, 250, "up"), Span(260, 262, "down")]
+    maintenance = [(40, 95), (200, 210)]
+    edges = [0.0, 60.0, 120.0, 180.0, 240.0, 300.0]
+    assert tally_by(spans, maintenance, edges) == [
+        tally(spans, maintenance, lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)
+    ]
+
+
+def test_incremental_refreshes_match_the_full_computation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refresh as time passes and samples arrive: every total equals site_availability over the window,
+    and after the first refresh each one reads about two hours of history, not thirty days."""
+    cfg = config(tmp_path)
+    shop = cfg.sites[0]
+    store = Store(tmp_path / "sitewatch.db")
+    store.append_history(history(T0 - WINDOW - 86400, T0))
+    read: list[float] = []
+    real_rows = availability_cache.site_rows
+
+    def counting(store: Store, site: SiteSpec, lo: float, hi: float) -> list[tuple[str, float, str]]:
+        read.append(hi - lo)
+        return real_rows(store, site, lo, hi)
+
+    monkeypatch.setattr(availability_cache, "site_rows", counting)
+    cache = AvailabilityCache(store.path)
+    try:
+        now = T0
+        for step in range(12):
+            if step:
+                store.append_history(history(now, now + 611))
+                now += 611  # about ten minutes, never on an hour boundary
+            read.clear()
+            cache.refresh(cfg.sites, now)
+            expected = site_availability(store, shop, now - WINDOW, now)
+            got = cache.totals["shop"]
+            for name in ("up", "down", "maintenance", "no_data"):
+                assert getattr(got, name) == pytest.approx(getattr(expected, name), abs=1e-6), (step, name)
+            assert cache.ratios["shop"] == pytest.approx(expected.ratio)
+            if step:
+                assert sum(read) < 3 * 3600 * len(cfg.sites), read
+        assert expected.down > 0
+        assert expected.no_data > 3 * 3600 - 100
+        assert "blog" not in cache.ratios  # never observed: no ratio, no sample
+    finally:
+        store.close()
+
+
+def test_a_changed_site_is_recomputed_and_a_removed_one_forgotten(tmp_path: Path) -> None:
+    """A reload that changes what the arithmetic depends on drops the cached hours; removed sites vanish."""
+    cfg = config(tmp_path)
+    store = Store(tmp_path / "sitewatch.db")
+    store.append_history(history(T0 - WINDOW - 3600, T0))
+    cache = AvailabilityCache(store.path)
+    try:
+        cache.refresh(cfg.sites, T0)
+        before = cache.totals["shop"]
+        shop = cfg.sites[0]
+        lenient = dataclasses.replace(
+            shop, checks=tuple(dataclasses.replace(c, policy=Policy(error_is_failure=False)) for c in shop.checks)
+        )
+        cache.refresh([lenient], T0)
+        after = cache.totals["shop"]
+        expected = site_availability(store, lenient, T0 - WINDOW, T0)
+        assert after.no_data == pytest.approx(expected.no_data)
+        assert after.down < before.down  # errors no longer count as down…
+        assert after.no_data > before.no_data  # …they are holes now
+        cache.refresh([], T0)
+        assert cache.ratios == {}
+    finally:
+        store.close()
+
+
+def test_no_store_means_no_ratios(tmp_path: Path) -> None:
+    """Before the first run of a fresh agent there is nothing to read, and nothing is created."""
+    cache = AvailabilityCache(tmp_path / "sitewatch.db")
+    cache.refresh(config(tmp_path).sites, T0)
+    assert cache.ratios == {}
+    assert not (tmp_path / "sitewatch.db").exists()
