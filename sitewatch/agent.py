@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.availability import site_availability
-from sitewatch.availability_cache import AvailabilityCache
+from sitewatch.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
@@ -100,7 +100,13 @@ class Agent:
             web_config = config.agent.web_config
             security = load_web_config(web_config if web_config.is_absolute() else config.source.parent / web_config)
         # The page reads self.config at each request, so a reload shows at once.
-        self.page = StatusPage(self.store, lambda: self.config.sites, site_availability, self.clock.time)
+        self.page = StatusPage(
+            self.store,
+            lambda: self.config.sites,
+            site_availability,
+            self.clock.time,
+            shared={WINDOW_LABEL: lambda: self.availability.ratios},
+        )
         app = build_app(
             self.book, self.registry, self._info(), self._health, push=self._push, security=security, page=self.page
         )

@@ -107,11 +107,16 @@ class StatusPage:
         sites: Callable[[], Sequence[SiteSpec]],
         availability: AvailabilityFn,
         clock: Callable[[], float] = time.time,
+        *,
+        shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
     ) -> None:
         self.store = store
         self.sites = sites
         self._availability = availability
         self._clock = clock
+        # Windows someone else keeps current (label -> site -> ratio; a site absent has no data):
+        # the agent's 30-day cache behind sitewatch_availability_ratio, so page and Grafana agree.
+        self._shared = dict(shared or {})
         # (site, window label) -> (computed at, ratio)
         self._uptime: dict[tuple[str, str], tuple[float, float | None]] = {}
         self._uptime_lock = asyncio.Lock()  # one computation at a time; the others wait for its cache
@@ -143,7 +148,7 @@ class StatusPage:
                 (site, label, length)
                 for site in sites
                 for label, length in UPTIME_WINDOWS
-                if _stale(self._uptime.get((site.info.name, label)), now, length)
+                if label not in self._shared and _stale(self._uptime.get((site.info.name, label)), now, length)
             ]
             if due:
                 self._uptime.update(await asyncio.to_thread(self._compute, due, now))
@@ -211,10 +216,13 @@ class StatusPage:
         if lead is not None:
             rows = self.store.history(site.info.name, now - DAY)
             spark = sparkline(((at, took) for check, at, _, took in rows if check == lead.name), now - DAY, now)
-        uptime = tuple(
-            (label, self._uptime.get((site.info.name, label), (now, None))[1]) for label, _ in UPTIME_WINDOWS
-        )
+        uptime = tuple((label, self._ratio(site.info.name, label, now)) for label, _ in UPTIME_WINDOWS)
         return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark, site.sla)
+
+    def _ratio(self, site: str, label: str, now: float) -> float | None:
+        if label in self._shared:
+            return self._shared[label]().get(site)
+        return self._uptime.get((site, label), (now, None))[1]
 
 
 def _stale(cached: tuple[float, float | None] | None, now: float, length: float) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -63,13 +63,14 @@ async def page_app(
     sites: Sequence[SiteSpec],
     availability: AvailabilityFn,
     now: Callable[[], float],
+    shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
 ) -> AsyncIterator[PageApp]:
     """``build_app`` with a status page over a fresh store; the book knows ``sites``' checks."""
     store = Store(tmp_path / "status.db")
     book = ResultBook()
     book.configure((c.key, c.type) for s in sites for c in s.checks)
     current = list(sites)
-    page = StatusPage(store, lambda: current, availability, now)
+    page = StatusPage(store, lambda: current, availability, now, shared=shared)
     app = build_app(book, CollectorRegistry(), {}, lambda: (True, "ok"), push=lambda *_: False, page=page)
     try:
         async with serve(app) as url:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import math
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,10 @@ from sitewatch.agent import Agent
 from sitewatch.api import parse_since
 from sitewatch.probe import Status
 from sitewatch.state import IncidentEvent
-from tests.helpers import serve
+from sitewatch.store import Store
+from tests.helpers import serve, wait_for
 from tests.statuspage_helpers import (
+    Dom,
     PageApp,
     agent_config,
     fixed_availability,
@@ -165,3 +169,26 @@ async def test_page_and_api_need_the_password_when_configured(guarded: Agent, pa
     status, body = await get(url, basic("ops", "right-password"))
     assert status == 200
     assert "bad" in str(body)
+
+
+async def test_agent_page_shows_the_same_30_days_as_the_metric(tmp_path: Path) -> None:
+    """The running agent's page takes its 30-day figure from the cache behind sitewatch_availability_ratio."""
+    store = Store(tmp_path / "sitewatch.db")
+    now = time.time()
+    store.append_history([("ok", "http", now - 7200 + i * 60, "ok", 0.1) for i in range(100)])
+    store.append_history(
+        [("bad", "http", now - 7200 + i * 60, "ok" if i < 75 else "critical", 0.1) for i in range(100)]
+    )
+    store.close()
+    async with (
+        serve(target_app()) as url,
+        running_agent(agent_config(tmp_path, url, f"127.0.0.1:{free_port()}")) as agent,
+    ):
+        await wait_for(lambda: set(agent.availability.ratios) == {"ok", "bad"}, timeout=10, what="the 30-day cache")
+        ratios = dict(agent.availability.ratios)
+        _, html = await get(f"http://{agent.web.bound[0]}/")
+    dom = Dom(html)
+    shown = {e.attrs["data-site"]: dom.text(e) for e in dom.find("data-site")}
+    assert 0.70 < ratios["bad"] < 0.80
+    assert f"30d {math.floor(ratios['bad'] * 10000 + 1e-6) / 100:.2f}%" in shown["bad"]
+    assert "30d 100.00%" in shown["ok"]

@@ -199,3 +199,20 @@ async def test_each_card_links_its_history_relative_to_the_page(tmp_path: Path) 
         assert link == "api/sites/shop.example-1/history"
         status, content_type, _ = await get(f"{app.url}/{link}")
     assert (status, content_type) == (200, "application/json; charset=utf-8")
+
+
+async def test_a_shared_window_is_read_not_computed(tmp_path: Path) -> None:
+    """A window another component keeps current (the agent's 30-day cache) is shown as it has it, never recomputed."""
+    windows: list[float] = []
+
+    def counting(store: Store, spec: object, start: float, end: float) -> object:
+        windows.append(end - start)
+        return type("A", (), {"ratio": 1.0})()
+
+    shared = {"30d": lambda: {"shop": 0.25}}
+    async with page_app(tmp_path, [site("shop"), site("new")], counting, lambda: NOW, shared=shared) as app:  # type: ignore[arg-type]
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    texts = [dom.text(e) for e in dom.find("data-uptime", "30d")]
+    assert texts == ["30d no data", "30d 25.00%"]  # "new" (first: pending) is absent from the cache
+    assert sorted(windows) == [DAY, DAY, 7 * DAY, 7 * DAY]
