@@ -1,8 +1,8 @@
 """Cost of rendering the status page, as ratios against a peer doing the minimum.
 
 20 sites, each with one http check run every minute for 30 days (864,000 history rows), plus 50
-incidents. The page is rendered cold (every uptime figure computed from the history, in a worker
-thread) and warm (uptime cached, as on a reload within a minute); a 1 ms ticker on the event loop
+incidents. The page is rendered cold (every uptime figure and sparkline computed from the history,
+in a worker thread) and warm (uptime cached, as on a reload within a minute); a 1 ms ticker on the event loop
 measures the longest stall the render causes, which is what would delay checks and pings. The
 peer reads the same 30 days of rows once with a bare SQLite query and does nothing with them.
 

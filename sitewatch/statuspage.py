@@ -96,9 +96,10 @@ _ORDER = {"critical": 0, "error": 1, "warning": 2, "pending": 3, "ok": 4}
 class StatusPage:
     """Builds and renders the page.
 
-    Uptime figures read up to 30 days of history: they are computed in a worker thread on a
-    read-only connection of their own (so a page view never stalls the scheduler) and cached
-    until their window has moved on by 1/1440 of itself.
+    Uptime figures read up to 30 days of history and sparklines a day of it: they are computed
+    in a worker thread on a read-only connection of their own (so a page view never stalls the
+    scheduler) and cached, uptime until its window has moved on by 1/1440 of itself, sparklines
+    for a minute (their buckets are half an hour).
     """
 
     def __init__(
@@ -119,7 +120,8 @@ class StatusPage:
         self._shared = dict(shared or {})
         # (site, window label) -> (computed at, ratio)
         self._uptime: dict[tuple[str, str], tuple[float, float | None]] = {}
-        self._uptime_lock = asyncio.Lock()  # one computation at a time; the others wait for its cache
+        self._sparks: dict[str, tuple[float, Sparkline | None]] = {}  # site -> (computed at, line)
+        self._lock = asyncio.Lock()  # one computation at a time; the others wait for its cache
         self._reader: Store | None = None
         self._env = jinja2.Environment(
             loader=jinja2.PackageLoader("sitewatch", "templates"),
@@ -137,32 +139,39 @@ class StatusPage:
         """The configured site called ``name``."""
         return next((s for s in self.sites() if s.info.name == name), None)
 
-    async def refresh_uptime(self, now: float) -> None:
-        """Recompute the figures that are due, off the event loop."""
-        async with self._uptime_lock:
+    async def refresh(self, now: float) -> None:
+        """Recompute the uptime figures and sparklines that are due, off the event loop."""
+        async with self._lock:
             sites = list(self.sites())
             names = {s.info.name for s in sites}
             for key in [k for k in self._uptime if k[0] not in names]:
                 del self._uptime[key]  # sites removed by a reload
+            for name in [n for n in self._sparks if n not in names]:
+                del self._sparks[name]
             due = [
                 (site, label, length)
                 for site in sites
                 for label, length in UPTIME_WINDOWS
                 if label not in self._shared and _stale(self._uptime.get((site.info.name, label)), now, length)
             ]
-            if due:
-                self._uptime.update(await asyncio.to_thread(self._compute, due, now))
+            lines = [site for site in sites if _stale(self._sparks.get(site.info.name), now, DAY)]
+            if due or lines:
+                uptime, sparks = await asyncio.to_thread(self._compute, due, lines, now)
+                self._uptime.update(uptime)
+                self._sparks.update(sparks)
 
     def _compute(
-        self, due: list[tuple[SiteSpec, str, float]], now: float
-    ) -> dict[tuple[str, str], tuple[float, float | None]]:
+        self, due: list[tuple[SiteSpec, str, float]], lines: list[SiteSpec], now: float
+    ) -> tuple[dict[tuple[str, str], tuple[float, float | None]], dict[str, tuple[float, Sparkline | None]]]:
         # Runs in a worker thread: only the reader connection is touched here.
         if self._reader is None:
             self._reader = Store.open_readonly(self.store.path)
-        return {
-            (site.info.name, label): (now, self._availability(self._reader, site, now - length, now).ratio)
+        reader = self._reader
+        uptime = {
+            (site.info.name, label): (now, self._availability(reader, site, now - length, now).ratio)
             for site, label, length in due
         }
+        return uptime, {site.info.name: (now, _latency_line(reader, site, now)) for site in lines}
 
     def close(self) -> None:
         """Close the reader connection, if one was opened."""
@@ -190,7 +199,7 @@ class StatusPage:
     async def render(self, book: ResultBook) -> str:
         """The whole HTML document."""
         now = self._clock()
-        await self.refresh_uptime(now)
+        await self.refresh(now)
         view = self.view(book, now)
         template = self._env.get_template("status.html")
         return template.render(view=view, refresh=REFRESH_SECONDS, **_filters(view.now))
@@ -210,12 +219,7 @@ class StatusPage:
                 )
         ran = [Status(c.status) for c in checks if c.status != "pending"]
         status = worst(*ran).value if ran else "pending"
-        # The latency line follows the site's http check: other types (heartbeat, backup) time local work.
-        lead = next((c for c in site.checks if c.type == "http"), site.checks[0] if site.checks else None)
-        spark = None
-        if lead is not None:
-            rows = self.store.history(site.info.name, now - DAY)
-            spark = sparkline(((at, took) for check, at, _, took in rows if check == lead.name), now - DAY, now)
+        spark = self._sparks.get(site.info.name, (now, None))[1]
         uptime = tuple((label, self._ratio(site.info.name, label, now)) for label, _ in UPTIME_WINDOWS)
         return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark, site.sla)
 
@@ -225,7 +229,16 @@ class StatusPage:
         return self._uptime.get((site, label), (now, None))[1]
 
 
-def _stale(cached: tuple[float, float | None] | None, now: float, length: float) -> bool:
+def _latency_line(store: Store, site: SiteSpec, now: float) -> Sparkline | None:
+    """The last day's durations of the site's http check (other types, heartbeat or backup, time local work)."""
+    lead = next((c for c in site.checks if c.type == "http"), site.checks[0] if site.checks else None)
+    if lead is None:
+        return None
+    rows = store.history(site.info.name, now - DAY)
+    return sparkline(((at, took) for check, at, _, took in rows if check == lead.name), now - DAY, now)
+
+
+def _stale(cached: tuple[float, object] | None, now: float, length: float) -> bool:
     # A day's figure is at most a minute old, a month's at most half an hour: 0.07 % of the window.
     return cached is None or now - cached[0] >= length / 1440 or now < cached[0]
 
