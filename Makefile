@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests talk to: promtool and a real Prometheus; chromium renders the status page.
-APT_PACKAGES := prometheus systemd chromium
+# Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager;
+# chromium renders the status page.
+APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium
 
 .PHONY: run test test-integration lint typecheck unit venv apt clean
 

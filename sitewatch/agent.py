@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
+from sitewatch.alertmanager import AlertmanagerBridge
 from sitewatch.availability import site_availability
 from sitewatch.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
@@ -43,6 +44,8 @@ STALL_SECONDS = 30.0
 HISTORY_FLUSH_SECONDS = 5.0
 #: How often the 30-day availability behind sitewatch_availability_ratio is brought up to date.
 AVAILABILITY_REFRESH_SECONDS = 60.0
+#: How long a stopping agent lets ticket deliveries finish; far inside the unit's TimeoutStopSec=60s.
+DELIVERY_GRACE = 5.0
 
 
 class Agent:
@@ -99,6 +102,17 @@ class Agent:
         if config.agent.web_config is not None:
             web_config = config.agent.web_config
             security = load_web_config(web_config if web_config.is_absolute() else config.source.parent / web_config)
+        self.alertmanager: AlertmanagerBridge | None = None
+        if config.agent.alertmanager.enabled:
+            self.alertmanager = AlertmanagerBridge(
+                config.agent.alertmanager,
+                self.store,
+                list(self.sinks),
+                log,
+                tickets=lambda: self.config.tickets,
+                security=security,
+                on_change=self.deliverer.wake,
+            )
         # The page reads self.config at each request, so a reload shows at once.
         self.page = StatusPage(
             self.store,
@@ -108,7 +122,14 @@ class Agent:
             shared={WINDOW_LABEL: lambda: self.availability.ratios},
         )
         app = build_app(
-            self.book, self.registry, self._info(), self._health, push=self._push, security=security, page=self.page
+            self.book,
+            self.registry,
+            self._info(),
+            self._health,
+            push=self._push,
+            security=security,
+            page=self.page,
+            alertmanager=self.alertmanager.handle if self.alertmanager else None,
         )
         self.web = WebServer(app, host, port, security.ssl_context if security else None)
         self._loop_task: asyncio.Task[None] | None = None
@@ -207,7 +228,8 @@ class Agent:
     def _ticket_stats(self) -> TicketStats:
         stats = self.store.outbox_stats(self.clock.time())
         return TicketStats(
-            open_incidents=sum(s.open for s in self.incidents.states.values()),
+            # From the store: Alertmanager's incidents never pass through the check state machine.
+            open_incidents=len(self.store.open_incidents()),
             outbox_pending=int(stats["pending"]),
             outbox_dead=int(stats["dead"]),
             oldest_pending_age=stats["oldest_pending_age"],
@@ -335,11 +357,12 @@ class Agent:
                 await self._history_task
         self.flush_history()
         if self._deliver_task is not None:
-            # Give queued tickets one last pass; whatever is not done stays in the outbox.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self.deliverer.drain_once()
-            self._deliver_task.cancel()
+            # The worker finishes its current row and makes one last pass; what is not done by
+            # the deadline stays in the outbox (a cancelled open is settled by find_open on retry).
+            self.deliverer.finish()
+            done, _ = await asyncio.wait({self._deliver_task}, timeout=DELIVERY_GRACE)
+            if not done:
+                self._deliver_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._deliver_task
         await self.web.close()

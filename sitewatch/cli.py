@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence`` and ``demo``."""
+"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence``, ``add-site``, ``demo``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sitewatch import __version__
 from sitewatch.agent import Agent
+from sitewatch.cli_onboard import AddSite, add_site_command
 from sitewatch.cli_table import render_table
 from sitewatch.cli_tickets import tickets_command
 from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
@@ -73,6 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     silence.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h or 30m")
     silence.add_argument("--reason", required=True, help="why (shown in logs and kept in the store)")
 
+    add = sub.add_parser("add-site", help="probe a new site and write sites.d/<name>.yaml next to the config")
+    add.add_argument("url", help="the site, e.g. https://shop.example.com/ (a bare host name means https)")
+    add.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="main config; the file goes to its sites.d/")
+    add.add_argument("--name", help="site name (default: the host without www.)")
+    add.add_argument("--root", type=Path, help="the CMS install directory on this server (for the cms check)")
+    add.add_argument("--backups", metavar="GLOB", help="backup files, e.g. '/var/backups/shop/*.tar.gz'")
+    add.add_argument("--heartbeat", action="store_true", help="add a heartbeat check with a new random token")
+    add.add_argument("--ca-file", help="the site's certificate comes from this internal CA (PEM)")
+    add.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
+    add.add_argument("--force", action="store_true", help="replace an existing sites.d/<name>.yaml")
+
     demo = sub.add_parser("demo", help="serve a small demo site on loopback and watch it")
     demo.add_argument("--listen", default=DEFAULT_LISTEN, help=f"agent address (default {DEFAULT_LISTEN})")
     return parser
@@ -97,12 +109,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _silence(Path(args.config), args.site, args.duration, args.reason)
         if args.command == "demo":
             return _demo(args.listen, log)
+        if args.command == "add-site":
+            return add_site_command(_add_site_args(args), log=log)
     except RegistryError as exc:
         print(f"sitewatch: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choices
+
+
+def _add_site_args(args: argparse.Namespace) -> AddSite:
+    return AddSite(
+        url=args.url,
+        config=Path(args.config),
+        name=args.name,
+        root=args.root,
+        backups=args.backups,
+        heartbeat=args.heartbeat,
+        ca_file=args.ca_file,
+        dry_run=args.dry_run,
+        force=args.force,
+    )
 
 
 def _load(path: Path) -> Config | None:
@@ -170,6 +198,10 @@ def _check_config(path: Path) -> int:
     print(f"  sites:  {len(config.sites)}")
     print(f"  checks: {len(config.checks)} ({kinds})")
     print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
+    bridge = config.agent.alertmanager
+    if bridge.enabled:
+        auth = "bearer token" if bridge.token else "web_config basic auth"
+        print(f"  alertmanager: POST /alertmanager ({auth})")
     return 0
 
 

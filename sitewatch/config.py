@@ -19,6 +19,7 @@ import pydantic
 import yarl
 
 from sitewatch import __version__
+from sitewatch.alertmanager import AlertmanagerConfig
 from sitewatch.config_errors import ConfigError, problems_from_validation
 from sitewatch.maintenance import MaintenanceWindow
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
@@ -90,6 +91,8 @@ class AgentConfig(_Model):
     history_retention: PositiveDuration = 400 * 86400.0
     #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.
     web_config: Path | None = None
+    #: ``POST /alertmanager``: Alertmanager's webhook as a ticket bridge (off unless enabled).
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -238,6 +241,8 @@ def load_config(path: str | Path) -> Config:
     sites = _build_sites(data, raw, smap, problems)
     if raw is not None and raw.agent.web_config is not None:
         problems += _web_config_problems(raw.agent.web_config, path.parent, smap)
+    if raw is not None:
+        problems += _alertmanager_problems(raw.agent, path.parent, smap)
     if problems or raw is None:
         main = str(path)
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
@@ -255,6 +260,29 @@ def _web_config_problems(web_config: Path, base: Path, smap: SourceMap) -> list[
     except ConfigError as exc:
         return exc.problems
     return []
+
+
+def _alertmanager_problems(agent: AgentConfig, base: Path, smap: SourceMap) -> list[Problem]:
+    """An enabled bridge needs credentials: its token, or basic-auth users in web_config."""
+    bridge = agent.alertmanager
+    if not bridge.enabled or bridge.token is not None:
+        return []
+    if agent.web_config is not None:
+        target = agent.web_config if agent.web_config.is_absolute() else base / agent.web_config
+        try:
+            if load_web_config(target).users:
+                return []
+        except ConfigError:
+            return []  # already reported by the web_config check
+    where = smap.origin(("agent", "alertmanager", "enabled"))
+    return [
+        Problem(
+            where,
+            "agent.alertmanager",
+            "enabled without credentials: set token: ${ALERTMANAGER_TOKEN} (20+ characters, e.g. openssl rand -hex 24)"
+            " or basic_auth_users in agent.web_config",
+        )
+    ]
 
 
 def _merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: list[Problem]) -> None:

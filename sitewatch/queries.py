@@ -58,12 +58,12 @@ class HistoryRow:
 def incidents(store: Store, state: IncidentState = "all", limit: int = 50) -> list[IncidentRow]:
     """Open incidents first (newest first), then the most recently resolved; at most ``limit``."""
     rows = store.db.execute(
-        "SELECT id, key, site, check_name, opened_at, resolved_at, severity, summary, flapping, ticket_ref"
+        "SELECT id, key, site, check_name, opened_at, resolved_at, severity, summary, flapping"
         " FROM incidents WHERE ? = 'all' OR (? = 'open') = (resolved_at IS NULL)"
         " ORDER BY resolved_at IS NOT NULL, COALESCE(resolved_at, opened_at) DESC, id DESC LIMIT ?",
         (state, state, limit),
     ).fetchall()
-    links = _ticket_links([r["id"] for r in rows], {r["id"]: r["ticket_ref"] for r in rows}, store)
+    links = _ticket_links([r["id"] for r in rows], store)
     return [
         IncidentRow(
             id=r["id"],
@@ -81,37 +81,42 @@ def incidents(store: Store, state: IncidentState = "all", limit: int = 50) -> li
     ]
 
 
-def _ticket_links(ids: list[int], legacy: dict[int, str | None], store: Store) -> dict[int, tuple[TicketLink, ...]]:
+def _ticket_links(ids: list[int], store: Store) -> dict[int, tuple[TicketLink, ...]]:
     if not ids:
         return {}
+    wanted = (json.dumps(ids),)
     rows = store.db.execute(
-        "SELECT incident_id, sink, state, ticket_ref, last_error FROM outbox"
+        "SELECT incident_id, sink, state, last_error FROM outbox"
         " WHERE incident_id IN (SELECT value FROM json_each(?)) ORDER BY incident_id, sink, id",
-        (json.dumps(ids),),
+        wanted,
     ).fetchall()
-    grouped: dict[tuple[int, str], list[tuple[str, str | None, str | None]]] = {}
-    for r in rows:
-        grouped.setdefault((r["incident_id"], r["sink"]), []).append((r["state"], r["ticket_ref"], r["last_error"]))
-    per_incident_refs = {incident for (incident, _), actions in grouped.items() if any(a[1] for a in actions)}
+    refs = {
+        (r[0], r[1]): str(r[2])
+        for r in store.db.execute(
+            "SELECT incident_id, sink, ref FROM ticket_refs WHERE incident_id IN (SELECT value FROM json_each(?))",
+            wanted,
+        )
+    }
     local = {
         str(r[0]): str(r[1])
         for r in store.db.execute(
-            "SELECT t.id, t.status FROM tickets t JOIN outbox o ON o.ticket_ref = CAST(t.id AS TEXT)"
-            " WHERE o.sink = 'local' AND o.incident_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
+            "SELECT t.id, t.status FROM tickets t JOIN ticket_refs r ON r.ref = CAST(t.id AS TEXT)"
+            " WHERE r.sink = 'local' AND r.incident_id IN (SELECT value FROM json_each(?))",
+            wanted,
         )
     }
+    grouped: dict[tuple[int, str], list[tuple[str, str | None]]] = {}
+    for r in rows:
+        grouped.setdefault((r["incident_id"], r["sink"]), []).append((r["state"], r["last_error"]))
     out: dict[int, list[TicketLink]] = {}
     for (incident, sink), actions in grouped.items():
-        ref = next((a[1] for a in reversed(actions) if a[1]), None)
-        if ref is None and incident not in per_incident_refs and actions[0][0] == "done":
-            ref = legacy.get(incident)  # delivered before the store kept one reference per sink
-        states = {a[0] for a in actions}
+        ref = refs.get((incident, sink))
+        states = {state for state, _ in actions}
         delivery: Literal["delivered", "pending", "dead"] = (
             "dead" if "dead" in states else "pending" if "pending" in states else "delivered"
         )
-        errors = [a[2] for a in actions if a[2]]
-        pending = sum(a[0] == "pending" for a in actions)
+        errors = [error for _, error in actions if error]
+        pending = sum(state == "pending" for state, _ in actions)
         status = local.get(ref) if sink == "local" and ref else None
         out.setdefault(incident, []).append(
             TicketLink(sink, ref, delivery, pending, errors[-1] if errors else None, status)

@@ -92,10 +92,19 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX results_site_at ON results(site, at);
     """,
-    # Each sink has its own ticket for an incident: the reference belongs to the sink's open row,
-    # not to the incident (where a second sink's reference would overwrite the first's).
+    # Each sink has its own reference for an incident's ticket (a Redmine id, a Jira key, ...).
+    # Until this table, one column on the incident held whichever sink answered last.
     """
-    ALTER TABLE outbox ADD COLUMN ticket_ref TEXT;
+    CREATE TABLE ticket_refs (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        sink TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        PRIMARY KEY (incident_id, sink)
+    );
+    INSERT INTO ticket_refs (incident_id, sink, ref)
+        SELECT i.id, MIN(o.sink), i.ticket_ref FROM incidents i JOIN outbox o ON o.incident_id = i.id
+        WHERE i.ticket_ref IS NOT NULL AND o.action = 'open' AND o.state = 'done'
+        GROUP BY i.id HAVING COUNT(DISTINCT o.sink) = 1;
     """,
 )
 
@@ -257,13 +266,8 @@ class Store:
         """
         rows = self.db.execute(
             """
-            SELECT o.*, CASE
-                WHEN EXISTS (SELECT 1 FROM outbox x WHERE x.incident_id = o.incident_id AND x.ticket_ref IS NOT NULL)
-                THEN (SELECT r.ticket_ref FROM outbox r WHERE r.incident_id = o.incident_id AND r.sink = o.sink
-                      AND r.ticket_ref IS NOT NULL ORDER BY r.id DESC LIMIT 1)
-                ELSE i.ticket_ref  -- delivered before refs were kept per sink
-            END AS sink_ref
-            FROM outbox o JOIN incidents i ON i.id = o.incident_id
+            SELECT o.*, t.ref AS ticket_ref FROM outbox o
+            LEFT JOIN ticket_refs t ON t.incident_id = o.incident_id AND t.sink = o.sink
             WHERE o.state = 'pending' AND o.next_at <= ?
               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.incident_id = o.incident_id AND e.sink = o.sink
                               AND e.state = 'pending' AND e.id < o.id)
@@ -279,21 +283,24 @@ class Store:
                 r["action"],
                 json.loads(r["payload"]),
                 r["attempts"],
-                r["sink_ref"],
+                r["ticket_ref"],
             )
             for r in rows
         ]
 
     def delivered(self, row: OutboxRow, ref: str | None) -> None:
-        """Mark a row done; an ``open`` stores the ticket reference on its incident."""
+        """Mark a row done; an ``open`` stores its sink's ticket reference for the incident."""
         with self._transaction():
-            self.db.execute(
-                "UPDATE outbox SET state = 'done', attempts = attempts + 1, ticket_ref = COALESCE(?, ticket_ref)"
-                " WHERE id = ?",
-                (ref, row.id),
-            )
+            self.db.execute("UPDATE outbox SET state = 'done', attempts = attempts + 1 WHERE id = ?", (row.id,))
             if ref is not None:
-                self.db.execute("UPDATE incidents SET ticket_ref = ? WHERE id = ?", (ref, row.incident_id))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO ticket_refs (incident_id, sink, ref) VALUES (?, ?, ?)",
+                    (row.incident_id, row.sink, ref),
+                )
+                # The first reference also stays on the incident, for people reading the table.
+                self.db.execute(
+                    "UPDATE incidents SET ticket_ref = COALESCE(ticket_ref, ?) WHERE id = ?", (ref, row.incident_id)
+                )
 
     def retry(self, row: OutboxRow, error: str, next_at: float) -> None:
         """Keep a row pending until ``next_at`` after a retryable failure."""

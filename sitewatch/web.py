@@ -11,6 +11,7 @@ import ssl
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
@@ -186,6 +187,7 @@ def build_app(
     push: PushRouter | None = None,
     security: WebSecurity | None = None,
     page: StatusPage | None = None,
+    alertmanager: Handler | None = None,
 ) -> web.Application:
     """The aiohttp application; bodies are small, so requests are capped at 64 KiB.
 
@@ -211,6 +213,9 @@ def build_app(
             # GET too: cron one-liners use `curl -fsS URL`, as with healthchecks.io.
             app.router.add_route("POST", path, _ping)
             app.router.add_route("GET", path, _ping)
+    if alertmanager is not None:
+        # Every method reaches the handler, so a wrong one gets a JSON 405 like every other error there.
+        app.router.add_route("*", "/alertmanager", alertmanager)
     return app
 
 

@@ -30,6 +30,8 @@ __all__ = ["WebSecurity", "load_web_config"]
 
 #: Heartbeat pings carry their own secret token; jobs should not need the scrape password.
 _OPEN_PREFIXES = ("/ping/",)
+#: Paths whose handler checks credentials itself: Alertmanager sends either a bearer token or basic auth.
+_SELF_AUTHENTICATED = frozenset({"/alertmanager"})
 
 
 class _Model(pydantic.BaseModel):
@@ -90,7 +92,9 @@ class WebSecurity:
 
         @web.middleware
         async def require_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-            protected = self.users and not request.path.startswith(_OPEN_PREFIXES)
+            protected = (
+                self.users and not request.path.startswith(_OPEN_PREFIXES) and request.path not in _SELF_AUTHENTICATED
+            )
             if protected and not self.check(request.headers.get("Authorization")):
                 return web.Response(
                     status=401,

@@ -104,6 +104,34 @@ async def test_desk_outage_delays_but_never_loses_or_duplicates(tmp_path: Path) 
     assert deliverer.delivered[("desk", "retry")] == 5
 
 
+async def test_each_sink_resolves_its_own_ticket(tmp_path: Path) -> None:
+    """With two desks, each resolve carries the reference its own desk returned, not the other's."""
+
+    class NumberedDesk(FlakyDesk):
+        def __init__(self, prefix: str) -> None:
+            super().__init__(failures=0)
+            self.prefix = prefix
+
+        async def open(self, payload: dict[str, Any]) -> str:
+            ref = await super().open(payload)
+            return f"{self.prefix}{ref}"
+
+        async def resolve(self, ref: str, payload: dict[str, Any]) -> None:
+            self.calls.append(("resolve", ref))
+
+    store = Store(tmp_path / "s.db")
+    a, b = NumberedDesk("A-"), NumberedDesk("B-")
+    deliverer = Deliverer(store, {"a": a, "b": b}, logging.getLogger("sitewatch.test"))
+    key = "sw:v1:shop:http"
+    payload = {"key": key, "event": "opened", "at": 1000.0, "opened_at": 1000.0, "summary": "HTTP 503"}
+    store.record(key, opened(), site="shop", check="http", sinks=["a", "b"], payload=payload)
+    await deliverer.drain_once()
+    store.record(key, resolved(), site="shop", check="http", sinks=["a", "b"], payload=payload)
+    await deliverer.drain_once()
+    assert a.calls == [("open", "T-1"), ("resolve", "A-T-1")]
+    assert b.calls == [("open", "T-1"), ("resolve", "B-T-1")]
+
+
 async def test_permanent_error_goes_to_dead_letters(tmp_path: Path) -> None:
     """A 400-like error is not retried; the row is kept as dead for the operator."""
 

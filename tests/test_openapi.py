@@ -21,6 +21,22 @@ from tests.test_agent_metrics import free_port
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 TOKEN = "9c1d0e7f5a3b4c2d8e6f0a1b2c3d4e5f"
+AM_TOKEN = "openapi-test-alertmanager-token-0123456789"
+ALERT = {
+    "version": "4",
+    "status": "firing",
+    "receiver": "sitewatch",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "DiskFull", "instance": "db1:9100", "severity": "critical"},
+            "annotations": {"summary": "disk / is 97% full"},
+            "startsAt": "2026-11-26T20:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": "0123456789abcdef",
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +50,8 @@ async def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     """A running agent with a good site, a failing one (an incident and a local ticket) and a heartbeat."""
     monkeypatch.setenv("OPENAPI_TEST_TOKEN", TOKEN)
     async with serve(target_app()) as url:
-        config = agent_config(tmp_path, url, f"127.0.0.1:{free_port()}")
+        bridge = f", alertmanager: {{enabled: true, token: '{AM_TOKEN}'}}"
+        config = agent_config(tmp_path, url, f"127.0.0.1:{free_port()}", bridge)
         with config.open("a", encoding="utf-8") as extra:
             extra.write(
                 "  - name: backups\n    url: https://backup.invalid/\n    checks:\n"
@@ -52,14 +69,18 @@ def test_spec_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
 
 
 async def test_spec_lists_exactly_the_registered_routes(agent: Agent, spec: dict[str, Any]) -> None:
-    """Every (method, path) the app serves is documented, and every documented one is served."""
-    served = {
-        (route.method.lower(), route.resource.canonical)
-        for route in agent.web.app.router.routes()
-        if route.resource is not None and route.method != "HEAD"  # aiohttp adds HEAD to every GET
-    }
+    """Every (method, path) the app serves is documented, and every documented one is served.
+
+    A route for any method ("*", the Alertmanager bridge answers the others with a JSON 405) must
+    document at least one method, and no other route may claim its path.
+    """
+    routes = [r for r in agent.web.app.router.routes() if r.resource is not None]
+    served = {(r.method.lower(), r.resource.canonical) for r in routes if r.method not in ("HEAD", "*")}
+    any_method = {r.resource.canonical for r in routes if r.method == "*"}
     documented = {(method, path) for path, item in spec["paths"].items() for method in item if method in METHODS}
-    assert served == documented
+    assert any_method == {"/alertmanager"}
+    assert served == {(m, p) for m, p in documented if p not in any_method}
+    assert all(any(p == path for _, p in documented) for path in any_method)
 
 
 def schema_of(spec: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
@@ -90,6 +111,9 @@ def required_keys(schema: dict[str, Any], spec: dict[str, Any]) -> set[str]:
         ("post", f"/ping/{TOKEN}", "/ping/{token}", 200),
         ("get", f"/ping/{TOKEN}/start", "/ping/{token}/{kind}", 200),
         ("post", "/ping/unknown-token/fail", "/ping/{token}/{kind}", 404),
+        ("post", "/alertmanager", "/alertmanager", 200),
+        ("post", "/alertmanager#no-token", "/alertmanager", 401),
+        ("get", "/alertmanager", "/alertmanager", 405),
     ],
     ids=lambda case: f"{case[0]} {case[1]}",
 )
@@ -98,11 +122,19 @@ async def test_real_answers_match_the_schema(
 ) -> None:
     """Each JSON answer has its documented status, every required key, and validates against its schema."""
     method, url, path, status = case
-    async with aiohttp.ClientSession() as client, client.request(method, f"http://{agent.web.bound[0]}{url}") as resp:
+    extra: dict[str, Any] = {}
+    if url == "/alertmanager" and method == "post":
+        extra = {"json": ALERT, "headers": {"Authorization": f"Bearer {AM_TOKEN}"}}
+    url = url.split("#")[0]
+    async with (
+        aiohttp.ClientSession() as client,
+        client.request(method, f"http://{agent.web.bound[0]}{url}", **extra) as resp,
+    ):
         assert resp.status == status
         assert resp.content_type == "application/json"
         body = json.loads(await resp.text())
-    schema = schema_of(spec, path, method, status)
+    # An undocumented method on the any-method route is answered as the documented POST's 405.
+    schema = schema_of(spec, path, method if method in spec["paths"][path] else "post", status)
     assert required_keys(schema, spec) <= set(body)
     jsonschema.Draft202012Validator(schema).validate(body)
 

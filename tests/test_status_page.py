@@ -119,7 +119,8 @@ async def test_incidents_and_deliveries_with_their_tickets(tmp_path: Path) -> No
     async with page_app(tmp_path, [site("shop")], fixed_availability({}), lambda: NOW) as app:
         opened = IncidentEvent("opened", NOW - 600, Status.CRITICAL, "HTTP 503", NOW - 600)
         app.store.record("sw:v1:shop:http", opened, site="shop", check="http", sinks=["local", "jira"], payload={})
-        app.store.db.execute("UPDATE outbox SET state = 'done', ticket_ref = '17' WHERE sink = 'local'")
+        app.store.db.execute("UPDATE outbox SET state = 'done' WHERE sink = 'local'")
+        app.store.db.execute("INSERT INTO ticket_refs (incident_id, sink, ref) SELECT id, 'local', '17' FROM incidents")
         app.store.db.execute("UPDATE outbox SET state = 'dead', last_error = 'HTTP 401' WHERE sink = 'jira'")
         from sitewatch.results import TicketStats
 

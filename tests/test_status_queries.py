@@ -142,18 +142,3 @@ def test_local_tickets_carry_their_own_status(tmp_path: Path) -> None:
     assert (links["redmine"].ref, links["redmine"].status) == ("RM-5", None)
     store.db.execute("UPDATE tickets SET status = 'acked' WHERE id = 7")
     assert {t.sink: t.status for t in incidents(store)[0].tickets}["local"] == "acked"
-
-
-async def test_incidents_delivered_before_the_upgrade_keep_their_reference(tmp_path: Path) -> None:
-    """An incident whose open was delivered by an older agent (reference only on the incident) still resolves
-    with that reference, and shows it."""
-    store = Store(tmp_path / "s.db")
-    transition(store, "opened", 1000.0, sinks=("redmine",))
-    # What an agent before per-sink references left behind: the row done, the reference on the incident.
-    store.db.execute("UPDATE outbox SET state = 'done'")
-    store.db.execute("UPDATE incidents SET ticket_ref = 'RM-9'")
-    assert incidents(store)[0].tickets[0].ref == "RM-9"
-    transition(store, "resolved", 2000.0, sinks=("redmine",))
-    desk = Desk("redmine")
-    await Deliverer(store, {"redmine": desk}, LOG).drain_once()
-    assert desk.calls == [("resolve", "RM-9")]

@@ -41,6 +41,7 @@ class Deliverer:
         self._log = log
         self._timeout = timeout
         self._wake = asyncio.Event()
+        self._finishing = False
         self._rng = random.Random()  # noqa: S311 - backoff jitter, not cryptography
         self.delivered: dict[tuple[str, str], int] = {}
 
@@ -48,12 +49,24 @@ class Deliverer:
         """New rows were written: look now instead of at the next poll."""
         self._wake.set()
 
+    def finish(self) -> None:
+        """Shutting down: deliver what is due now, once, and return from :meth:`run`.
+
+        The worker itself makes the last pass, so no row is ever sent by two callers
+        at once; the caller bounds the wait and cancels, leaving the rest queued.
+        """
+        self._finishing = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until cancelled, or until :meth:`finish` and one last pass."""
         while True:
             self._wake.clear()
-            while await self.drain_once():
+            while await self.drain_once() and not self._finishing:
                 pass
+            if self._finishing:
+                await self.drain_once()  # rows that became due while the last batch went out
+                return
             try:
                 async with asyncio.timeout(POLL):
                     await self._wake.wait()
