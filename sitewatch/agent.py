@@ -7,7 +7,6 @@ import contextlib
 import hmac
 import logging
 import signal
-import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -211,9 +210,10 @@ class Agent:
         while True:
             try:
                 await asyncio.to_thread(self.availability.refresh, self.config.sites, self.clock.time())
-            except sqlite3.Error as exc:
-                if not failing:  # say it once, and once when it works again
-                    event(self.log, logging.ERROR, "availability_refresh_failed", error=str(exc))
+            except Exception as exc:  # a store or arithmetic bug must not end the refreshes for good
+                if not failing:  # say it once (with the traceback), and once when it works again
+                    event(self.log, logging.ERROR, "availability_refresh_failed", error=f"{type(exc).__name__}: {exc}")
+                    self.log.debug("availability refresh traceback", exc_info=True)
                 failing = True
             else:
                 if failing:

@@ -39,7 +39,7 @@ from sitewatch.availability import (
 from sitewatch.config import SiteSpec
 from sitewatch.store import Store
 
-__all__ = ["HOUR", "SETTLE_SLACK", "WINDOW", "AvailabilityCache"]
+__all__ = ["HOUR", "SETTLE_SLACK", "WINDOW", "WINDOW_LABEL", "AvailabilityCache"]
 
 HOUR = 3600.0
 #: The metric's window, and its `window` label.

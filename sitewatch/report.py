@@ -41,6 +41,7 @@ from sitewatch.store import Store
 __all__ = [
     "FORMATS",
     "CheckReport",
+    "Incidents",
     "Period",
     "ReportError",
     "SiteReport",
@@ -51,6 +52,9 @@ __all__ = [
     "make_report",
     "month",
     "render",
+    "render_csv",
+    "render_html",
+    "render_table_report",
     "report_command",
     "site_report",
 ]

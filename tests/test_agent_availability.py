@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import textwrap
 import time
 from asyncio.subprocess import PIPE, STDOUT
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sitewatch.agent import Agent
@@ -83,5 +85,33 @@ async def test_availability_ratio_from_seeded_history(tmp_path: Path, target: st
         )
         output, _ = await proc.communicate(text.encode())
         assert proc.returncode == 0, output.decode()
+    finally:
+        await agent.close()
+
+
+async def test_a_failing_refresh_is_logged_once_and_the_agent_keeps_serving(
+    tmp_path: Path, target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken store (or a bug) in the refresh is one error line; /metrics still answers, without the gauge."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"agent:\n  listen: 127.0.0.1:{free_port()}\n  state_dir: {tmp_path}\n"
+        f"sites:\n  - name: good\n    url: {target}/\n",
+        encoding="utf-8",
+    )
+    agent = Agent(load_config(path), logging.getLogger("sitewatch.test"))
+
+    def broken(*_: object) -> None:
+        raise sqlite3.DatabaseError("file is not a database")
+
+    agent.availability.refresh = broken  # type: ignore[method-assign]
+    caplog.set_level(logging.ERROR, logger="sitewatch.test")
+    await agent.start()
+    try:
+        await wait_for(
+            lambda: any(r.getMessage() == "availability_refresh_failed" for r in caplog.records),
+            what="the refresh failure in the log",
+        )
+        assert not ratios(await scrape(agent))
     finally:
         await agent.close()

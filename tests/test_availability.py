@@ -290,3 +290,40 @@ def test_outages_are_cut_by_maintenance_and_the_range() -> None:
     spans = [Span(-50, 100, "down"), Span(100, 200, "up"), Span(200, 300, "down"), Span(300, 320, "down")]
     assert outages(spans, [(240, 260)], 0, 310) == [(0, 100), (200, 240), (260, 310)]
     assert outages(spans, [(0, 400)], 0, 400) == []
+
+
+def _at(spans: list[Span], t: float) -> str:
+    """What a list of disjoint spans says about instant ``t``."""
+    return next((s.observed for s in spans if s.start <= t < s.end), "no_data")
+
+
+@given(histories(), st.lists(st.floats(-1_000, 12_000), min_size=1, max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_coverage_at_any_instant_is_the_latest_sample_within_reach(
+    case: tuple[list[Sample], float, list[tuple[float, float]], float, float], instants: list[float]
+) -> None:
+    """Pointwise definition: the last sample at or before t (the later one of equal times), if t is within its reach."""
+    samples, reach, _, start, end = case
+    spans = coverage(samples, reach, start, end)
+    ordered = sorted(samples, key=lambda s: s.at)
+    for t in instants:
+        before = [s for s in ordered if s.at <= t]
+        expected = "no_data"
+        if start <= t < end and before and t < before[-1].at + reach:
+            expected = before[-1].observed
+        assert _at(spans, t) == expected, (t, spans)
+
+
+@given(
+    st.lists(st.lists(st.tuples(st.floats(0, 1_000), st.sampled_from(["up", "down"])), max_size=15), max_size=4),
+    st.lists(st.floats(-10, 1_100), min_size=1, max_size=20),
+)
+@settings(max_examples=200, deadline=None)
+def test_site_state_at_any_instant(raw: list[list[tuple[float, str]]], instants: list[float]) -> None:
+    """Pointwise: down if any check is down, else up if any is up, else no data."""
+    timelines = [coverage([Sample(at, s) for at, s in samples], 30, 0, 1_000) for samples in raw]
+    site = combine(timelines)
+    for t in instants:
+        states = {_at(line, t) for line in timelines}
+        expected = "down" if "down" in states else "up" if "up" in states else "no_data"
+        assert _at(site, t) == expected

@@ -100,3 +100,31 @@ async def test_every_sink_in_the_example_config_builds(monkeypatch: pytest.Monke
         "local": "LocalSink", "webhook": "WebhookSink", "redmine": "RedmineSink",
         "jira": "JiraSink", "rt": "RtSink", "email": "EmailSink",
     }  # fmt: skip
+
+
+def test_site_text_in_a_summary_is_made_printable_and_bounded() -> None:
+    """A summary quoting the probed site (escapes, newlines, 100 KB) reaches tickets as one bounded line."""
+    from sitewatch.tickets.render import title
+
+    hostile = "page contains 'x'\x1b[31m\r\nInjected: header\x00" + "A" * 100_000
+    payload = {
+        "site": "shop",
+        "check": "http",
+        "severity": "critical",
+        "priority": "P2",
+        "summary": hostile,
+        "key": "sw:v1:shop:http",
+        "at": 2000.0,
+        "opened_at": 1000.0,
+        "event": "resolved",
+        "details": {"matched": "\x07bell" + "B" * 10_000},
+    }
+    texts = [title(payload), body(payload), comment(payload)]
+    for text in texts:
+        assert "\x1b" not in text
+        assert "\x00" not in text
+        assert "\r" not in text
+        assert "\x07" not in text
+        assert len(text) < 6_000
+    assert "Injected: header" in texts[1]  # kept, but on the finding's own line
+    assert "\nInjected" not in texts[1]

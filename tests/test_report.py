@@ -286,3 +286,20 @@ def test_report_reads_while_the_store_is_open_for_writing(
         assert store.stat().st_mtime_ns == before
     finally:
         agent_side.close()
+
+
+def test_the_current_month_is_reported_so_far(config: Path, store: Path) -> None:
+    """Mid-month, the period ends now: the rest of the month is neither up nor no data yet; --since counts back."""
+    from sitewatch.config import load_config
+    from sitewatch.report import make_report
+
+    cfg = load_config(config)
+    now = FEB + 10 * 86400 + 5
+    data = json.loads(make_report(cfg, site="api", month_text="2024-02", since=None, fmt="json", now=now))
+    assert data["period"]["end"] == "2024-02-11T00:00:05Z"
+    a = data["sites"][0]["availability"]
+    assert a["up_seconds"] == pytest.approx(10 * 86400 + 5)
+    assert a["no_data_seconds"] == 0
+    data = json.loads(make_report(cfg, site="api", month_text=None, since=None, fmt="json", now=now))
+    assert data["period"]["label"] == "last 30d"
+    assert data["period"]["start"] == "2024-01-12T00:00:05Z"

@@ -56,6 +56,16 @@ _TEXT = {
 }
 
 
+#: A summary can quote the probed site (a matched phrase, a ping body): keep tickets readable.
+_SUMMARY_MAX = 500
+
+
+def _summary(p: dict[str, Any]) -> str:
+    """The payload's summary as one printable line of bounded length (it may carry a site's text)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(p.get("summary") or "")).split())
+    return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1] + "…"
+
+
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -72,7 +82,8 @@ def priority_for(severity: str | None, importance: str = "normal") -> str:
 def _fields(p: dict[str, Any]) -> dict[str, str]:
     opened, at = p.get("opened_at") or p["at"], p["at"]
     return {
-        **{k: str(p.get(k) or "") for k in ("site", "check", "severity", "priority", "summary", "key", "url", "agent")},
+        **{k: str(p.get(k) or "") for k in ("site", "check", "severity", "priority", "key", "url", "agent")},
+        "summary": _summary(p),
         "runbook": str(p.get("runbook") or ""),
         "since": _when(opened),
         "at": _when(at),
@@ -90,7 +101,7 @@ def title(p: dict[str, Any]) -> str:
     """``[sitewatch] shop http CRITICAL: HTTP 503 …`` (bounded; identical in every language for search)."""
     text = (
         _override(p, "title")
-        or f"[sitewatch] {p['site']} {p['check']} {str(p['severity'] or '').upper()}: {p['summary']}"
+        or f"[sitewatch] {p['site']} {p['check']} {str(p['severity'] or '').upper()}: {_summary(p)}"
     )
     return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1] + "…"
 
@@ -101,7 +112,7 @@ def body(p: dict[str, Any]) -> str:
         return custom
     lines = [
         _t(p, "what", check=p["check"], site=p["site"], url=p.get("url", "")),
-        _t(p, "finding", summary=p["summary"]),
+        _t(p, "finding", summary=_summary(p)),
         _t(p, "severity", severity=p["severity"], priority=p["priority"]),
     ]
     sla = p.get("sla")
@@ -129,5 +140,5 @@ def comment(p: dict[str, Any]) -> str:
         return custom
     if p["event"] == "resolved":
         downtime = format_duration(p["at"] - p["opened_at"])
-        return _t(p, "recovered", at=_when(p["at"]), summary=p["summary"], downtime=downtime)
-    return _t(p, "changed", severity=p["severity"], at=_when(p["at"]), summary=p["summary"])
+        return _t(p, "recovered", at=_when(p["at"]), summary=_summary(p), downtime=downtime)
+    return _t(p, "changed", severity=p["severity"], at=_when(p["at"]), summary=_summary(p))
