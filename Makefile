@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager.
-APT_PACKAGES := prometheus prometheus-alertmanager systemd
+# Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager;
+# chromium renders the status page.
+APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium
 # What `make bench` compares against and probes: Debian's blackbox_exporter, Prometheus and nginx.
 BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -59,8 +60,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+# SITEWATCH_REQUIRE_BROWSER: the browser test fails instead of skipping when chromium is missing.
 test: $(STAMP) apt lint typecheck
-	$(BIN)/pytest -q
+	SITEWATCH_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 # Real service desks from Debian (Redmine, Request Tracker 5) on 127.0.0.1 for the sink tests;
 # each is stopped by its PID when the tests end.

@@ -17,7 +17,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.alertmanager import AlertmanagerBridge
-from sitewatch.availability_cache import AvailabilityCache
+from sitewatch.availability import site_availability
+from sitewatch.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
@@ -28,6 +29,7 @@ from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord, TicketStats
 from sitewatch.scheduler import Scheduler
 from sitewatch.sdnotify import Notifier
+from sitewatch.statuspage import StatusPage
 from sitewatch.store import Store
 from sitewatch.tickets import Sink
 from sitewatch.tickets.factory import build_sinks
@@ -114,6 +116,14 @@ class Agent:
                 security=security,
                 on_change=self.deliverer.wake,
             )
+        # The page reads self.config at each request, so a reload shows at once.
+        self.page = StatusPage(
+            self.store,
+            lambda: self.config.sites,
+            site_availability,
+            self.clock.time,
+            shared={WINDOW_LABEL: lambda: self.availability.ratios},
+        )
         app = build_app(
             self.book,
             self.exposition,
@@ -121,6 +131,7 @@ class Agent:
             self._health,
             push=self._push,
             security=security,
+            page=self.page,
             alertmanager=self.alertmanager.handle if self.alertmanager else None,
         )
         self.web = WebServer(app, host, port, security.ssl_context if security else None)
@@ -380,5 +391,6 @@ class Agent:
         await self.session.close()
         await self.desk_session.close()
         await self.resolver.close()
+        self.page.close()
         self.store.close()
         event(self.log, logging.INFO, "agent_stopped")

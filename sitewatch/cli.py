@@ -317,7 +317,8 @@ async def _demo_async(listen: str, log: logging.Logger) -> int:
         config = load_config(demo_config_path())
         print(f'demo target:  {url}/ (healthy), /slow, /error (HTTP 500), /fatal ("Fatal error" in a 200)')
         print(f"metrics:      http://{listen}/metrics")
-        print(f"status:       http://{listen}/api/status")
+        print(f"status page:  http://{listen}/")
+        print(f"status API:   http://{listen}/api/status, /api/incidents, /api/sites/demo-error/history")
         print("stop with Ctrl-C", flush=True)
         return await _serve(config, log)
     finally:

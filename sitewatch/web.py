@@ -1,4 +1,7 @@
-"""The agent's HTTP surface: ``/metrics``, ``/healthz`` and ``/api/status``."""
+"""The agent's HTTP surface: the status page, ``/metrics``, ``/healthz``, the JSON API and heartbeat pings.
+
+Documented in ``docs/openapi.yaml``; a test keeps the two in step.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from sitewatch import __version__
+from sitewatch.api import (
+    HISTORY_LIMIT,
+    ParameterError,
+    history_document,
+    incidents_document,
+    parse_limit,
+    parse_since,
+)
+from sitewatch.queries import IncidentState, history, incidents
 from sitewatch.results import ResultBook
+from sitewatch.statuspage import StatusPage
 from sitewatch.webauth import WebSecurity
 
 __all__ = ["WebServer", "build_app", "status_document"]
@@ -29,6 +42,7 @@ class MetricsRenderer(Protocol):
 
 _METRICS = web.AppKey("metrics", MetricsRenderer)
 _INFO = web.AppKey("info", dict[str, Any])
+_PAGE = web.AppKey("page", StatusPage)
 
 
 class HealthProbe(Protocol):
@@ -136,6 +150,47 @@ async def _status(request: web.Request) -> web.Response:
     return web.json_response(status_document(request.app[_BOOK], request.app[_INFO]), dumps=_dumps)
 
 
+async def _status_page(request: web.Request) -> web.Response:
+    html = await request.app[_PAGE].render(request.app[_BOOK])
+    # The page is live data: no caching by browsers or proxies in between.
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+_STATES: dict[str, IncidentState] = {"open": "open", "resolved": "resolved", "all": "all"}
+
+
+async def _incidents(request: web.Request) -> web.Response:
+    raw = request.query.get("state", "all")
+    state = _STATES.get(raw)
+    if state is None:
+        return _bad(ParameterError("state", f"expected open, resolved or all, got {raw!r}"))
+    try:
+        limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
+    except ParameterError as exc:
+        return _bad(exc)
+    rows = incidents(request.app[_PAGE].store, state, limit)
+    return web.json_response(incidents_document(rows, state), dumps=_dumps)
+
+
+async def _history(request: web.Request) -> web.Response:
+    page = request.app[_PAGE]
+    name = request.match_info["name"]
+    if page.site(name) is None:
+        return web.json_response({"error": f"unknown site {name!r}"}, status=404, dumps=_dumps)
+    now = page.now()
+    try:
+        since = parse_since(request.query.get("since"), now)
+        limit = parse_limit(request.query.get("limit"), default=HISTORY_LIMIT, maximum=HISTORY_LIMIT)
+    except ParameterError as exc:
+        return _bad(exc)
+    rows, truncated = history(page.store, name, since, now, limit)
+    return web.json_response(history_document(name, since, now, rows, truncated), dumps=_dumps)
+
+
+def _bad(error: ParameterError) -> web.Response:
+    return web.json_response({"error": str(error), "parameter": error.parameter}, status=400, dumps=_dumps)
+
+
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
@@ -148,9 +203,13 @@ def build_app(
     *,
     push: PushRouter | None = None,
     security: WebSecurity | None = None,
+    page: StatusPage | None = None,
     alertmanager: Handler | None = None,
 ) -> web.Application:
-    """The aiohttp application; bodies are small, so requests are capped at 64 KiB."""
+    """The aiohttp application; bodies are small, so requests are capped at 64 KiB.
+
+    With ``page`` it also serves the status page at ``/`` and the incident and history APIs.
+    """
     middlewares = [security.middleware()] if security is not None and security.users else []
     app = web.Application(client_max_size=64 * 1024, middlewares=middlewares)
     app[_BOOK] = book
@@ -160,6 +219,11 @@ def build_app(
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/status", _status)
+    if page is not None:
+        app[_PAGE] = page
+        app.router.add_get("/", _status_page)
+        app.router.add_get("/api/incidents", _incidents)
+        app.router.add_get("/api/sites/{name}/history", _history)
     if push is not None:
         app[_PUSH] = push
         for path in ("/ping/{token}", "/ping/{token}/{kind}"):
@@ -181,6 +245,11 @@ class WebServer:
         self._host = host
         self._port = port
         self.bound: list[str] = []
+
+    @property
+    def app(self) -> web.Application:
+        """The application being served."""
+        return self._runner.app
 
     async def start(self) -> None:
         """Bind; raises OSError with the address when the port is taken."""
