@@ -20,6 +20,30 @@ SECRETS = {
     "SW_TEST_BEARER": "bearer-tok-55c2e9",
     "SW_TEST_HOOK": "hook-secret-a7710b",
     "SW_TEST_PING": "pingtoken0123456789abcdef0011",
+    "SW_TEST_AM": "alertmanager-token-6d1e0f93c2",
+}
+
+#: An Alertmanager notification whose ticket goes through the same sinks.
+ALERT = {
+    "version": "4",
+    "groupKey": '{}:{alertname="Down"}',
+    "status": "firing",
+    "receiver": "sitewatch",
+    "groupLabels": {},
+    "commonLabels": {},
+    "commonAnnotations": {},
+    "externalURL": "http://alertmanager.test",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "Down", "site": "db1", "severity": "critical"},
+            "annotations": {"summary": "db1 is down"},
+            "startsAt": "2026-11-26T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.test/graph",
+            "fingerprint": "0123456789abcdef",
+        }
+    ],
 }
 
 
@@ -45,7 +69,10 @@ async def test_a_full_cycle_leaks_no_secret(
         path = tmp_path / "config.yaml"
         path.write_text(
             textwrap.dedent(f"""\
-            agent: {{listen: "127.0.0.1:{free_port()}", state_dir: {tmp_path / "state"}}}
+            agent:
+              listen: "127.0.0.1:{free_port()}"
+              state_dir: {tmp_path / "state"}
+              alertmanager: {{enabled: true, token: "${{SW_TEST_AM}}"}}
             defaults: {{interval: 200ms, timeout: 150ms, fail_after: 1}}
             tickets:
               sinks:
@@ -73,21 +100,30 @@ async def test_a_full_cycle_leaks_no_secret(
                 assert agent.reload() is False
                 async with aiohttp.ClientSession() as client:
                     base = f"http://{agent.web.bound[0]}"
-                    async with client.get(base + "/metrics") as resp:
-                        metrics = await resp.text()
-                    async with client.get(base + "/api/status") as resp:
-                        status = await resp.text()
+                    bearer = {"Authorization": f"Bearer {SECRETS['SW_TEST_AM']}"}
+                    async with client.post(base + "/alertmanager", json=ALERT, headers=bearer) as resp:
+                        assert resp.status == 200, await resp.text()
+                    await wait_for(lambda: len(hooks) >= 3, timeout=15, what="the Alertmanager ticket")
+                    pages = {}
+                    for page in ("/metrics", "/api/status", "/", "/api/incidents?state=all", "/api/sites/shop/history"):
+                        async with client.get(base + page) as resp:
+                            assert resp.status == 200, page
+                            pages[page] = await resp.text()
             finally:
                 await agent.close()
     store = b"".join(p.read_bytes() for p in (tmp_path / "state").iterdir())
     surfaces = {
         "logs": caplog.text + "".join(str(getattr(r, "sitewatch_fields", "")) for r in caplog.records),
-        "metrics": metrics,
-        "api": status,
+        **pages,
         "webhook": b"".join(hooks).decode(),
         "store": store.decode("utf-8", "replace"),
     }
-    assert "shop" in surfaces["api"]  # the surfaces are real, not empty
+    # The surfaces are real, not empty.
+    assert "shop" in surfaces["/api/status"]
+    assert "shop" in surfaces["/"]
+    assert "db1" in surfaces["/api/incidents?state=all"]
+    assert '"results": [' in surfaces["/api/sites/shop/history"]
+    assert "shop" in surfaces["/api/sites/shop/history"]
     for where, text in surfaces.items():
         for secret in SECRETS.values():
             assert secret not in text, f"{secret} leaked into {where}"

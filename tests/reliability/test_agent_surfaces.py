@@ -133,3 +133,33 @@ async def test_ping_body_arriving_in_two_parts_is_kept_whole(agent: Agent) -> No
     assert (await raw(agent, "POST", f"/ping/{TOKEN}/fail", log, pace=True))[0] == 200
     await wait_for(lambda: "fail" in heartbeat(agent).last, timeout=5, what="the ping")
     assert heartbeat(agent).last["fail"].body == log.decode()
+
+
+async def test_status_page_and_apis_refuse_writes(agent: Agent) -> None:
+    """The page and the JSON APIs are read-only: writes are 405 and change nothing."""
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        for path in ("/", "/api/incidents", "/api/sites/shop/history"):
+            assert (await raw(agent, method, path, b'{"state": "resolved"}'))[0] == 405, (method, path)
+    assert heartbeat(agent).last == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/api/sites/shop/history?since=yesterday", 400, b'"parameter": "since"'),
+        ("/api/sites/shop/history?since=2026-11-20T00:00:00", 400, b"add a zone"),
+        ("/api/sites/shop/history?since=" + "9" * 5000, 400, b'"parameter": "since"'),
+        ("/api/sites/nope/history", 404, b"nope"),
+        ("/api/sites/%2e%2e%2f%2e%2e%2fetc%2fpasswd/history", 404, b"error"),
+        ("/api/incidents?state=everything", 400, b'"parameter": "state"'),
+        ("/api/incidents?limit=-1", 400, b'"parameter": "limit"'),
+        ("/api/incidents?limit=99999999999999999999", 400, b'"parameter": "limit"'),
+    ],
+)
+async def test_bad_api_parameters_are_named_4xx(agent: Agent, path: str, status: int, words: bytes) -> None:
+    """Bad query parameters and unknown sites get a JSON 4xx naming what was wrong; nothing is served from disk."""
+    got, body = await raw(agent, "GET", path)
+    assert got == status, (path, got, body[:200])
+    assert words in body
+    assert b"root:" not in body
+    assert (await raw(agent, "GET", "/healthz"))[0] in (200, 503)
