@@ -43,6 +43,7 @@ from sitewatch.availability import (
     EMPTY,
     Availability,
     Interval,
+    counted_checks,
     maintenance_intervals,
     reach,
     site_rows,
@@ -247,7 +248,7 @@ class AvailabilityCache:
     @staticmethod
     def _fill(shared: _Pass, site: SiteSpec, cached: _Site, settled: float) -> None:
         """One bounded step of a first fill: skip time without samples, then read one chunk."""
-        lookback = max((reach(c) for c in site.checks), default=0.0)
+        lookback = max((reach(c) for c in counted_checks(site)), default=0.0)  # as site_rows reads
         first = shared.first_sample(site, cached.hi - lookback)
         # No sample in [hi - lookback, first) means nothing covers [hi, first): all no_data
         # (less maintenance), counted without reading or storing anything per hour.
