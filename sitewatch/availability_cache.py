@@ -181,15 +181,20 @@ class AvailabilityCache:
             return
         totals: dict[str, Availability] = {}
         pending = list(sites)
+        while pending and not self._stop.is_set():
+            left: list[SiteSpec] = []
+            for i in range(0, len(pending), batch):
+                left += await asyncio.to_thread(self._batch, pending[i : i + batch], now, totals)
+                await asyncio.sleep(0)
+            pending = left
+            self._publish(sites, totals, final=not pending)
+
+    def _batch(self, sites: Sequence[SiteSpec], now: float, totals: dict[str, Availability]) -> list[SiteSpec]:
+        # The connection lives and dies in the worker thread: a cancelled await (agent
+        # shutdown) leaves the thread finishing its batch, and it must not find it closed.
         store = Store.open_readonly(self.path)
         try:
-            while pending and not self._stop.is_set():
-                left: list[SiteSpec] = []
-                for i in range(0, len(pending), batch):
-                    left += await asyncio.to_thread(self._steps, store, pending[i : i + batch], now, totals)
-                    await asyncio.sleep(0)
-                pending = left
-                self._publish(sites, totals, final=not pending)
+            return self._steps(store, sites, now, totals)
         finally:
             store.close()
 
