@@ -9,7 +9,8 @@ ticker sees while the first refresh runs in a worker thread, as in the agent.
 
 Fleet mode: ``.venv/bin/python bench/availability.py --sites 10000 [--hours 3] [--baseline FILE]``
 seeds ``--sites`` sites with one 10 s http check each over ``--hours`` of history (a
-throwaway SQLite store; 10 000 sites x 3 h is 10.8 million rows), then reports the first
+throwaway SQLite store; 10 000 sites x 3 h is 10.8 million rows; ``--ends`` adds an hour
+around the start of the 30-day window, so steady refreshes subtract real rows), then reports the first
 fill (blocking, and batched as the agent runs it, with the worst 10 ms-timer stall), a
 steady refresh one minute later (wall and CPU time), and the memory the cache holds
 afterwards (tracemalloc, in a separate pass). ``--baseline`` loads ``AvailabilityCache``
@@ -80,7 +81,7 @@ async def _stall_during(cache: AvailabilityCache, config: Config) -> tuple[float
     return time.perf_counter() - start, stall
 
 
-def _seed_fleet(directory: Path, sites: int, hours: float) -> Config:
+def _seed_fleet(directory: Path, sites: int, hours: float, *, ends: bool) -> Config:
     """``sites`` sites, one 10 s http check each, ``hours`` of history ending at NOW."""
     body = "".join(f"  - name: site{i}\n    url: https://site{i}.example.com/\n" for i in range(sites))
     path = directory / "config.yaml"
@@ -99,12 +100,17 @@ def _seed_fleet(directory: Path, sites: int, hours: float) -> Config:
         encoding="utf-8",
     )
     store = Store(directory / "sitewatch.db")
-    count = int(hours * 360)
+    # The last `hours` before NOW, and with --ends also the hour around the window's start,
+    # so a steady refresh has real rows to subtract there (30 full days would be 2.6e9 rows).
+    stretches = [(NOW - hours * 3600, int(hours * 360))]
+    if ends:
+        stretches.append((NOW - WINDOW - 1800, 360))
     for i in range(sites):
         # Site-major insertion is far faster than the agent's time order and gives the same table.
-        start = NOW - hours * 3600 + (i % 10)
         store.append_history(
-            (f"site{i}", "http", start + 10 * k, "critical" if k % 997 < 2 else "ok", 0.1) for k in range(count)
+            (f"site{i}", "http", begin + (i % 10) + 10 * k, "critical" if k % 997 < 2 else "ok", 0.1)
+            for begin, count in stretches
+            for k in range(count)
         )
     store.close()
     return load_config(path)
@@ -138,15 +144,16 @@ async def _batched_stall(cache: Any, config: Config, now: float) -> tuple[float,
     return time.perf_counter() - start, stall
 
 
-def fleet(sites: int, hours: float, baseline: str | None) -> None:
+def fleet(sites: int, hours: float, baseline: str | None, *, ends: bool) -> None:
     """The 10 000-site figures: first fill, steady refresh, memory held."""
     cls = _cache_class(baseline)
     with tempfile.TemporaryDirectory() as tmp:
         begin = time.perf_counter()
-        config = _seed_fleet(Path(tmp), sites, hours)
+        config = _seed_fleet(Path(tmp), sites, hours, ends=ends)
         seeded = time.perf_counter() - begin
         db = Path(tmp) / "sitewatch.db"
-        print(f"{sites} sites, one 10 s http check each, {hours:g} h of history ({seeded:.0f} s to seed)")
+        extra = " + 1 h around the window's start" if ends else ""
+        print(f"{sites} sites, one 10 s http check each, {hours:g} h of history{extra} ({seeded:.0f} s to seed)")
         cache = cls(db)
         fill, fill_stall = asyncio.run(_batched_stall(cache, config, NOW))
         print(
@@ -180,10 +187,11 @@ def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=20, help="sites for the 30-day comparison")
     parser.add_argument("--sites", type=int, help="fleet mode: this many sites with 10 s checks")
     parser.add_argument("--hours", type=float, default=3.0, help="fleet mode: hours of history")
+    parser.add_argument("--ends", action="store_true", help="fleet mode: also an hour at the window's start")
     parser.add_argument("--baseline", help="fleet mode: a file with another AvailabilityCache to measure")
     args = parser.parse_args()
     if args.sites:
-        fleet(args.sites, args.hours, args.baseline)
+        fleet(args.sites, args.hours, args.baseline, ends=args.ends)
         return
     sites = args.count
     with tempfile.TemporaryDirectory() as tmp:
