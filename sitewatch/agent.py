@@ -209,11 +209,11 @@ class Agent:
                 last_prune = now
 
     async def _keep_availability(self) -> None:
-        """Refresh the availability cache in a worker thread (SQLite and arithmetic block), once a minute."""
+        """Refresh the availability cache once a minute, in worker-thread batches (SQLite and arithmetic block)."""
         failing = False
         while True:
             try:
-                await asyncio.to_thread(self.availability.refresh, self.config.sites, self.clock.time())
+                await self.availability.refresh_in_batches(self.config.sites, self.clock.time())
             except Exception as exc:  # a store or arithmetic bug must not end the refreshes for good
                 if not failing:  # say it once (with the traceback), and once when it works again
                     event(self.log, logging.ERROR, "availability_refresh_failed", error=f"{type(exc).__name__}: {exc}")

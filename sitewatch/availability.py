@@ -332,8 +332,10 @@ def site_spans(site: SiteSpec, rows: Sequence[tuple[str, float, str]], start: fl
 
 def site_rows(store: Store, site: SiteSpec, start: float, end: float) -> list[tuple[str, float, str]]:
     """``(check, at, status)`` rows of ``site`` that can cover any of ``[start, end)``, oldest first."""
-    # A sample up to `reach` before `start` still covers the start of the range.
-    lookback = max((reach(c) for c in site.checks), default=0.0)
+    # A sample up to `reach` before `start` still covers the start of the range. Only the
+    # counted checks' samples make the site's spans, so a 1 h tls check must not make a
+    # 10 s http check's site read an hour back.
+    lookback = max((reach(c) for c in counted_checks(site)), default=0.0)
     return _rows(store, site.info.name, start - lookback, end)
 
 

@@ -101,10 +101,10 @@ async def test_a_failing_refresh_is_logged_once_and_the_agent_keeps_serving(
     )
     agent = Agent(load_config(path), logging.getLogger("sitewatch.test"))
 
-    def broken(*_: object) -> None:
+    async def broken(*_: object) -> None:
         raise sqlite3.DatabaseError("file is not a database")
 
-    agent.availability.refresh = broken  # type: ignore[method-assign]
+    agent.availability.refresh_in_batches = broken  # type: ignore[method-assign]
     caplog.set_level(logging.ERROR, logger="sitewatch.test")
     await agent.start()
     try:

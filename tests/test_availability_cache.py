@@ -143,3 +143,117 @@ def test_no_store_means_no_ratios(tmp_path: Path) -> None:
     cache.refresh(config(tmp_path).sites, T0)
     assert cache.ratios == {}
     assert not (tmp_path / "sitewatch.db").exists()
+
+
+def test_a_site_without_history_costs_one_query_and_a_fixed_size_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """blog has no samples: its 30 days are no_data (less maintenance) without one bucket per hour or day."""
+    cfg = config(tmp_path)
+    blog = cfg.sites[1]
+    store = Store(tmp_path / "sitewatch.db")
+    store.append_history(history(T0 - 3600, T0))  # shop only
+    queries: list[str] = []
+    real_rows = availability_cache.site_rows
+
+    def counting(store: Store, site: SiteSpec, lo: float, hi: float) -> list[tuple[str, float, str]]:
+        queries.append(site.info.name)
+        return real_rows(store, site, lo, hi)
+
+    monkeypatch.setattr(availability_cache, "site_rows", counting)
+    cache = AvailabilityCache(store.path)
+    try:
+        cache.refresh([blog], T0)
+        assert queries == ["blog"]  # the unsettled tail only: the empty 30 days are skipped, not read
+        expected = site_availability(store, blog, T0 - WINDOW, T0)
+        got = cache.totals["blog"]
+        assert got.up == got.down == 0
+        assert got.maintenance == pytest.approx(expected.maintenance)
+        assert got.maintenance > 0
+        assert got.no_data == pytest.approx(expected.no_data)
+        entry = cache._sites["blog"]
+        assert not hasattr(entry, "__dict__")  # __slots__: a fixed handful of floats, no per-period container
+        assert all(not isinstance(getattr(entry, name), dict | list) for name in type(entry).__slots__)
+    finally:
+        store.close()
+
+
+def test_refreshes_across_utc_midnight_match_the_full_computation(tmp_path: Path) -> None:
+    """Both ends of the window cross a UTC midnight (and a maintenance window starts there): still exact."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        agent:
+          state_dir: {tmp_path}
+        defaults:
+          interval: 60s
+          timeout: 10s
+        maintenance:
+          - {{cron: "0 0 * * *", duration: 5m}}
+        sites:
+          - name: shop
+            url: https://shop.example.com/
+        """),
+        encoding="utf-8",
+    )
+    cfg = load_config(path)
+    midnight = dt.datetime(2026, 11, 16, tzinfo=dt.UTC).timestamp()
+    store = Store(tmp_path / "sitewatch.db")
+    now = midnight - 7 * 60 - 17
+    store.append_history(history(now - WINDOW - 3600, now))
+    cache = AvailabilityCache(store.path)
+    try:
+        while now < midnight + 9 * 60:
+            cache.refresh(cfg.sites, now)
+            expected = site_availability(store, cfg.sites[0], now - WINDOW, now)
+            got = cache.totals["shop"]
+            for name in ("up", "down", "maintenance", "no_data"):
+                assert getattr(got, name) == pytest.approx(getattr(expected, name), abs=1e-6), (now, name)
+            store.append_history(history(now, now + 47))
+            now += 47
+    finally:
+        store.close()
+
+
+def test_a_steady_refresh_reads_only_the_last_minutes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first fill, a refresh a minute later reads a handful of rows, not the window's 43 000."""
+    cfg = config(tmp_path)
+    store = Store(tmp_path / "sitewatch.db")
+    store.append_history(history(T0 - WINDOW - 3600, T0 + 60))
+    rows_read: list[int] = []
+    real_rows = availability_cache.site_rows
+
+    def counting(store: Store, site: SiteSpec, lo: float, hi: float) -> list[tuple[str, float, str]]:
+        rows = real_rows(store, site, lo, hi)
+        rows_read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(availability_cache, "site_rows", counting)
+    cache = AvailabilityCache(store.path)
+    try:
+        cache.refresh(cfg.sites, T0)
+        assert sum(rows_read) > 40_000  # the first fill reads the window once
+        rows_read.clear()
+        cache.refresh(cfg.sites, T0 + 60)
+        # Per site: the minute that settled + the unsettled tail (one query), and the minute
+        # that left the window (one query). A 60 s check gives a few rows each.
+        assert len(rows_read) == 4
+        assert sum(rows_read) <= 10, rows_read
+    finally:
+        store.close()
+
+
+async def test_batched_refresh_equals_the_blocking_one(tmp_path: Path) -> None:
+    """The agent's batched refresh (one site per worker call here) gives the same totals as refresh()."""
+    cfg = config(tmp_path)
+    store = Store(tmp_path / "sitewatch.db")
+    store.append_history(history(T0 - 3 * 86400, T0))
+    blocking, batched = AvailabilityCache(store.path), AvailabilityCache(store.path)
+    try:
+        for now in (T0 - 600, T0):
+            blocking.refresh(cfg.sites, now)
+            await batched.refresh_in_batches(cfg.sites, now, batch=1)
+            assert batched.totals == blocking.totals
+            assert batched.ratios == blocking.ratios
+    finally:
+        store.close()
