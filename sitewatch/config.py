@@ -142,10 +142,7 @@ class _Site(_Incident):
     @pydantic.field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        try:
-            url = yarl.URL(value)
-        except ValueError:
-            url = yarl.URL()
+        url = _parse_url(value) or yarl.URL()
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"expected a URL like https://shop.example.com/, got {value!r}")
         return value
@@ -353,9 +350,9 @@ def _build_sites(
                     Problem(here, f"sites[{i}].name", f"duplicate site name {name!r} (first defined at {seen[name]})")
                 )
             seen.setdefault(name, here)
-        info = SiteInfo(
-            name=str(name), url=yarl.URL(str(site_data.get("url", "http://invalid/"))), tags=site.tags if site else ()
-        )
+        # A site that failed validation still gets a placeholder so its checks are validated too.
+        url = _parse_url(site.url) if site else None
+        info = SiteInfo(name=str(name), url=url or yarl.URL("http://invalid/"), tags=site.tags if site else ())
         interval = (site.interval if site else None) or defaults.interval
         timeout = (site.timeout if site else None) or defaults.timeout
         checks_data = site_data.get("checks", [{"type": "http"}])
@@ -463,3 +460,11 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
 def _quoted(value: str, smap: SourceMap, path: KeyPath) -> str:
     """``value`` quoted for an error message, unless it came from a secret."""
     return "(a value from a secret, not shown)" if smap.is_secret(path) else repr(value)
+
+
+def _parse_url(text: str) -> yarl.URL | None:
+    """``text`` as a URL, or None when yarl cannot read it (a bad port, a broken IPv6 literal)."""
+    try:
+        return yarl.URL(text)
+    except ValueError:
+        return None

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import pytest
 import trustme
+from hypothesis import settings
+
+# CI replays the same examples every run (a landing must not depend on luck); a developer's
+# plain `pytest` explores new ones, which is how the fuzz tests find bugs.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("SITEWATCH_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -302,3 +302,10 @@ def test_sla_target_from_site_else_defaults(tmp_path: Path) -> None:
     )
     assert [s.sla for s in config.sites] == [99.95, 99.5]
     assert load_config(write(tmp_path, GOOD_SITE)).sites[0].sla is None
+
+
+@pytest.mark.parametrize("url", ["https://shop.example.com:hop.example.com/", "https://[::1/", "ftp://x/", "shop"])
+def test_site_url_must_be_a_readable_http_url(tmp_path: Path, url: str) -> None:
+    """A site URL yarl cannot read, or one that is not http(s), is a located error, not a traceback."""
+    found = problems(write(tmp_path, f"sites:\n  - name: shop\n    url: '{url}'\n"))
+    assert any(":3: sites[0].url: expected a URL like https://shop.example.com/" in p for p in found), found
