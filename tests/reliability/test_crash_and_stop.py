@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from aiohttp import web
 
 from tests.helpers import serve, wait_for
 from tests.test_agent_metrics import free_port
+from tests.test_incidents import start_agent as start
 
 pytestmark = pytest.mark.slow
 
@@ -102,19 +102,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             encoding="utf-8",
         )
         yield World(site, recorder, config, tmp_path / "state" / "sitewatch.db")
-
-
-async def start(config: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sitewatch.cli",
-        "run",
-        "-c",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
 
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
