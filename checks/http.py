@@ -8,19 +8,19 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import yarl
 
 from checks.http_config import HttpConfig, describe, find
 from sitewatch.probe import (
     Check,
     Context,
-    ForbiddenAddress,
+    ExchangeError,
     MetricSpec,
     Network,
     Result,
     Sample,
     Status,
+    exchange,
     forbidden_address,
     format_duration,
     format_size,
@@ -37,8 +37,6 @@ __all__ = ["HttpCheck"]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _SNIPPET = 160
-#: The check's own deadline (asyncio.timeout in run) bounds every request; one shared, immutable value.
-_NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=None)
 
 
 @dataclass
@@ -97,6 +95,7 @@ class HttpCheck(Check[HttpConfig]):
         host = self.start_url.host or ""
         self.override = {host: str(config.resolve)} if config.resolve is not None else {}
         self.start_redacted = redact_url(self.start_url)
+        self.body = config.body.encode("utf-8") if config.body is not None else None
         # Most checks neither pin an address nor an IP family: skip those context switches per run.
         self.default_family = (config.ip_protocol, config.ip_fallback) == ("auto", True)
 
@@ -143,41 +142,40 @@ class HttpCheck(Check[HttpConfig]):
 
     async def _fetch(self, ctx: Context, fetch: _Fetch, stage: list[str], timer: Any) -> None:
         cfg = self.config
-        method, body = cfg.method, cfg.body
+        method, body = cfg.method, self.body
         seen = {str(fetch.url)}
         while True:
-            host = fetch.url.host or "?"
-            stage[0] = host
+            stage[0] = fetch.url.host or "?"
             # Only the configured URL is trusted; where a redirect leads is the site's choice, not ours.
             hop = untrusted_target(fetch.private) if fetch.chain else contextlib.nullcontext()
-            async with _errors(fetch.url):
+            try:
                 with hop:
-                    resp = await ctx.session.request(
+                    answer = await exchange(
                         method,
                         fetch.url,
                         headers=self.headers if fetch.url.host == self.start_url.host else self.foreign_headers,
-                        data=body,
-                        allow_redirects=False,
-                        ssl=cfg.verify_tls,
+                        body=body,
+                        resolver=ctx.resolver,
+                        user_agent=ctx.user_agent,
+                        verify_tls=cfg.verify_tls,
+                        max_body=cfg.max_body,
                         proxy=cfg.proxy,
-                        timeout=_NO_CLIENT_TIMEOUT,
                     )
-                async with resp:
-                    if not fetch.chain:
-                        fetch.private = self._private_guard(timer.peer)
-                    fetch.status, fetch.reason = resp.status, resp.reason or ""
-                    location = resp.headers.get("Location")
-                    if cfg.follow_redirects and resp.status in _REDIRECTS and location:
-                        fetch.url = self._next_hop(fetch, location, seen)
-                        if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
-                            method, body = "GET", None
-                        continue
-                    fetch.headers = {k.lower(): v for k, v in resp.headers.items()}
-                    fetch.content_length = resp.content_length if resp.content_length is not None else -1
-                    raw = await self._read_capped(resp, fetch)
-                    timer.body_done()
-                    fetch.body = raw.decode(resp.charset or "utf-8", errors="replace")
-                    return
+            except ExchangeError as exc:
+                raise _failure(exc) from None
+            if not fetch.chain:
+                fetch.private = self._private_guard(answer.peer)
+            fetch.status, fetch.reason = answer.status, _clean(answer.reason)
+            if cfg.follow_redirects and answer.status in _REDIRECTS and answer.location:
+                fetch.url = self._next_hop(fetch, answer.location, seen)
+                if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
+                    method, body = "GET", None
+                continue
+            fetch.headers = answer.headers
+            fetch.content_length = answer.content_length
+            fetch.body_bytes, fetch.truncated = len(answer.body), answer.truncated
+            fetch.body = _decode(answer.body, answer.charset)
+            return
 
     def _next_hop(self, fetch: _Fetch, location: str, seen: set[str]) -> yarl.URL:
         try:
@@ -213,19 +211,6 @@ class HttpCheck(Check[HttpConfig]):
         if peer is None or private_address(peer, cfg.private_networks):
             return ()
         return cfg.private_networks
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse, fetch: _Fetch) -> bytes:
-        limit = self.config.max_body
-        chunks: list[bytes] = []
-        while fetch.body_bytes < limit:
-            chunk = await resp.content.read(min(65536, limit - fetch.body_bytes))
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            fetch.body_bytes += len(chunk)
-        # Stop at the cap: the rest is neither read nor kept (the connection is closed).
-        fetch.truncated = not resp.content.at_eof()
-        return b"".join(chunks)
 
     def _judge(self, fetch: _Fetch, elapsed: float) -> tuple[Status, str, dict[str, Any]]:
         cfg = self.config
@@ -280,39 +265,20 @@ def _excerpt(body: str, span: tuple[int, int]) -> str:
     return _clean(body[max(0, start - 40) : end + 80])
 
 
-@contextlib.asynccontextmanager
-async def _errors(url: yarl.URL) -> Any:
-    """Translate client exceptions into failures that say what broke, in words."""
-    host = f"{url.host}:{url.port}"
+#: What each failed step of a request means for the site: a bad certificate or a refused
+#: redirect is the site's fault (critical); anything else means it could not be measured.
+_FAILURE_STATUS = {"certificate": Status.CRITICAL, "forbidden": Status.CRITICAL, "request": Status.CRITICAL}
+
+
+def _failure(exc: ExchangeError) -> _Failed:
+    detail = _clean(exc.detail)
+    if exc.kind == "forbidden":
+        detail = f"redirect refused: {detail}"
+    return _Failed(_FAILURE_STATUS.get(exc.kind, Status.ERROR), detail)
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
     try:
-        yield
-    except TimeoutError:
-        raise  # the caller's deadline names the stage
-    except aiohttp.ClientConnectorDNSError as exc:
-        if isinstance(exc.os_error, ForbiddenAddress):
-            raise _Failed(Status.CRITICAL, f"redirect refused: {exc.os_error}") from None
-        raise _Failed(Status.ERROR, f"cannot resolve {url.host}: {exc.os_error.strerror or exc.os_error}") from None
-    except aiohttp.ClientConnectorCertificateError as exc:
-        reason = getattr(exc.certificate_error, "verify_message", None) or exc.certificate_error
-        raise _Failed(Status.CRITICAL, f"TLS certificate of {url.host} is not valid: {reason}") from None
-    except (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError) as exc:
-        raise _Failed(Status.ERROR, f"TLS handshake with {host} failed: {_reason(exc)}") from None
-    except aiohttp.ClientConnectorError as exc:
-        raise _Failed(Status.ERROR, f"cannot connect to {host}: {exc.os_error.strerror or exc.os_error}") from None
-    except aiohttp.ServerDisconnectedError:
-        raise _Failed(Status.ERROR, f"{host} closed the connection without a complete response") from None
-    except aiohttp.ClientPayloadError as exc:
-        raise _Failed(Status.ERROR, f"response body from {host} is broken: {_reason(exc)}") from None
-    except aiohttp.ClientResponseError as exc:
-        raise _Failed(Status.ERROR, f"invalid HTTP response from {host}: {_clean(exc.message)}") from None
-    except aiohttp.InvalidURL as exc:
-        raise _Failed(Status.CRITICAL, f"invalid URL: {_clean(str(exc))}") from None
-    except aiohttp.ClientError as exc:
-        raise _Failed(Status.ERROR, f"request to {host} failed: {_reason(exc)}") from None
-    except (ConnectionError, OSError) as exc:
-        raise _Failed(Status.ERROR, f"connection to {host} failed: {exc.strerror or exc}") from None
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return _clean(text)
+        return raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know: read it as UTF-8 rather than fail the check
+        return raw.decode("utf-8", errors="replace")

@@ -34,6 +34,7 @@ __all__ = [
     "PhaseTimer",
     "ProbeConnector",
     "ProbeResolver",
+    "current_timer",
     "ip_preference",
     "make_session",
     "measure_phases",
@@ -91,6 +92,11 @@ _override: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("s
 _family: contextvars.ContextVar[tuple[IpProtocol, bool]] = contextvars.ContextVar(
     "sitewatch_family", default=("auto", True)
 )
+
+
+def current_timer() -> PhaseTimer | None:
+    """The phase timer of the enclosing :func:`measure_phases` block, if any."""
+    return _timer.get()
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ from sitewatch.httpclient import (
     resolve_override,
     untrusted_target,
 )
+from sitewatch.httpexchange import ExchangeError, HttpAnswer, exchange
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
 
 __all__ = [
@@ -42,8 +43,10 @@ __all__ = [
     "Clock",
     "Context",
     "Duration",
+    "ExchangeError",
     "ForbiddenAddress",
     "MetricSpec",
+    "HttpAnswer",
     "Network",
     "PRIVATE_NETWORKS",
     "Pattern",
@@ -56,6 +59,7 @@ __all__ = [
     "Status",
     "SystemClock",
     "Thresholds",
+    "exchange",
     "forbidden_address",
     "format_duration",
     "format_size",
@@ -210,6 +214,11 @@ class Context:
     clock: Clock
     resolver: aiohttp.abc.AbstractResolver
     log: logging.Logger
+
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent the agent sends (``agent.user_agent``), for checks with their own client."""
+        return str(self.session.headers.get("User-Agent", "sitewatch"))
 
 
 def redact_url(url: yarl.URL | str) -> str:
