@@ -72,7 +72,7 @@ class IncidentTracker:
             record.result.summary,
             record.started,
             spec.policy,
-            suppressed=self._suppressed(spec, record.started),
+            suppressed=lambda: self._suppressed(spec, record.started),
         )
         for change in events:
             payload = self._payload(spec, key, change, record)

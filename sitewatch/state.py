@@ -10,6 +10,7 @@ incident already open stays open and may still resolve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -73,9 +74,13 @@ def step(
     at: float,
     policy: Policy,
     *,
-    suppressed: bool = False,
+    suppressed: bool | Callable[[], bool] = False,
 ) -> tuple[CheckState, list[IncidentEvent]]:
-    """Feed one result; return the new state and the events it caused (zero or one)."""
+    """Feed one result; return the new state and the events it caused (zero or one).
+
+    ``suppressed`` may be a callable: it is asked only when an incident would open,
+    so the healthy majority of results never pays for the lookup behind it.
+    """
     failing = _failing(status, policy)
     flips = tuple(t for t in state.flips if at - t <= policy.flap_window)
     if failing != state.last_failing:
@@ -101,7 +106,7 @@ def step(
             policy.fail_for is not None and new.failing_since is not None and at - new.failing_since >= policy.fail_for
         )
         # A flapping check never holds fail_after in a row: its flips open the incident.
-        if failing and (long_enough or flapping) and not suppressed:
+        if failing and (long_enough or flapping) and not (suppressed() if callable(suppressed) else suppressed):
             new = replace(new, open=True, severity=severity, opened_at=at, flapping=flapping)
             return new, [IncidentEvent("opened", at, severity, summary, at, flapping)]
         return new, []

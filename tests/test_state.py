@@ -107,3 +107,23 @@ def test_properties(statuses: list[Status], fail_after: int, recover_after: int,
             assert is_open
             if kind == "resolved":
                 is_open = False
+
+
+def test_suppression_is_asked_only_when_an_incident_would_open() -> None:
+    """A lazy ``suppressed`` is called only on the run that would open: healthy runs cost no lookup."""
+    asked: list[int] = []
+    state = CheckState()
+    statuses = [OK, OK, CRIT, CRIT, CRIT, CRIT, OK, OK, OK]
+    opened_at = []
+    for i, status in enumerate(statuses):
+        state, events = step(
+            state,
+            status,
+            "s",
+            i * 60.0,
+            Policy(),
+            suppressed=lambda i=i: asked.append(i) or i < 5,  # type: ignore[misc]
+        )
+        opened_at += [i for e in events if e.kind == "opened"]
+    assert opened_at == [5]  # run 4 would have opened (third failure) but was suppressed; run 5 opens
+    assert asked == [4, 5]
