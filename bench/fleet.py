@@ -321,6 +321,10 @@ class Point:
         return self.sites / self.interval
 
 
+#: ``--agent-set key=value`` settings added to the agent section (e.g. ``timer_slack=0s``).
+AGENT_EXTRA: dict[str, str] = {}
+
+
 def sitewatch_config(target: Target, point: Point, port: int, state: Path, changed: int = 0) -> str:
     """The agent's YAML: one http check per site; ``changed`` sites get another URL (for reload)."""
     lines = [
@@ -329,6 +333,7 @@ def sitewatch_config(target: Target, point: Point, port: int, state: Path, chang
         f"  state_dir: {state}",
         "  concurrency: 512",
         "  per_host_concurrency: 256",
+        *(f"  {key}: {value}" for key, value in AGENT_EXTRA.items()),
         "defaults:",
         f"  interval: {point.interval:g}s",
         "  timeout: 5s",
@@ -400,7 +405,18 @@ def run_sitewatch(
     if profile:
         spy = procs.start(
             [
-                *(str(ROOT / ".venv/bin/py-spy"), "record", "-o", profile, "--pid", str(agent.pid), "--nonblocking"),
+                *(
+                    str(ROOT / ".venv/bin/py-spy"),
+                    "record",
+                    "-o",
+                    profile,
+                    "--pid",
+                    str(agent.pid),
+                    "--nonblocking",
+                    "--gil",
+                    "--rate",
+                    "250",
+                ),
                 # An .svg is a flame graph; any other name gets collapsed stacks, greppable text.
                 *(() if profile.endswith(".svg") else ("--format", "raw")),
             ],
@@ -700,9 +716,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="", help="py-spy SVG of the agent during this point's window")
     parser.add_argument("--window", type=float, default=0, help="override the measurement window (s)")
     parser.add_argument("--src", default="", help="run the agent from this source tree (PYTHONPATH)")
+    parser.add_argument(
+        "--agent-set", action="append", default=[], metavar="KEY=VALUE", help="an agent: setting for sitewatch"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
     parser.add_argument("--no-write", action="store_true", help="print only; write no results file")
     args = parser.parse_args(argv)
+    AGENT_EXTRA.update(item.split("=", 1) for item in args.agent_set)
     if args.quick:
         plan = [Point("N=200", 200, 5, 15), Point("N=10,000 start/reload", 10_000, 60, 0, measure=False)]
     else:

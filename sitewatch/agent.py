@@ -96,6 +96,7 @@ class Agent:
             clock=self.clock,
             concurrency=config.agent.concurrency,
             per_host=config.agent.per_host_concurrency,
+            slack=config.agent.timer_slack,
             on_result=self._on_result,
             lag=self.book.lag,
             log=log,

@@ -86,6 +86,9 @@ class AgentConfig(_Model):
     state_dir: Path = Path("/var/lib/sitewatch")
     concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
     per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8
+    #: Runs due within this much of each other start together (each up to this late): fewer
+    #: event-loop wake-ups, and the connections they open are then served in shared loop turns.
+    timer_slack: Annotated[Duration, pydantic.Field(ge=0, le=1.0)] = 0.02
     user_agent: str = f"sitewatch/{__version__}"
     #: How long the result history (for availability reports) is kept.
     history_retention: PositiveDuration = 400 * 86400.0

@@ -23,7 +23,6 @@ import sys
 import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohappyeyeballs
@@ -50,23 +49,24 @@ __all__ = [
 IpProtocol = Literal["auto", "ip4", "ip6"]
 
 
-@dataclass
 class PhaseTimer:
     """Accumulates phase durations (seconds) over every request made while active.
 
     Phases follow blackbox_exporter: ``resolve``, ``connect``, ``tls``,
     ``processing`` (connection ready → response headers) and ``transfer``
-    (headers → body read, reported by the check via :meth:`body_done`).
+    (headers → body read, reported by :meth:`body_done`). A plain slotted class:
+    one is made per probe, and a dataclass with factories cost ~1 % of the agent.
     """
 
-    phases: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("resolve", "connect", "tls", "processing", "transfer"), 0.0)
-    )
-    _marks: dict[str, float] = field(default_factory=dict)
-    #: Where the current request is, in words, for "timed out while …" messages.
-    stage: str = "starting"
-    #: The address the latest connection reached (redirect policy compares hops against it).
-    peer: str | None = None
+    __slots__ = ("_marks", "peer", "phases", "stage")
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {"resolve": 0.0, "connect": 0.0, "tls": 0.0, "processing": 0.0, "transfer": 0.0}
+        self._marks: dict[str, float] = {}
+        #: Where the current request is, in words, for "timed out while …" messages.
+        self.stage = "starting"
+        #: The address the latest connection reached (redirect policy compares hops against it).
+        self.peer: str | None = None
 
     def _mark(self, name: str) -> None:
         self._marks[name] = time.perf_counter()
@@ -100,15 +100,23 @@ def current_timer() -> PhaseTimer | None:
     return _timer.get()
 
 
-@contextlib.contextmanager
-def measure_phases() -> Iterator[PhaseTimer]:
-    """Time every request made inside the block; yields the accumulating timer."""
-    timer = PhaseTimer()
-    token = _timer.set(timer)
-    try:
-        yield timer
-    finally:
-        _timer.reset(token)
+class measure_phases:  # lower case: it reads as the function it replaced, ``with measure_phases() as t``
+    """Time every request made inside the block; yields the accumulating timer.
+
+    A class, not a generator context manager: it is entered once per probe.
+    """
+
+    __slots__ = ("_timer", "_token")
+
+    def __init__(self) -> None:
+        self._timer = PhaseTimer()
+
+    def __enter__(self) -> PhaseTimer:
+        self._token = _timer.set(self._timer)
+        return self._timer
+
+    def __exit__(self, *exc: object) -> None:
+        _timer.reset(self._token)
 
 
 @contextlib.contextmanager

@@ -23,9 +23,9 @@ import functools
 import socket
 import ssl
 import zlib
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal
 
 import aiohappyeyeballs
 import httptools
@@ -36,7 +36,6 @@ from sitewatch.httpclient import ForbiddenAddress, PhaseTimer, current_timer
 
 __all__ = ["ExchangeError", "HttpAnswer", "exchange", "tls_context"]
 
-_T = TypeVar("_T")
 
 ErrorKind = Literal[
     "request", "resolve", "forbidden", "connect", "certificate", "tls", "proxy", "disconnected", "body", "protocol"
@@ -108,6 +107,11 @@ def _basic(user: str | None, password: str | None) -> str:
 def _head(
     method: str, target: str, url: yarl.URL, *, headers: Mapping[str, str], body: bytes | None, user_agent: str
 ) -> bytes:
+    if not headers and body is None and url.user is None:  # the common probe: built in one format
+        return (
+            f"{method} {target} HTTP/1.1\r\nHost: {_host_header(url)}\r\nUser-Agent: {user_agent}\r\n"
+            "Accept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n"
+        ).encode()
     fields = {
         "host": ("Host", _host_header(url)),
         "user-agent": ("User-Agent", user_agent),
@@ -357,39 +361,70 @@ async def _addresses(
     return infos
 
 
-async def _connect(plan: _Plan, resolver: AbstractResolver, timer: PhaseTimer | None) -> socket.socket:
+class _Idle(asyncio.Protocol):
+    """Holds a fresh TCP connection until TLS is started on it."""
+
+
+async def _connect(
+    loop: asyncio.AbstractEventLoop,
+    plan: _Plan,
+    resolver: AbstractResolver,
+    timer: PhaseTimer | None,
+    protocol: asyncio.BaseProtocol,
+) -> asyncio.Transport:
+    """A TCP connection to the plan's host (the site or the proxy), read by ``protocol``."""
     infos = await _addresses(plan.host, plan.port, resolver, timer)
     if timer is not None:
         timer._mark("tcp")
         timer.stage = "connecting"
     try:
-        sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
+        if len(infos) == 1:  # the usual case: asyncio connects an address without a resolver round trip
+            address = infos[0][4]
+            transport, _ = await loop.create_connection(lambda: protocol, address[0], address[1])
+        else:
+            sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
+            try:
+                transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
     except OSError as exc:
         raise ExchangeError("connect", f"cannot connect to {plan.host}:{plan.port}: {exc.strerror or exc}") from None
     if timer is not None:
         timer._add_since("connect", "tcp")
-        timer.peer = str(sock.getpeername()[0])
-    return sock
+        timer.peer = str(transport.get_extra_info("peername")[0])
+    return transport
 
 
-async def _handshake(url: yarl.URL, timer: PhaseTimer | None, handshake: Awaitable[_T]) -> _T:
-    """Await a TLS handshake and turn its failure into words."""
+async def _handshake(
+    loop: asyncio.AbstractEventLoop,
+    raw: asyncio.Transport,
+    reader: asyncio.Protocol,
+    *,
+    name: str,
+    context: ssl.SSLContext,
+    timer: PhaseTimer | None,
+    where: str,
+) -> asyncio.Transport:
+    """Start TLS on ``raw`` (the ``tls`` phase) and hand the secured transport to ``reader``."""
     if timer is not None:
         timer._mark("tls")
         timer.stage = "in the TLS handshake"
-    where = f"{url.raw_host}:{url.port}"
     try:
-        opened = await handshake
+        secured = await loop.start_tls(raw, reader, context, server_hostname=name, ssl_shutdown_timeout=0.1)
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or exc.reason or exc
-        raise ExchangeError("certificate", f"TLS certificate of {url.raw_host} is not valid: {reason}") from None
+        raise ExchangeError("certificate", f"TLS certificate of {name} is not valid: {reason}") from None
     except ssl.SSLError as exc:
         raise ExchangeError("tls", f"TLS handshake with {where} failed: {exc.reason or exc}") from None
     except OSError as exc:
         raise ExchangeError("tls", f"TLS handshake with {where} failed: {exc.strerror or exc}") from None
+    if secured is None:  # pragma: no cover - only while the loop closes
+        raise ExchangeError("tls", f"TLS handshake with {where} failed: the connection closed")
     if timer is not None:
         timer._add_since("tls", "tls")
-    return opened
+    reader.connection_made(secured)
+    return secured
 
 
 async def _open(
@@ -397,62 +432,47 @@ async def _open(
     url: yarl.URL,
     plan: _Plan,
     *,
-    sock: socket.socket,
+    resolver: AbstractResolver,
     response: _Response,
     verify: bool,
     timer: PhaseTimer | None,
 ) -> asyncio.Transport:
     """The transport the request goes out on: plain, TLS, through a proxy, or TLS in a CONNECT tunnel."""
+    site = f"{url.raw_host}:{url.port}"
+    name = url.raw_host or ""
     if plan.proxy is None:
         if url.scheme != "https":
-            transport, _ = await loop.create_connection(lambda: response, sock=sock)
-            return transport
-        transport, _ = await _handshake(
-            url,
-            timer,
-            loop.create_connection(
-                lambda: response,
-                sock=sock,
-                ssl=tls_context(verify),
-                server_hostname=url.raw_host,
-                ssl_shutdown_timeout=0.1,
-            ),
-        )
-        return transport
-    # An https:// proxy gets TLS itself (verified); a tunnel then runs the site's TLS inside it.
-    to_proxy = tls_context(True) if plan.proxy.scheme == "https" else None
-    proxy_name = plan.proxy.raw_host if to_proxy is not None else None
-    if not plan.tunnel:
-        transport, _ = await loop.create_connection(
-            lambda: response, sock=sock, ssl=to_proxy, server_hostname=proxy_name
-        )
-        return transport
-    tunnel = _Tunnel(loop)
-    transport, _ = await loop.create_connection(lambda: tunnel, sock=sock, ssl=to_proxy, server_hostname=proxy_name)
-    authority = f"{url.raw_host}:{url.port}"
-    extra = "".join(f"{k}: {v}\r\n" for k, v in plan.extra.items())
-    transport.write(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{extra}\r\n".encode())
+            return await _connect(loop, plan, resolver, timer, response)
+        raw = await _connect(loop, plan, resolver, timer, _Idle())
+        try:
+            return await _handshake(
+                loop, raw, response, name=name, context=tls_context(verify), timer=timer, where=site
+            )
+        except BaseException:
+            raw.abort()
+            raise
+    # Through a proxy. An https:// proxy gets TLS itself (verified); a tunnel runs the site's TLS inside.
+    reader: asyncio.Protocol = _Tunnel(loop) if plan.tunnel else response
+    proxy_tls = plan.proxy.scheme == "https"
+    raw = await _connect(loop, plan, resolver, timer, _Idle() if proxy_tls else reader)
     try:
-        answer = await tunnel.answered
-    except ExchangeError:
-        transport.abort()
-        raise
-    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or parts[1] != "200":
-        transport.abort()
-        raise ExchangeError("proxy", f"the proxy refused CONNECT to {authority}: {status_line[:80]!r}")
-    try:
-        inner = await _handshake(
-            url, timer, loop.start_tls(transport, response, tls_context(verify), server_hostname=url.raw_host)
-        )
+        if proxy_tls:
+            proxy = plan.proxy.raw_host or ""
+            where = f"{proxy}:{plan.port}"
+            raw = await _handshake(loop, raw, reader, name=proxy, context=tls_context(True), timer=timer, where=where)
+        if not isinstance(reader, _Tunnel):
+            return raw
+        extra = "".join(f"{k}: {v}\r\n" for k, v in plan.extra.items())
+        raw.write(f"CONNECT {site} HTTP/1.1\r\nHost: {site}\r\n{extra}\r\n".encode())
+        answer = await reader.answered
+        status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or parts[1] != "200":
+            raise ExchangeError("proxy", f"the proxy refused CONNECT to {site}: {status_line[:80]!r}")
+        return await _handshake(loop, raw, response, name=name, context=tls_context(verify), timer=timer, where=site)
     except BaseException:
-        transport.abort()
+        raw.abort()
         raise
-    if inner is None:  # pragma: no cover - only when the loop is closing
-        raise ExchangeError("proxy", "the connection closed during the TLS handshake")
-    response.connection_made(inner)
-    return inner
 
 
 async def exchange(
@@ -484,10 +504,8 @@ async def exchange(
         user_agent=user_agent,
     )
     response = _Response(loop, max_body, method == "HEAD", f"{url.raw_host}:{url.port}")
-    sock = await _connect(plan, resolver, timer)
-    transport: asyncio.Transport | None = None
+    transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
     try:
-        transport = await _open(loop, url, plan, sock=sock, response=response, verify=verify_tls, timer=timer)
         if timer is not None:
             timer._mark("ready")
             timer.stage = "waiting for the response headers"
@@ -501,14 +519,11 @@ async def exchange(
         if timer is not None:
             timer.body_done()
     finally:
-        if transport is not None:
-            # A capped or abandoned response is dropped, not drained.
-            if response.complete:
-                transport.close()
-            else:
-                transport.abort()
+        # A capped or abandoned response is dropped, not drained.
+        if response.complete:
+            transport.close()
         else:
-            sock.close()
+            transport.abort()
     length = response.headers.get("content-length", "")
     return HttpAnswer(
         status=response.parser.get_status_code(),
@@ -517,6 +532,6 @@ async def exchange(
         body=b"".join(response.chunks),
         truncated=response.truncated,
         content_length=int(length) if length.isdigit() else -1,
-        peer=timer.peer if timer is not None else None,
+        peer=timer.peer if timer is not None else str(transport.get_extra_info("peername")[0]),
         location=response.location,
     )

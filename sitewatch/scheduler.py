@@ -42,11 +42,13 @@ class _Job:
     removed: bool = False
     generation: int = 0
     host: str = field(init=False)
+    task_name: str = field(init=False)
     #: Built once per job: a run's Context only changes when its spec does.
     ctx: Context | None = None
 
     def __post_init__(self) -> None:
         self.host = self.check.target_host
+        self.task_name = f"check {self.spec.site.name}/{self.spec.name}"
 
 
 class Scheduler:
@@ -60,6 +62,7 @@ class Scheduler:
         clock: Clock,
         concurrency: int,
         per_host: int,
+        slack: float = 0.0,
         on_result: Callable[[RunRecord], None],
         lag: Histogram,
         log: logging.Logger,
@@ -70,6 +73,7 @@ class Scheduler:
         self._clock = clock
         self._global = asyncio.Semaphore(concurrency)
         self._per_host_limit = per_host
+        self._slack = slack
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._on_result = on_result
         self._lag = lag
@@ -139,12 +143,14 @@ class Scheduler:
                 _, _, generation, job = heapq.heappop(self._heap)
                 if job.removed or generation != job.generation or job.running is not None:
                     continue
-                task = asyncio.create_task(self._execute(job), name=f"check {job.spec.site.name}/{job.spec.name}")
+                task = asyncio.create_task(self._execute(job), name=job.task_name)
                 job.running = task
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             self._wake.clear()
-            delay = self._heap[0][0] - now if self._heap else None
+            # Sleep past the next due time by the slack: the runs that fall due meanwhile start
+            # in the same turn instead of one wake-up each (their lag shows the wait honestly).
+            delay = self._heap[0][0] - now + self._slack if self._heap else None
             try:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()

@@ -306,3 +306,20 @@ async def test_unknown_charset_is_read_as_utf8() -> None:
     async with RawServer(reply) as srv:
         record = await run_check("http", {"contains": ["всё"]}, url=f"http://127.0.0.1:{srv.port}/")
     assert record.result.ok, record.result.summary
+
+
+async def test_several_addresses_are_raced_and_a_refusing_one_is_skipped() -> None:
+    """A name with two addresses: the first refuses, the second answers (happy eyeballs)."""
+    async with RawServer(answer("200 OK", "Content-Length: 2", body=b"ok")) as srv:
+        resolver = ProbeResolver(static={"two.test": ["127.0.0.2", "127.0.0.1"]}, fallback=None)
+        with measure_phases() as timer:
+            got = await exchange(
+                "GET",
+                yarl.URL(f"http://two.test:{srv.port}/"),
+                headers={},
+                body=None,
+                resolver=resolver,
+                user_agent="t",
+            )
+    assert got.body == b"ok"
+    assert timer.peer == "127.0.0.1"

@@ -6,11 +6,13 @@ test itself, so no case here can reach a real metadata service even if the check
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.selector_events
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohappyeyeballs
 import pytest
 
 from sitewatch.probe import Status
@@ -22,18 +24,21 @@ HOSTS = {"shop.test": ["127.0.0.1"], "metadata.test": ["169.254.169.254"], "imds
 
 @pytest.fixture
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Addresses the agent tried to connect to; non-loopback ones are refused before any packet leaves."""
+    """Addresses the agent tried to connect to; non-loopback ones are refused before any packet leaves.
+
+    Watched at the event loop's ``sock_connect``, which every TCP connect goes through
+    (asyncio's ``create_connection`` and happy eyeballs alike).
+    """
     seen: list[str] = []
-    original = aiohappyeyeballs.start_connection
+    original = asyncio.selector_events.BaseSelectorEventLoop.sock_connect
 
-    async def guarded(addr_infos: Any, **kwargs: Any) -> Any:
-        addresses = [info[4][0] for info in addr_infos]
-        seen.extend(addresses)
-        if not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+    async def guarded(loop: Any, sock: socket.socket, address: Any) -> Any:
+        seen.append(address[0])
+        if not ipaddress.ip_address(address[0]).is_loopback:
             raise ConnectionRefusedError(111, "the test only allows loopback")
-        return await original(addr_infos, **kwargs)
+        return await original(loop, sock, address)
 
-    monkeypatch.setattr(aiohappyeyeballs, "start_connection", guarded)
+    monkeypatch.setattr(asyncio.selector_events.BaseSelectorEventLoop, "sock_connect", guarded)
     return seen
 
 
