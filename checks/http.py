@@ -37,6 +37,8 @@ __all__ = ["HttpCheck"]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _SNIPPET = 160
+#: Reusable no-op context for the usual run without ``resolve:`` or an IP family preference.
+_NOTHING = contextlib.nullcontext()
 
 
 @dataclass
@@ -108,12 +110,8 @@ class HttpCheck(Check[HttpConfig]):
         """Fetch, then judge status, headers and content."""
         stage = [""]
         fetch = _Fetch(self.start_url)
-        override = resolve_override(self.override) if self.override else contextlib.nullcontext()
-        family = (
-            contextlib.nullcontext()
-            if self.default_family
-            else ip_preference(self.config.ip_protocol, self.config.ip_fallback)
-        )
+        override = resolve_override(self.override) if self.override else _NOTHING
+        family = _NOTHING if self.default_family else ip_preference(self.config.ip_protocol, self.config.ip_fallback)
         with measure_phases() as timer, override:
             with family:
                 try:
@@ -143,11 +141,11 @@ class HttpCheck(Check[HttpConfig]):
     async def _fetch(self, ctx: Context, fetch: _Fetch, stage: list[str], timer: Any) -> None:
         cfg = self.config
         method, body = cfg.method, self.body
-        seen = {str(fetch.url)}
+        seen: set[str] = set()  # filled on the first redirect: most runs have none
         while True:
             stage[0] = fetch.url.host or "?"
             # Only the configured URL is trusted; where a redirect leads is the site's choice, not ours.
-            hop = untrusted_target(fetch.private) if fetch.chain else contextlib.nullcontext()
+            hop = untrusted_target(fetch.private) if fetch.chain else _NOTHING
             try:
                 with hop:
                     answer = await exchange(
@@ -178,6 +176,8 @@ class HttpCheck(Check[HttpConfig]):
             return
 
     def _next_hop(self, fetch: _Fetch, location: str, seen: set[str]) -> yarl.URL:
+        if not seen:
+            seen.add(str(self.start_url))
         try:
             target = fetch.url.join(yarl.URL(location))
         except ValueError:

@@ -151,11 +151,17 @@ class _Inflater:
 
 
 class _Response(asyncio.Protocol):
-    """Parses one response as it arrives; the futures say when the head and the whole message are in."""
+    """Parses one response as it arrives; ``done`` resolves when the whole message is in (or broke).
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_body: int, head_only: bool, host: str) -> None:
+    The head's arrival is timed in its parser callback rather than through a second future.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_body: int, head_only: bool, host: str, timer: PhaseTimer | None
+    ) -> None:
         self.parser = httptools.HttpResponseParser(self)
-        self.head_in: asyncio.Future[None] = loop.create_future()
+        self.head_in = False
+        self.timer = timer
         self.done: asyncio.Future[None] = loop.create_future()
         self.host = host
         self.max_body = max_body
@@ -193,7 +199,7 @@ class _Response(asyncio.Protocol):
                 self._fail("protocol", str(cause or exc))
         except httptools.HttpParserError as exc:
             self._fail("protocol", str(exc).strip() or type(exc).__name__)
-        if not self.head_in.done():
+        if not self.head_in:
             # llhttp buffers a header of any size: bound the head here (the body is capped separately).
             self.head_bytes += len(data)
             if self.head_bytes > MAX_HEAD:
@@ -207,7 +213,7 @@ class _Response(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.done.done():
             return
-        if not self.head_in.done():
+        if not self.head_in:
             self._fail("disconnected", f"{self.host} closed the connection without a complete response")
         elif exc is None and not self.framed:
             self._finish()  # a body delimited by the end of the connection (HTTP/1.0 style)
@@ -234,7 +240,11 @@ class _Response(asyncio.Protocol):
         if encoding in ("gzip", "x-gzip", "deflate"):
             self.inflater = _Inflater("gzip" if encoding == "x-gzip" else encoding)
         self.framed = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
-        self.head_in.set_result(None)
+        self.head_in = True
+        if (timer := self.timer) is not None:  # timed here: one future and loop turn fewer than awaiting it
+            timer._add_since("processing", "ready")
+            timer._mark("headers")
+            timer.stage = "reading the body"
         if self.head_only:
             self.complete = True
             self._finish()
@@ -268,10 +278,8 @@ class _Response(asyncio.Protocol):
         elif kind == "body":
             detail = f"response body from {self.host} is broken: {detail}"
         error = ExchangeError(kind, detail)
-        for future in (self.head_in, self.done):
-            if not future.done():
-                future.set_exception(error)
-                future.exception()  # retrieved: one of the two is never awaited
+        if not self.done.done():
+            self.done.set_exception(error)
 
 
 class _Tunnel(asyncio.Protocol):
@@ -503,18 +511,13 @@ async def exchange(
         body=body,
         user_agent=user_agent,
     )
-    response = _Response(loop, max_body, method == "HEAD", f"{url.raw_host}:{url.port}")
+    response = _Response(loop, max_body, method == "HEAD", f"{url.raw_host}:{url.port}", timer)
     transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
     try:
         if timer is not None:
             timer._mark("ready")
             timer.stage = "waiting for the response headers"
         transport.write(request)
-        await response.head_in
-        if timer is not None:
-            timer._add_since("processing", "ready")
-            timer._mark("headers")
-            timer.stage = "reading the body"
         await response.done
         if timer is not None:
             timer.body_done()
