@@ -255,7 +255,7 @@ class _Tree:
             event, next_event = self.replay(event)
         assert isinstance(event, NodeEvent)
         self.smap.origins[path] = self.origin(event)
-        anchor = self.open_anchor(event, next_event)
+        anchor = None if event.anchor is None else self.open_anchor(event, next_event)
         value: Any
         if isinstance(event, ScalarEvent):
             tag = self.tag(event)
@@ -266,7 +266,8 @@ class _Tree:
             value = self._mapping(path, next_event)
         else:
             value = [self.build(item, (*path, i), next_event) for i, item in enumerate(self.items(next_event))]
-        self.close_anchor(anchor)
+        if anchor is not None:
+            self.close_anchor(anchor)
         return value
 
     def skip(self, event: Event, next_event: _Next) -> None:
@@ -301,19 +302,21 @@ class _Tree:
 
     def _mapping(self, path: KeyPath, next_event: _Next) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for first in self.items(next_event):
+        while not isinstance(first := next_event(), CollectionEndEvent):
             key_event, key_next = self.replay(first) if isinstance(first, AliasEvent) else (first, next_event)
             assert isinstance(key_event, NodeEvent)
-            anchor = self.open_anchor(key_event, key_next)
-            tag = self.tag(key_event) if isinstance(key_event, ScalarEvent) else ""
+            anchor = None if key_event.anchor is None else self.open_anchor(key_event, key_next)
             key: Any
             if isinstance(key_event, ScalarEvent):
+                tag = self.tag(key_event)
                 key = None if tag == _MERGE else self.scalar(key_event, tag)
             else:  # a mapping or list as a key: PyYAML's constructor makes it an empty one
+                tag = ""
                 for item in self.items(key_next):
                     self.skip(item, key_next)
                 key = {} if isinstance(key_event, MappingStartEvent) else []
-            self.close_anchor(anchor)
+            if anchor is not None:
+                self.close_anchor(anchor)
             value_event = next_event()
             if tag == _MERGE:
                 self._problem(key_event, path, "YAML merge keys (<<) are not supported; write the keys out")
