@@ -160,7 +160,9 @@ class Scheduler:
     async def _execute(self, job: _Job) -> None:
         loop = asyncio.get_running_loop()
         try:
-            host = self._hosts.setdefault(job.host, asyncio.Semaphore(self._per_host_limit))
+            host = self._hosts.get(job.host)
+            if host is None:  # not setdefault: that would build a semaphore on every run
+                host = self._hosts[job.host] = asyncio.Semaphore(self._per_host_limit)
             async with host, self._global:
                 self._lag.observe(max(0.0, loop.time() - job.due))
                 record = await self.run_once(job.spec, job.check, job.ctx)
@@ -171,8 +173,12 @@ class Scheduler:
             if not job.removed and not self._stopping:
                 # Fixed rate, but never a burst of catch-up runs after a stall.
                 job.due = max(job.due + job.spec.interval, loop.time())
+                # Wake the loop only if this run is now the earliest: at a fixed rate it almost
+                # never is, and a wake-up per finished run was one more loop turn per probe.
+                earliest = not self._heap or job.due < self._heap[0][0]
                 self._push(job)
-                self._wake.set()
+                if earliest:
+                    self._wake.set()
 
     def _context(self, spec: CheckSpec) -> Context:
         return Context(
