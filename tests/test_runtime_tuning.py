@@ -63,7 +63,12 @@ def fake_gc(calls: list[str]) -> types.SimpleNamespace:
 
         return call
 
+    def set_threshold(*values: int) -> None:
+        calls.append(f"set_threshold{values}")
+
     return types.SimpleNamespace(
+        get_threshold=lambda: (700, 10, 10),
+        set_threshold=set_threshold,
         unfreeze=record("unfreeze"),
         collect=record("collect"),
         freeze=record("freeze"),
@@ -79,7 +84,8 @@ async def test_gc_freeze_after_each_applied_config(
 ) -> None:
     """With freeze_gc (sitewatch run), start and every reload collect the young objects, then freeze them.
 
-    A reload runs with the collector paused, and it is on again afterwards.
+    A reload runs with the collector paused, and it is on again afterwards. The young generation
+    is collected every 20,000 allocations instead of 700 (the older thresholds are kept).
     """
     calls: list[str] = []
     monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
@@ -90,8 +96,9 @@ async def test_gc_freeze_after_each_applied_config(
         assert agent.reload()
     finally:
         await agent.close()
-    paused_reload = ["isenabled", "disable", "collect", "freeze", "enable"]
-    assert calls == (["collect", "freeze", *paused_reload] if freeze else [])
+    young = "set_threshold(20000, 10, 10)"
+    paused_reload = ["isenabled", "disable", "collect", "freeze", young, "enable"]
+    assert calls == (["collect", "freeze", young, *paused_reload] if freeze else [])
 
 
 async def test_a_failed_reload_turns_the_collector_back_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
