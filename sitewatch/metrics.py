@@ -79,7 +79,8 @@ CORE_METRICS = {
         _Core(
             "sitewatch_metrics_render_seconds",
             "gauge",
-            "CPU time the previous /metrics scrape spent rendering its body (writing it out not included).",
+            "CPU time the previous /metrics scrape spent rendering its body (writing it out, and each check's lines"
+            " rendered as its result arrived, not included).",
             (),
         ),
         _Core(
