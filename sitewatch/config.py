@@ -141,10 +141,12 @@ class _Site(_Incident):
 
     @pydantic.field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: pydantic.ValidationInfo) -> str:
         url = _parse_url(value) or yarl.URL()
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"expected a URL like https://shop.example.com/, got {value!r}")
+        if isinstance(info.context, _Parsed):  # so that building the site does not parse it again
+            info.context.urls[value] = url
         return value
 
 
@@ -219,8 +221,38 @@ class Config:
         return tuple(c for s in self.sites for c in s.checks)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, substitute, include and validate ``path``; raise :class:`ConfigError` with every problem."""
+@dataclass
+class _Parsed:
+    """What one load has already worked out, so it is not worked out twice."""
+
+    #: URLs parsed while validating the sites, by their text.
+    urls: dict[str, yarl.URL] = dataclasses.field(default_factory=dict)
+    #: The running config's sites and checks, by name: equal ones are taken from there.
+    sites: dict[str, SiteSpec] = dataclasses.field(default_factory=dict)
+    checks: dict[tuple[str, str], CheckSpec] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def reusing(cls, previous: Config | None) -> _Parsed:
+        """Remember the running config's sites and checks (none without one)."""
+        if previous is None:
+            return cls()
+        return cls(
+            sites={s.info.name: s for s in previous.sites},
+            checks={c.key: c for s in previous.sites for c in s.checks},
+        )
+
+    def same(self, new: Any, old: Any) -> Any:
+        """``old`` when it equals ``new`` (the running copy stays, the new one is freed), else ``new``."""
+        return old if old is not None and old == new else new
+
+
+def load_config(path: str | Path, previous: Config | None = None) -> Config:
+    """Read, substitute, include and validate ``path``; raise :class:`ConfigError` with every problem.
+
+    ``previous`` is the running config, on a reload: every site, check and check setting
+    that equals its running counterpart is that very object, so a reload holds one copy
+    of what did not change instead of two, and the scheduler sees at once what did.
+    """
     path = Path(path)
     smap = SourceMap(default=Origin(str(path), 1))
     problems: list[Problem] = []
@@ -230,12 +262,14 @@ def load_config(path: str | Path) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(problems)
     _merge_includes(data, path.parent, smap, problems)
+    parsed = _Parsed.reusing(previous)
     try:
-        raw = _Raw.model_validate(data)
+        raw = _Raw.model_validate(data, context=parsed)
     except pydantic.ValidationError as exc:
         problems += problems_from_validation(exc, (), smap, _Raw, data)
         raw = None
-    sites = _build_sites(data, raw, smap, problems)
+    sites = _build_sites(data, raw, smap, problems, parsed)
+    del data, parsed  # the YAML data and the running config's index: not needed from here on
     if raw is not None and raw.agent.web_config is not None:
         problems += _web_config_problems(raw.agent.web_config, path.parent, smap)
     if raw is not None:
@@ -330,7 +364,7 @@ def _moved(problem: Problem, old: KeyPath, new: KeyPath) -> Problem:
 
 
 def _build_sites(
-    data: dict[str, Any], raw: _Raw | None, smap: SourceMap, problems: list[Problem]
+    data: dict[str, Any], raw: _Raw | None, smap: SourceMap, problems: list[Problem], parsed: _Parsed
 ) -> tuple[SiteSpec, ...]:
     raw_sites = data.get("sites")
     if not isinstance(raw_sites, list):
@@ -351,25 +385,40 @@ def _build_sites(
                 )
             seen.setdefault(name, here)
         # A site that failed validation still gets a placeholder so its checks are validated too.
-        url = _parse_url(site.url) if site else None
+        url = (parsed.urls.get(site.url) or _parse_url(site.url)) if site else None
         info = SiteInfo(name=str(name), url=url or yarl.URL("http://invalid/"), tags=site.tags if site else ())
+        running = parsed.sites.get(info.name)
+        info = parsed.same(info, running.info if running else None)
         interval = (site.interval if site else None) or defaults.interval
         timeout = (site.timeout if site else None) or defaults.timeout
         checks_data = site_data.get("checks", [{"type": "http"}])
         if not isinstance(checks_data, list):
             continue
         layers: list[_Incident] = [m for m in (site, defaults) if m is not None]
-        checks = _build_checks(checks_data, ("sites", i), info, interval, timeout, smap, problems, layers)
-        windows = (site.maintenance if site else ()) + (raw.maintenance if raw else ())
-        importance = site.importance if site else "normal"
-        runbook = site.runbook if site else None
-        checks = tuple(
-            dataclasses.replace(c, maintenance=windows, importance=importance, runbook=c.runbook or runbook)
-            for c in checks
+        inherited = _Inherited(
+            interval=interval,
+            timeout=timeout,
+            layers=layers,
+            maintenance=(site.maintenance if site else ()) + (raw.maintenance if raw else ()),
+            importance=site.importance if site else "normal",
+            runbook=site.runbook if site else None,
         )
+        checks = _build_checks(checks_data, ("sites", i), info, inherited, smap, problems, parsed)
         sla = site.sla if site is not None and site.sla is not None else defaults.sla
-        out.append(SiteSpec(info, checks, sla))
+        out.append(parsed.same(SiteSpec(info, checks, sla), running))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inherited:
+    """What a site's checks take from the site and from ``defaults:`` unless they set it."""
+
+    interval: float
+    timeout: float
+    layers: list[_Incident]
+    maintenance: tuple[MaintenanceWindow, ...]
+    importance: str
+    runbook: str | None
 
 
 def _policy(layers: list[_Incident]) -> Policy:
@@ -392,11 +441,10 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
     items: list[Any],
     prefix: KeyPath,
     site: SiteInfo,
-    interval: float,
-    timeout: float,
+    inherited: _Inherited,
     smap: SourceMap,
     problems: list[Problem],
-    layers: list[_Incident],
+    parsed: _Parsed,
 ) -> tuple[CheckSpec, ...]:
     registry = load_checks()
     seen: dict[str, Origin] = {}
@@ -441,8 +489,8 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                 )
             )
         seen.setdefault(name, here)
-        check_interval = common.interval or interval
-        check_timeout = common.timeout or timeout
+        check_interval = common.interval or inherited.interval
+        check_timeout = common.timeout or inherited.timeout
         if check_timeout > check_interval:
             problems.append(
                 Problem(
@@ -451,9 +499,23 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                     f"timeout ({check_timeout:g}s) must not exceed interval ({check_interval:g}s)",
                 )
             )
-        policy = _policy([common, *layers])
-        spec = CheckSpec(site, name, common.type, check_interval, check_timeout, settings, cls, here, policy)
-        out.append(dataclasses.replace(spec, priority=common.priority, runbook=common.runbook))
+        running = parsed.checks.get((site.name, name))
+        spec = CheckSpec(
+            site=site,
+            name=name,
+            type=common.type,
+            interval=check_interval,
+            timeout=check_timeout,
+            settings=parsed.same(settings, running.settings if running else None),
+            check_class=cls,
+            origin=here,
+            policy=_policy([common, *inherited.layers]),
+            maintenance=inherited.maintenance,
+            importance=inherited.importance,
+            priority=common.priority,
+            runbook=common.runbook or inherited.runbook,
+        )
+        out.append(parsed.same(spec, running))
     return tuple(out)
 
 

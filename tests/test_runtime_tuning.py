@@ -50,18 +50,39 @@ def test_uvloop_missing_falls_back(monkeypatch: pytest.MonkeyPatch, caplog: pyte
     assert "uvloop_missing" in caplog.text
 
 
+def fake_gc(calls: list[str]) -> types.SimpleNamespace:
+    """A stand-in for the gc module that records calls (the real one would freeze pytest itself)."""
+    state = {"enabled": True}
+
+    def record(name: str, enabled: bool | None = None) -> Any:
+        def call() -> Any:
+            calls.append(name)
+            if enabled is not None:
+                state["enabled"] = enabled
+            return state["enabled"] if name == "isenabled" else None
+
+        return call
+
+    return types.SimpleNamespace(
+        unfreeze=record("unfreeze"),
+        collect=record("collect"),
+        freeze=record("freeze"),
+        isenabled=record("isenabled"),
+        disable=record("disable", False),
+        enable=record("enable", True),
+    )
+
+
 @pytest.mark.parametrize("freeze", [False, True])
 async def test_gc_freeze_after_each_applied_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, freeze: bool
 ) -> None:
-    """With freeze_gc (sitewatch run), start and every reload collect the young objects, then freeze them."""
+    """With freeze_gc (sitewatch run), start and every reload collect the young objects, then freeze them.
+
+    A reload runs with the collector paused, and it is on again afterwards.
+    """
     calls: list[str] = []
-    fake_gc = types.SimpleNamespace(
-        unfreeze=lambda: calls.append("unfreeze"),
-        collect=lambda: calls.append("collect"),
-        freeze=lambda: calls.append("freeze"),
-    )
-    monkeypatch.setattr(agent_module, "gc", fake_gc)  # the real one would freeze pytest itself
+    monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
     path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
     agent = Agent(load_config(path), LOG, freeze_gc=freeze)
     await agent.start()
@@ -69,4 +90,43 @@ async def test_gc_freeze_after_each_applied_config(
         assert agent.reload()
     finally:
         await agent.close()
-    assert calls == (["collect", "freeze"] * 2 if freeze else [])
+    paused_reload = ["isenabled", "disable", "collect", "freeze", "enable"]
+    assert calls == (["collect", "freeze", *paused_reload] if freeze else [])
+
+
+async def test_a_failed_reload_turns_the_collector_back_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid file: the running config stays, nothing is frozen, and the collector runs again."""
+    calls: list[str] = []
+    monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
+    path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
+    agent = Agent(load_config(path), LOG, freeze_gc=True)
+    await agent.start()
+    try:
+        running = agent.config
+        calls.clear()
+        path.write_text(path.read_text(encoding="utf-8") + "    colour: blue\n", encoding="utf-8")
+        assert agent.reload() is False
+        assert agent.config is running
+    finally:
+        await agent.close()
+    assert calls == ["isenabled", "disable", "enable"]
+
+
+async def test_a_reload_keeps_unchanged_checks_as_they_run(tmp_path: Path) -> None:
+    """Only the changed site gets new objects; the other's spec and check instance are the running ones."""
+    path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9", f"127.0.0.1:{free_port()}")
+    agent = Agent(load_config(path), LOG)
+    await agent.start()
+    try:
+        before = {c.key: c for c in agent.config.checks}
+        instances = {id(c) for c in agent.scheduler.checks()}
+        path.write_text(path.read_text(encoding="utf-8").replace("9/bad", "9/worse"), encoding="utf-8")
+        assert agent.reload()
+        after = {c.key: c for c in agent.config.checks}
+        assert after["good", "http"] is before["good", "http"]
+        assert after["bad", "http"] is not before["bad", "http"]
+        assert str(after["bad", "http"].site.url) == "http://127.0.0.1:9/worse"
+        kept = [c for c in agent.scheduler.checks() if id(c) in instances]
+        assert [c.site.name for c in kept] == ["good"]
+    finally:
+        await agent.close()
