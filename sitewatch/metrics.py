@@ -1,9 +1,10 @@
-"""A Prometheus collector that renders the latest results; nothing is stored in it.
+"""A Prometheus collector that renders the latest results of the :class:`ResultBook`.
 
 Every metric name the agent itself exports is declared in :data:`CORE_METRICS`;
 checks declare theirs in their ``metrics`` table. Because the collector reads the
-current :class:`ResultBook` on every scrape, a site removed from config simply has
-no series any more.
+current book on every scrape, a site removed from config simply has no series any
+more. For speed it keeps each check's exposition lines, rendered when the result
+was recorded, but only those of the record the book holds now are ever used.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -31,7 +33,7 @@ from sitewatch import __version__
 from sitewatch.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
-from sitewatch.results import ResultBook, RunRecord, TicketStats
+from sitewatch.results import CheckKey, ResultBook, RunRecord, TicketStats
 
 __all__ = ["CORE_METRICS", "Exposition", "SitewatchCollector", "build_registry"]
 
@@ -77,7 +79,8 @@ CORE_METRICS = {
         _Core(
             "sitewatch_metrics_render_seconds",
             "gauge",
-            "CPU time the previous /metrics scrape spent rendering its body (writing it out not included).",
+            "CPU time the previous /metrics scrape spent rendering its body (writing it out, and each check's lines"
+            " rendered as its result arrived, not included).",
             (),
         ),
         _Core(
@@ -107,8 +110,8 @@ class SitewatchCollector(Collector):
         self._specs: dict[str, MetricSpec] = {}
         self._allowed: dict[str, frozenset[str]] = {}
         self._warned: set[tuple[str, str]] = set()
-        #: ``{check="…",site="…"`` per check, escaped and sorted once (see per_check_text).
-        self._prefixes: dict[tuple[str, str], tuple[str, str, str]] = {}
+        #: ``{check="…",site="…"`` per check, escaped and sorted once (see _prefix).
+        self._prefixes: dict[CheckKey, tuple[str, str, str]] = {}
         self._headers: dict[tuple[str, bool], str] = {}
         self._escaped: dict[str, str] = {}
         #: Set by :class:`Exposition` after each scrape; exported on the next one.
@@ -119,8 +122,20 @@ class SitewatchCollector(Collector):
                 if known.labels != spec.labels or spec.name in CORE_METRICS:
                     raise ValueError(f"check {type_name!r} redeclares metric {spec.name} with other labels")
             self._allowed[type_name] = frozenset(s.name for s in cls.metrics)
-        #: Per family with extra labels: a format string with the labels in sorted order, and the extra count.
-        self._templates = {name: (_template(name, spec.labels), len(spec.labels)) for name, spec in self._specs.items()}
+        #: The per-check families in exposition order; a check's lines are a tuple in this order.
+        self._families: tuple[str, ...] = (*_CORE_PER_CHECK, *self._specs)
+        self._slots = {name: slot for slot, name in enumerate(self._families)}
+        #: Per check type: its declared metric names → their slots (see _plan).
+        self._plans: dict[str, dict[str, int]] = {}
+        #: Per (name, extra labels): a line template with only check, site and value left open.
+        self._labelled_templates: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._blank: tuple[str, ...] = ("",) * len(self._families)
+        #: Each check's lines, rendered when its result was recorded, with the record they show.
+        self._fragments: dict[CheckKey, tuple[RunRecord, tuple[str, ...]]] = {}
+        #: Each run counter's line, in the order of ``book.runs``; rendered again on a doubt (see _sync_runs).
+        self._run_lines: dict[tuple[str, str, Status], str] = {}
+        self._runs_stale = True
+        book.watchers.append(self)
 
     def describe(self) -> Iterator[Metric]:
         """Nothing up front: the series depend on the results (avoids a collect at registration)."""
@@ -236,92 +251,139 @@ class SitewatchCollector(Collector):
         return "".join(self.per_check_chunks(openmetrics))
 
     def per_check_chunks(self, openmetrics: bool = False) -> Iterator[str]:
-        """The per-check families, one family per chunk, all from one snapshot of the book.
+        """The per-check families, a header chunk and a lines chunk each, all from one snapshot of the book.
 
-        With 10,000 checks these are ~150,000 samples. prometheus_client builds a
-        Sample and a label dict per series and sorts and escapes the labels on every
-        scrape (about a second of CPU); here each check's escaped, sorted label
-        prefix is built once and every line is one f-string. Chunks keep only one
-        family's lines in memory; an empty chunk is a pause, where the web handler
-        lets the event loop start due probes (every ~1,000 checks rendered). The equality with the library's own
+        With 10,000 checks these are ~150,000 samples, ~130 ms of CPU to render at
+        once, which held the event loop (or, paused, made the scrape slow). So each
+        check's lines are rendered when its result is recorded (:meth:`recorded`, a few
+        µs per result) and a scrape only walks the book in its own order, taking each
+        check's ready lines, and joins them per family. The text is the same in both
+        formats; only the HELP/TYPE headers differ. The equality with the library's own
         encoders is a test, not a hope.
         """
         book = self._book
-        prefixes = self._prefixes
-        if len(prefixes) > 2 * len(book.latest) + 1000:  # checks removed by reloads
-            prefixes.clear()
+        fragments = self._fragments
         # The snapshot: a scrape's families describe the same runs even if results arrive between chunks.
-        rows: list[tuple[tuple[str, str, str], RunRecord]] = []
+        rows: list[tuple[str, ...]] = []
+        append = rows.append
         for key, record in book.latest.items():
-            cached = prefixes.get(key)
-            if cached is None:
-                site, check = _esc(record.site), _esc(record.check)
-                cached = prefixes[key] = (f'{{check="{check}",site="{site}"', site, check)
-            rows.append((cached, record))
-        runs = list(book.runs.items())
+            cached = fragments.get(key)
+            if cached is None or cached[0] is not record:
+                # Recorded before this collector watched the book (tests, a collector made late): render now.
+                cached = fragments[key] = (record, self._check_lines(record))
+            append(cached[1])
+        if self._runs_stale or len(self._run_lines) != len(book.runs):
+            self._sync_runs()
+        runs = "".join(self._run_lines.values())
+        # Only the families the present check types declare can have lines; the others are just headers.
+        slots = set(range(len(_CORE_PER_CHECK)))
+        for check_type in set(map(_check_type, book.latest.values())):
+            slots.update(self._plan(check_type).values())
         header = self._header
-        ok_ranks = _OK_RANKS
-        yield header("probe_success", openmetrics) + "".join(
-            [f"probe_success{c[0]}}} {'1.0' if r.result.status.rank in ok_ranks else '0.0'}\n" for c, r in rows]
-        )
-        yield ""
-        yield header("probe_duration_seconds", openmetrics) + "".join(
-            [f"probe_duration_seconds{c[0]}}} {_num(r.duration)}\n" for c, r in rows]
-        )
-        yield ""
-        yield header("sitewatch_check_status", openmetrics) + "".join(
-            [
-                f'sitewatch_check_status{c[0]},type="{_esc(r.check_type)}"}} {r.result.status.rank:d}.0\n'
-                for c, r in rows
-            ]
-        )
-        yield ""
-        yield header("sitewatch_check_last_run_timestamp_seconds", openmetrics) + "".join(
-            [f"sitewatch_check_last_run_timestamp_seconds{c[0]}}} {_num(r.started)}\n" for c, r in rows]
-        )
-        yield ""
-        yield from self._sample_families(rows, openmetrics)
-        yield ""
-        yield header("sitewatch_check_runs", openmetrics) + "".join(
-            [
-                f'sitewatch_check_runs_total{{check="{_esc(check)}",site="{_esc(site)}",status="{st.value}"}}'
-                f" {_num(count)}\n"
-                for (site, check, st), count in runs
-            ]
-        )
+        # Header and lines as separate chunks: gluing them would copy each family's megabyte once more.
+        for slot, name in enumerate(self._families):
+            yield header(name, openmetrics)
+            if slot in slots:
+                yield "".join(map(itemgetter(slot), rows))
+        yield header("sitewatch_check_runs", openmetrics)
+        yield runs
 
-    def _sample_families(self, rows: list[tuple[tuple[str, str, str], RunRecord]], openmetrics: bool) -> Iterator[str]:
-        """The families the checks declare, filled from each result's samples in one pass."""
-        templates = self._templates
-        escaped = self._escaped
-        allowed_by_type = self._allowed
-        nothing: frozenset[str] = frozenset()
-        families: dict[str, list[str]] = {name: [] for name in self._specs}
-        for index, (cached, record) in enumerate(rows, start=1):
-            if index % _PAUSE_EVERY == 0:
-                yield ""  # a pause: the handler lets due probes start
-            allowed = allowed_by_type.get(record.check_type, nothing)
-            for sample in record.result.samples:
-                name, value = sample.name, sample.value
-                lines = families.get(name) if name in allowed else None
-                if lines is None:
-                    self._undeclared(record.check_type, name)
-                    continue
-                # _num inlined for the common case (a float below 1e6): this loop runs ~100,000 times.
-                number = (
-                    repr(value) if value.__class__ is float and _NO_GO_EXPONENT > value > -math.inf else _num(value)
-                )
-                if not sample.labels:
-                    lines.append(f"{name}{cached[0]}}} {number}\n")
-                    continue
-                template = templates.get(name)
-                if template is not None and len(sample.labels) == template[1]:
-                    extra = [escaped.get(v) or self._escape_value(v) for _, v in sample.labels]
-                    lines.append(template[0].format(cached[1], cached[2], *extra, number))
-                else:
-                    lines.append(self._labelled(name, record.site, record.check, sample.labels, value))
-        for name in list(families):
-            yield self._header(name, openmetrics) + "".join(families.pop(name))
+    def recorded(self, record: RunRecord) -> None:
+        """Render the check's lines now, so the next scrape only joins them (a :class:`BookWatcher` hook)."""
+        try:
+            self._fragments[record.key] = (record, self._check_lines(record))
+            run_key = (record.site, record.check, record.result.status)
+            # Same insertion order as book.runs: the book is its only writer, and tells us at once.
+            self._run_lines[run_key] = self._run_line(run_key, self._book.runs[run_key])
+        except Exception as exc:  # a plugin's odd sample must not cost the agent the rest of its result handling
+            # Without ready lines the scrape renders this record itself, and fails as it always did.
+            self._fragments.pop(record.key, None)
+            self._runs_stale = True
+            if (record.check_type, "") not in self._warned:
+                self._warned.add((record.check_type, ""))
+                event(self._log, logging.WARNING, "metric_render_failed", check_type=record.check_type, error=repr(exc))
+
+    def configured(self) -> None:
+        """Forget the lines of checks a reload removed or retyped (a :class:`BookWatcher` hook)."""
+        latest, runs, configured = self._book.latest, self._book.runs, self._book.configured
+        self._fragments = {k: v for k, v in self._fragments.items() if latest.get(k) is v[0]}
+        self._run_lines = {k: v for k, v in self._run_lines.items() if k in runs}
+        self._prefixes = {k: v for k, v in self._prefixes.items() if k in configured}
+
+    def _sync_runs(self) -> None:
+        """Render every run counter's line again, in the book's order (a collector made late, a failed hook)."""
+        self._run_lines = {key: self._run_line(key, count) for key, count in self._book.runs.items()}
+        self._runs_stale = False
+
+    def _check_lines(self, record: RunRecord) -> tuple[str, ...]:
+        """One check's exposition lines, one string per family of :attr:`_families` ("" if none)."""
+        prefix, site, check = self._prefix(record.site, record.check)
+        lines = list(self._blank)
+        rank = record.result.status.rank
+        check_type = self._escaped.get(record.check_type) or self._escape_value(record.check_type)
+        lines[0] = f"probe_success{prefix}}} {'1.0' if rank in _OK_RANKS else '0.0'}\n"
+        lines[1] = f"probe_duration_seconds{prefix}}} {_num(record.duration)}\n"
+        lines[2] = f'sitewatch_check_status{prefix},type="{check_type}"}} {rank:d}.0\n'
+        lines[3] = f"sitewatch_check_last_run_timestamp_seconds{prefix}}} {_num(record.started)}\n"
+        slots = self._plan(record.check_type)
+        for sample in record.result.samples:
+            name, value, labels = sample.name, sample.value, sample.labels
+            slot = slots.get(name)
+            if slot is None:
+                self._undeclared(record.check_type, name)
+                continue
+            # _num inlined for the common case (a float below 1e6): ~10 samples per result, 1,000 results a second.
+            number = repr(value) if value.__class__ is float and _NO_GO_EXPONENT > value > -math.inf else _num(value)
+            if not labels:
+                lines[slot] += f"{name}{prefix}}} {number}\n"
+                continue
+            template = self._labelled_templates.get((name, labels)) or self._labelled_template(name, labels)
+            if template:
+                lines[slot] += template.format(check, site, number)
+            else:
+                lines[slot] += self._labelled(name, record.site, record.check, labels, value)
+        return tuple(lines)
+
+    def _plan(self, check_type: str) -> dict[str, int]:
+        """Metric name → family slot, for the names a check type declared (made once per type)."""
+        plan = self._plans.get(check_type)
+        if plan is None:
+            allowed = self._allowed.get(check_type, _NOTHING)
+            plan = self._plans[check_type] = {name: slot for name, slot in self._slots.items() if name in allowed}
+        return plan
+
+    def _labelled_template(self, name: str, labels: tuple[tuple[str, str], ...]) -> str:
+        """``name{check="{0}",phase="connect",site="{1}"} {2}`` for samples of ``name`` with these extra labels.
+
+        "" if the labels do not match the family's declaration (those take the slow, general path).
+        Remembered for the first few thousand (name, labels): extra label values are bounded (phases …).
+        """
+        spec = self._specs.get(name)
+        if spec is None or len(labels) != len(spec.labels):
+            return ""
+        # Label names from the declaration, values by position, as in add_metric(); sorted like the encoders.
+        values = ("{1}", "{0}", *(_esc(v).replace("{", "{{").replace("}", "}}") for _, v in labels))
+        pairs = ",".join(f'{k}="{v}"' for k, v in sorted(zip(("site", "check", *spec.labels), values, strict=True)))
+        template = f"{name}{{{{{pairs}}}}} {{2}}\n"
+        if len(self._labelled_templates) < 10_000:
+            self._labelled_templates[(name, labels)] = template
+        return template
+
+    def _run_line(self, run_key: tuple[str, str, Status], count: int) -> str:
+        prefix = self._prefix(run_key[0], run_key[1])[0]
+        return f'sitewatch_check_runs_total{prefix},status="{run_key[2].value}"}} {_num(count)}\n'
+
+    def _prefix(self, site: str, check: str) -> tuple[str, str, str]:
+        """``{check="…",site="…"`` (labels sorted, values escaped) and the two escaped values, made once per check."""
+        cached = self._prefixes.get((site, check))
+        if cached is None:
+            site_text, check_text = _esc(site), _esc(check)
+            cached = self._prefixes[(site, check)] = (
+                f'{{check="{check_text}",site="{site_text}"',
+                site_text,
+                check_text,
+            )
+        return cached
 
     def _escape_value(self, value: str) -> str:
         """Escape an extra label value, remembering the first few thousand (they are bounded: phases …)."""
@@ -369,23 +431,22 @@ def build_registry(collector: SitewatchCollector) -> CollectorRegistry:
     return registry
 
 
-def _template(name: str, extra: tuple[str, ...]) -> str:
-    """``name{check="{1}",phase="{2}",site="{0}"} {3}``: positional fields in sorted label order."""
-    names = ("site", "check", *extra)
-    pairs = ",".join(f'{label}="{{{index}}}"' for index, label in sorted(enumerate(names), key=lambda p: p[1]))
-    return f"{name}{{{{{pairs}}}}} {{{len(names)}}}\n"
-
-
 _OK_RANKS = frozenset({Status.OK.rank, Status.WARNING.rank})
+_NOTHING: frozenset[str] = frozenset()
+_check_type = attrgetter("check_type")
+#: The per-check core families, in exposition order (before the checks' own families).
+_CORE_PER_CHECK = (
+    "probe_success",
+    "probe_duration_seconds",
+    "sitewatch_check_status",
+    "sitewatch_check_last_run_timestamp_seconds",
+)
 
 
 def _esc(value: str) -> str:
     """Label value escaping of both exposition formats (backslash, newline, double quote)."""
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
-
-#: Checks rendered between two pauses of the /metrics writer (an empty chunk): ~10 ms of a busy loop.
-_PAUSE_EVERY = 1000
 
 #: From here up, Go (and so prometheus_client) writes floats with an exponent where Python's repr does not.
 _NO_GO_EXPONENT = 1e6
@@ -441,14 +502,14 @@ class Exposition:
         openmetrics = content_type.startswith("application/openmetrics-text")
 
         def chunks() -> Iterator[bytes]:
-            # CPU time of this thread while making the chunks: not the waits for the scraper, the
-            # pauses, or other processes holding the CPU (on a busy small server, wall time says more
-            # about the neighbours than about the renderer).
+            # CPU time of this thread while making the chunks: not the waits for the scraper or
+            # other processes holding the CPU (on a busy small server, wall time says more about
+            # the neighbours than about the renderer).
             spent, started = 0.0, time.thread_time()
             for text in self.collector.per_check_chunks(openmetrics):
                 data = text.encode()
                 spent += time.thread_time() - started
-                yield data  # b"" is a pause: the writer lets the event loop run
+                yield data
                 started = time.thread_time()
             data = encoder(self._tail)
             self.collector.last_render_seconds = spent + time.thread_time() - started

@@ -10,11 +10,11 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sitewatch.probe import Result, Status
 
-__all__ = ["LAG_BUCKETS", "Histogram", "ResultBook", "RunRecord", "TicketStats"]
+__all__ = ["LAG_BUCKETS", "BookWatcher", "CheckKey", "Histogram", "ResultBook", "RunRecord", "TicketStats"]
 
 CheckKey = tuple[str, str]
 
@@ -89,6 +89,17 @@ class Histogram:
         return float("inf")  # pragma: no cover - running reaches count
 
 
+class BookWatcher(Protocol):
+    """Told of every change to a :class:`ResultBook` as it happens (the /metrics renderer keeps
+    each check's exposition lines ready this way, so a scrape does not render 10,000 checks at once)."""
+
+    def recorded(self, record: RunRecord) -> None:
+        """``record`` is now the latest of its check, and its run was counted."""
+
+    def configured(self) -> None:
+        """The configured checks changed; records and counters of the others are gone."""
+
+
 class ResultBook:
     """Latest result per check plus counters; forgets checks removed from config."""
 
@@ -102,18 +113,29 @@ class ResultBook:
         self.reload_success_at = 0.0
         #: Set by the agent: incident and outbox figures for /metrics and /api/status.
         self.ticket_stats: Callable[[], TicketStats] | None = None
+        #: Told of each record and reconfiguration, after the book changed.
+        self.watchers: list[BookWatcher] = []
 
     def configure(self, checks: Iterable[tuple[CheckKey, str]]) -> None:
-        """Set the configured checks (key → type); drop everything about the others."""
+        """Set the configured checks (key → type); drop everything about the others.
+
+        A check whose type changed loses its latest result too (its samples belong to
+        the old type's metric families) but keeps its run counters.
+        """
         self.configured = dict(checks)
-        for key in [k for k in self.latest if k not in self.configured]:
+        configured = self.configured
+        for key in [k for k, r in self.latest.items() if configured.get(k) != r.check_type]:
             del self.latest[key]
-        for run_key in [k for k in self.runs if (k[0], k[1]) not in self.configured]:
+        for run_key in [k for k in self.runs if (k[0], k[1]) not in configured]:
             del self.runs[run_key]
+        for watcher in self.watchers:
+            watcher.configured()
 
     def record(self, record: RunRecord) -> None:
-        """Store a finished run, unless its check was removed while it ran."""
-        if record.key not in self.configured:
+        """Store a finished run, unless its check was removed or retyped while it ran."""
+        if self.configured.get(record.key) != record.check_type:
             return
         self.latest[record.key] = record
         self.runs[(record.site, record.check, record.result.status)] += 1
+        for watcher in self.watchers:
+            watcher.recorded(record)

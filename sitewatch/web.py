@@ -5,7 +5,6 @@ Documented in ``docs/openapi.yaml``; a test keeps the two in step.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import ssl
@@ -128,13 +127,11 @@ async def _metrics(request: web.Request) -> web.StreamResponse:
     chunks, content_type = request.app[_METRICS].render_chunks(request.headers.get("Accept", ""))
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    # With 10,000 checks the body is ~10 MB and ~150 ms of CPU: an empty chunk marks a point where
-    # due probes may start first, so a scrape never holds the event loop for more than ~10 ms.
+    # With 10,000 checks the body is ~12 MB, made in ~20 ms from lines rendered as results came in;
+    # writing it chunk by chunk keeps one family's text in memory at a time, not the whole body.
     for chunk in chunks:
         if chunk:
             await response.write(chunk)
-        else:
-            await asyncio.sleep(0)
     await response.write_eof()
     return response
 
