@@ -13,9 +13,9 @@ import yarl
 from aiohttp import web
 
 from sitewatch.httpclient import ProbeResolver, make_session
-from sitewatch.probe import SiteInfo, SystemClock
+from sitewatch.probe import SiteInfo
 from sitewatch.registry import load_checks
-from sitewatch.results import Histogram, RunRecord
+from sitewatch.results import RunRecord
 
 __all__ = ["make_spec", "run_check", "serve", "wait_for"]
 
@@ -69,16 +69,7 @@ async def run_check(
 
     resolver = resolver or ProbeResolver(static=hosts or {}, fallback=None)
     session = make_session(resolver, user_agent="sitewatch-test")
-    scheduler = Scheduler(
-        session=session,
-        resolver=resolver,
-        clock=SystemClock(),
-        concurrency=10,
-        per_host=10,
-        on_result=lambda _: None,
-        lag=Histogram(),
-        log=logging.getLogger("sitewatch.test"),
-    )
+    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=logging.getLogger("sitewatch.test"))
     try:
         return await scheduler.run_once(make_spec(check_type, settings, url=url, timeout=timeout))
     finally:
