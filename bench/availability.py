@@ -28,6 +28,7 @@ import tempfile
 import textwrap
 import time
 import tracemalloc
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ from sitewatch.store import Store
 NOW = 1_790_000_000.0  # a fixed "now" (2026-09-21), so runs compare
 
 
-def _seed(directory: Path, sites: int) -> Config:
+def _write_config(directory: Path, sites: int, interval: str) -> Path:
+    """``directory/config.yaml``: sites site0… checked over http every ``interval``, a weekly 2 h maintenance."""
+    # Written out here, not with tests/configs.py: run as a script, the bench cannot import tests.
     body = "".join(f"  - name: site{i}\n    url: https://site{i}.example.com/\n" for i in range(sites))
     path = directory / "config.yaml"
     path.write_text(
@@ -47,7 +50,7 @@ def _seed(directory: Path, sites: int) -> Config:
         agent:
           state_dir: {directory}
         defaults:
-          interval: 60s
+          interval: {interval}
           timeout: 10s
         maintenance:
           - {{cron: "0 3 * * 0", duration: 2h}}
@@ -56,6 +59,11 @@ def _seed(directory: Path, sites: int) -> Config:
         + body,
         encoding="utf-8",
     )
+    return path
+
+
+def _seed(directory: Path, sites: int) -> Config:
+    path = _write_config(directory, sites, "60s")
     store = Store(directory / "sitewatch.db")
     for i in range(sites):
         start = NOW - WINDOW - 3600 + i
@@ -68,37 +76,27 @@ def _seed(directory: Path, sites: int) -> Config:
     return load_config(path)
 
 
-async def _stall_during(cache: AvailabilityCache, config: Config) -> tuple[float, float]:
-    """Seconds of the first refresh in a thread, and the worst lateness of a 10 ms timer meanwhile."""
+async def _timed(work: Coroutine[Any, Any, object]) -> tuple[float, float]:
+    """Seconds ``work`` takes as a task, and the worst lateness of a 10 ms timer meanwhile."""
     stall = 0.0
     start = time.perf_counter()
-    work = asyncio.create_task(asyncio.to_thread(cache.refresh, config.sites, NOW))
-    while not work.done():
+    task = asyncio.create_task(work)
+    while not task.done():
         tick = time.perf_counter()
         await asyncio.sleep(0.01)
         stall = max(stall, time.perf_counter() - tick - 0.01)
-    await work
+    await task
     return time.perf_counter() - start, stall
+
+
+async def _stall_during(cache: AvailabilityCache, config: Config) -> tuple[float, float]:
+    """Seconds of the first refresh in a thread, and the worst lateness of a 10 ms timer meanwhile."""
+    return await _timed(asyncio.to_thread(cache.refresh, config.sites, NOW))
 
 
 def _seed_fleet(directory: Path, sites: int, hours: float, *, ends: bool) -> Config:
     """``sites`` sites, one 10 s http check each, ``hours`` of history ending at NOW."""
-    body = "".join(f"  - name: site{i}\n    url: https://site{i}.example.com/\n" for i in range(sites))
-    path = directory / "config.yaml"
-    path.write_text(
-        textwrap.dedent(f"""\
-        agent:
-          state_dir: {directory}
-        defaults:
-          interval: 10s
-          timeout: 10s
-        maintenance:
-          - {{cron: "0 3 * * 0", duration: 2h}}
-        sites:
-        """)
-        + body,
-        encoding="utf-8",
-    )
+    path = _write_config(directory, sites, "10s")
     store = Store(directory / "sitewatch.db")
     # The last `hours` before NOW, and with --ends also the hour around the window's start,
     # so a steady refresh has real rows to subtract there (30 full days would be 2.6e9 rows).
@@ -130,18 +128,10 @@ def _cache_class(baseline: str | None) -> Any:
 
 async def _batched_stall(cache: Any, config: Config, now: float) -> tuple[float, float]:
     """Seconds of a refresh as the agent runs it, and the worst lateness of a 10 ms timer meanwhile."""
-    stall = 0.0
-    start = time.perf_counter()
     if hasattr(cache, "refresh_in_batches"):
-        work = asyncio.create_task(cache.refresh_in_batches(config.sites, now))
-    else:  # the previous version: one worker-thread call for everything
-        work = asyncio.create_task(asyncio.to_thread(cache.refresh, config.sites, now))
-    while not work.done():
-        tick = time.perf_counter()
-        await asyncio.sleep(0.01)
-        stall = max(stall, time.perf_counter() - tick - 0.01)
-    await work
-    return time.perf_counter() - start, stall
+        return await _timed(cache.refresh_in_batches(config.sites, now))
+    # the previous version: one worker-thread call for everything
+    return await _timed(asyncio.to_thread(cache.refresh, config.sites, now))
 
 
 def fleet(sites: int, hours: float, baseline: str | None, *, ends: bool) -> None:

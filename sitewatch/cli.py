@@ -24,10 +24,10 @@ from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, loa
 from sitewatch.demo import DemoTarget, demo_config_path
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.logs import event, setup_logging
-from sitewatch.probe import SystemClock, format_duration, parse_duration, worst
+from sitewatch.probe import format_duration, parse_duration, worst
 from sitewatch.registry import RegistryError
 from sitewatch.report import FORMATS, report_command
-from sitewatch.results import Histogram, RunRecord
+from sitewatch.results import RunRecord
 from sitewatch.scheduler import Scheduler
 from sitewatch.store import Store
 
@@ -229,16 +229,8 @@ def _probe(path: Path, site: str | None, check: str | None, log: logging.Logger)
 async def _probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:
     resolver = ProbeResolver()
     session = make_session(resolver, user_agent=config.agent.user_agent)
-    scheduler = Scheduler(
-        session=session,
-        resolver=resolver,
-        clock=SystemClock(),
-        concurrency=config.agent.concurrency,
-        per_host=config.agent.per_host_concurrency,
-        on_result=lambda _: None,
-        lag=Histogram(),
-        log=log,
-    )
+    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=log)
+    # run_once takes none of the scheduler's slots: the agent's concurrency limit is applied here.
     limit = asyncio.Semaphore(config.agent.concurrency)
     done = 0
     show = sys.stderr.isatty() and len(specs) > 1

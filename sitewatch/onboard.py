@@ -19,9 +19,9 @@ from aiohttp.abc import AbstractResolver
 
 from sitewatch.config import CheckSpec
 from sitewatch.httpclient import ProbeResolver, make_session
-from sitewatch.probe import SiteInfo, Status, SystemClock, format_duration
+from sitewatch.probe import SiteInfo, Status, format_duration
 from sitewatch.registry import load_checks
-from sitewatch.results import Histogram, RunRecord
+from sitewatch.results import RunRecord
 from sitewatch.scheduler import Scheduler
 from sitewatch.yamlsource import Origin
 
@@ -105,16 +105,7 @@ class _Runner:
     def __init__(self, resolver: AbstractResolver, user_agent: str, log: logging.Logger) -> None:
         self.checks = load_checks()
         self.session = make_session(resolver, user_agent=user_agent)
-        self.scheduler = Scheduler(
-            session=self.session,
-            resolver=resolver,
-            clock=SystemClock(),
-            concurrency=4,
-            per_host=4,
-            on_result=lambda _: None,
-            lag=Histogram(),
-            log=log,
-        )
+        self.scheduler = Scheduler.for_one_shot(session=self.session, resolver=resolver, log=log)
 
     async def run(self, check_type: str, url: yarl.URL, settings: Mapping[str, Any]) -> RunRecord:
         cls = self.checks.get(check_type)

@@ -24,7 +24,7 @@ from aiohttp.abc import AbstractResolver
 
 from sitewatch.config import CheckSpec
 from sitewatch.logs import event
-from sitewatch.probe import AnyCheck, Clock, Context, Result, Status, format_duration
+from sitewatch.probe import AnyCheck, Clock, Context, Result, Status, SystemClock, format_duration
 from sitewatch.results import Histogram, RunRecord
 
 __all__ = ["Scheduler"]
@@ -86,6 +86,33 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.last_tick = time.monotonic()
+
+    @classmethod
+    def for_one_shot(
+        cls,
+        *,
+        session: aiohttp.ClientSession,
+        resolver: AbstractResolver,
+        log: logging.Logger,
+        clock: Clock | None = None,
+    ) -> Scheduler:
+        """A scheduler built only to call :meth:`run_once` (``sitewatch probe``, ``add-site``, tests).
+
+        ``run_once`` returns its record and takes no slot, records no lag and reports to no
+        ``on_result``: those belong to :meth:`run`. So they are filled in here with values that
+        matter only if the caller also starts :meth:`run`; a caller that runs many checks at
+        once bounds them itself. ``clock`` defaults to the system clock.
+        """
+        return cls(
+            session=session,
+            resolver=resolver,
+            clock=clock or SystemClock(),
+            concurrency=10,
+            per_host=10,
+            on_result=lambda _: None,
+            lag=Histogram(),
+            log=log,
+        )
 
     # -- configuration -------------------------------------------------------------
 

@@ -1,23 +1,62 @@
-"""Shared test helpers: loopback servers, a test resolver and a one-shot check runner."""
+"""Shared test helpers: loopback servers, a test resolver, a one-shot check runner and a running agent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import pytest
 import yarl
 from aiohttp import web
 
 from sitewatch.httpclient import ProbeResolver, make_session
-from sitewatch.probe import SiteInfo, SystemClock
+from sitewatch.probe import SiteInfo
 from sitewatch.registry import load_checks
-from sitewatch.results import Histogram, RunRecord
+from sitewatch.results import RunRecord
 
-__all__ = ["make_spec", "run_check", "serve", "wait_for"]
+if TYPE_CHECKING:
+    from sitewatch.agent import Agent
+
+__all__ = ["free_port", "make_spec", "need", "run_check", "running_agent", "serve", "wait_for"]
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a server (the agent, Alertmanager) that wants one in its config."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def need(tool: str, package: str = "prometheus") -> str:
+    """Path of a tool from the Debian ``package`` that `make test` installs; skip only outside CI."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is missing: `make test` should have installed Debian package {package}")
+        pytest.skip(f"{tool} not installed (run `make test`, which installs {package})")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_agent(config: Path, **options: Any) -> AsyncIterator[Agent]:
+    """An agent started from the config file ``config`` and closed afterwards; ``options`` go to ``Agent``."""
+    from sitewatch.agent import Agent
+    from sitewatch.config import load_config
+
+    agent = Agent(load_config(config), logging.getLogger("sitewatch.test"), **options)
+    await agent.start()
+    try:
+        yield agent
+    finally:
+        await agent.close()
 
 
 @contextlib.asynccontextmanager
@@ -69,16 +108,7 @@ async def run_check(
 
     resolver = resolver or ProbeResolver(static=hosts or {}, fallback=None)
     session = make_session(resolver, user_agent="sitewatch-test")
-    scheduler = Scheduler(
-        session=session,
-        resolver=resolver,
-        clock=SystemClock(),
-        concurrency=10,
-        per_host=10,
-        on_result=lambda _: None,
-        lag=Histogram(),
-        log=logging.getLogger("sitewatch.test"),
-    )
+    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=logging.getLogger("sitewatch.test"))
     try:
         return await scheduler.run_once(make_spec(check_type, settings, url=url, timeout=timeout))
     finally:

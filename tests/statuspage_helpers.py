@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from sitewatch.agent import Agent
-from sitewatch.config import SiteSpec, load_config
+from sitewatch.config import SiteSpec
 from sitewatch.probe import Result, SiteInfo, Status
 from sitewatch.results import ResultBook, RunRecord
 from sitewatch.statuspage import AvailabilityFn, StatusPage
@@ -142,17 +141,6 @@ def agent_config(tmp_path: Path, target: str, listen: str, agent_extra: str = ""
         encoding="utf-8",
     )
     return path
-
-
-@contextlib.asynccontextmanager
-async def running_agent(config: Path) -> AsyncIterator[Agent]:
-    """An agent started from ``config`` and closed afterwards."""
-    agent = Agent(load_config(config), logging.getLogger("sitewatch.test"))
-    await agent.start()
-    try:
-        yield agent
-    finally:
-        await agent.close()
 
 
 async def incident_delivered(agent: Agent) -> None:

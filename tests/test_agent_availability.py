@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sitewatch.agent import Agent
 from sitewatch.config import load_config
 from sitewatch.store import Store
-from tests.helpers import wait_for
-from tests.test_agent_metrics import free_port, need, scrape, target
+from tests.helpers import free_port, need, wait_for
+from tests.test_agent_metrics import scrape, target
 
 __all__ = ["target"]  # the loopback site fixture, shared with the agent tests
 

@@ -6,9 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import shutil
-import socket
 import textwrap
 from asyncio.subprocess import DEVNULL, PIPE, STDOUT
 from collections.abc import AsyncIterator
@@ -17,44 +14,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
-from tests.helpers import serve, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def need(tool: str) -> str:
-    """Path of a Debian tool that `make test` installs; skip only outside CI."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is missing: `make test` should have installed Debian package prometheus")
-        pytest.skip(f"{tool} not installed (run `make test`, which installs it)")
-    return path
+from tests.helpers import free_port, need, running_agent, serve, wait_for
+from tests.statuspage_helpers import target_app
 
 
 @pytest.fixture
 async def target() -> AsyncIterator[str]:
     """A site with a good page and a 500 page."""
-
-    async def good(_: web.Request) -> web.Response:
-        return web.Response(text="fine")
-
-    async def bad(_: web.Request) -> web.Response:
-        return web.Response(text="no", status=500)
-
-    app = web.Application()
-    app.router.add_get("/", good)
-    app.router.add_get("/bad", bad)
-    async with serve(app) as url:
+    async with serve(target_app()) as url:
         yield url
 
 
@@ -80,13 +50,8 @@ def write_config(path: Path, target: str, listen: str, sites: tuple[str, ...] = 
 @pytest.fixture
 async def agent(tmp_path: Path, target: str) -> AsyncIterator[Agent]:
     """A running agent watching `target`, stopped at teardown."""
-    config = load_config(write_config(tmp_path / "config.yaml", target, f"127.0.0.1:{free_port()}"))
-    running = Agent(config, logging.getLogger("sitewatch.test"))
-    await running.start()
-    try:
+    async with running_agent(write_config(tmp_path / "config.yaml", target, f"127.0.0.1:{free_port()}")) as running:
         yield running
-    finally:
-        await running.close()
 
 
 async def scrape(agent: Agent, path: str = "/metrics") -> str:

@@ -21,21 +21,13 @@ from sitewatch.agent import Agent
 from sitewatch.alertmanager import alert_key, severity_for
 from sitewatch.config import ConfigError, load_config
 from sitewatch.probe import Status
-from tests.helpers import serve, wait_for
+from tests.helpers import free_port, running_agent, serve, wait_for
 
 TOKEN = "am-token-0123456789abcdef"
 FINGERPRINT = "5d4f1a7b2c3e9f01"
 #: Alertmanager's own times: the ticket says "since" startsAt and the downtime is endsAt - startsAt.
 STARTS = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 ENDS = STARTS + dt.timedelta(minutes=30)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(tmp_path: Path, agent_extra: str) -> Path:
@@ -57,13 +49,8 @@ def write_config(tmp_path: Path, agent_extra: str) -> Path:
 @pytest.fixture
 async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
     """An agent with no sites whose bridge takes a bearer token."""
-    config = load_config(write_config(tmp_path, f"alertmanager: {{enabled: true, token: {TOKEN}}}\n"))
-    running = Agent(config, logging.getLogger("sitewatch.test"))
-    await running.start()
-    try:
+    async with running_agent(write_config(tmp_path, f"alertmanager: {{enabled: true, token: {TOKEN}}}\n")) as running:
         yield running
-    finally:
-        await running.close()
 
 
 def alert(status: str = "firing", **labels: str) -> dict[str, Any]:

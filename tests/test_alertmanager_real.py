@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import logging
 import os
-import shutil
-import socket
 from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,28 +15,11 @@ import aiohttp
 import pytest
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
-from tests.helpers import wait_for
+from tests.helpers import free_port, need, running_agent, wait_for
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]
 
 TOKEN = "real-am-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def need(tool: str) -> str:
-    """Path of the binary `make test` installs (Debian package prometheus-alertmanager); skip only outside CI."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is missing: `make test` should have installed Debian package prometheus-alertmanager")
-        pytest.skip(f"{tool} not installed (run `make test`, which installs prometheus-alertmanager)")
-    return path
 
 
 @pytest.fixture
@@ -51,18 +31,14 @@ async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
         f"  alertmanager: {{enabled: true, token: {TOKEN}}}\n",
         encoding="utf-8",
     )
-    running = Agent(load_config(path), logging.getLogger("sitewatch.test"))
-    await running.start()
-    try:
+    async with running_agent(path) as running:
         yield running
-    finally:
-        await running.close()
 
 
 @pytest.fixture
 async def alertmanager(tmp_path: Path, agent: Agent) -> AsyncIterator[str]:
     """Alertmanager on a free loopback port, its webhook receiver pointing at the agent; killed by PID."""
-    binary = need("prometheus-alertmanager")
+    binary = need("prometheus-alertmanager", package="prometheus-alertmanager")
     config = tmp_path / "alertmanager.yml"
     config.write_text(
         f"""\

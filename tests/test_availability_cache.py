@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,30 +14,25 @@ from sitewatch.availability_cache import WINDOW, AvailabilityCache
 from sitewatch.config import Config, SiteSpec, load_config
 from sitewatch.state import Policy
 from sitewatch.store import Store
+from tests.configs import write_site_config
 
 T0 = dt.datetime(2026, 11, 15, 10, 17, 23, tzinfo=dt.UTC).timestamp()
 
 
 def config(tmp_path: Path) -> Config:
     """shop (http + tls, a daily window) and blog (never observed)."""
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        textwrap.dedent(f"""\
-        agent:
-          state_dir: {tmp_path}
-        defaults:
-          interval: 60s
-          timeout: 10s
+    path = write_site_config(
+        tmp_path,
+        """\
         maintenance:
-          - {{cron: "30 2 * * *", duration: 45m}}
+          - {cron: "30 2 * * *", duration: 45m}
         sites:
           - name: shop
             url: https://shop.example.com/
-            checks: [{{type: http}}, {{type: tls, interval: 1h}}]
+            checks: [{type: http}, {type: tls, interval: 1h}]
           - name: blog
             url: https://blog.example.com/
-        """),
-        encoding="utf-8",
+        """,
     )
     return load_config(path)
 
@@ -180,21 +174,15 @@ def test_a_site_without_history_costs_one_query_and_a_fixed_size_entry(
 
 def test_refreshes_across_utc_midnight_match_the_full_computation(tmp_path: Path) -> None:
     """Both ends of the window cross a UTC midnight (and a maintenance window starts there): still exact."""
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        textwrap.dedent(f"""\
-        agent:
-          state_dir: {tmp_path}
-        defaults:
-          interval: 60s
-          timeout: 10s
+    path = write_site_config(
+        tmp_path,
+        """\
         maintenance:
-          - {{cron: "0 0 * * *", duration: 5m}}
+          - {cron: "0 0 * * *", duration: 5m}
         sites:
           - name: shop
             url: https://shop.example.com/
-        """),
-        encoding="utf-8",
+        """,
     )
     cfg = load_config(path)
     midnight = dt.datetime(2026, 11, 16, tzinfo=dt.UTC).timestamp()

@@ -14,8 +14,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import serve, wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, serve, wait_for
 
 
 async def sitewatch(*args: str) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.test_agent_metrics import need
+from tests.helpers import need
 from tests.test_prometheus_rules import FOREIGN, exported_names, series_names
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "contrib" / "grafana" / "sitewatch.json"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import need
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
@@ -20,12 +21,7 @@ MAX_EXPOSURE = 1.5
 
 def systemd_tool(name: str) -> str:
     """Path of a tool from Debian package systemd; skip only outside CI, where `make test` installs it."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is missing: `make test` should have installed Debian package systemd")
-        pytest.skip(f"{name} not installed (Debian package systemd; `make test` installs it)")
-    return path
+    return need(name, package="systemd")
 
 
 def local_copy(tmp_path: Path, text: str) -> Path:

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sitewatch.store import Store
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.tickets.smtp import EmailSink
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port
 from tests.test_sinks import drain, write
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,8 +11,7 @@ import pytest
 
 from sitewatch.agent import Agent
 from sitewatch.config import load_config
-from tests.helpers import wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, running_agent, wait_for
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 
@@ -57,12 +55,8 @@ async def agent(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatc
         """),
         encoding="utf-8",
     )
-    running = Agent(load_config(path), logging.getLogger("sitewatch.test"), clock=clock)
-    await running.start()
-    try:
+    async with running_agent(path, clock=clock) as running:
         yield running
-    finally:
-        await running.close()
 
 
 async def ping(agent: Agent, path: str, body: str = "") -> int:

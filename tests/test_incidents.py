@@ -23,8 +23,7 @@ from sitewatch.state import IncidentEvent
 from sitewatch.store import Store
 from sitewatch.tickets import SinkError
 from sitewatch.tickets.outbox import Deliverer
-from tests.helpers import serve, wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, serve, wait_for
 
 
 def opened(at: float = 1000.0) -> IncidentEvent:

@@ -14,9 +14,8 @@ import yaml
 from openapi_spec_validator import validate
 
 from sitewatch.agent import Agent
-from tests.helpers import serve
-from tests.statuspage_helpers import agent_config, incident_delivered, running_agent, target_app
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, running_agent, serve
+from tests.statuspage_helpers import agent_config, incident_delivered, target_app
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -11,7 +11,7 @@ import yaml
 
 from sitewatch.metrics import CORE_METRICS
 from sitewatch.registry import load_checks
-from tests.test_agent_metrics import need
+from tests.helpers import need
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib" / "prometheus"
 

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import re
-import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from sitewatch.cli import main
 from sitewatch.report import ReportError, format_percent, last, month
 from sitewatch.store import Store
+from tests.configs import write_site_config
 
 
 def ts(text: str) -> float:
@@ -42,32 +42,25 @@ SHOP_RATIO = SHOP_UP / (SHOP_UP + SHOP_DOWN)
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """Three sites: shop (an outage, a gap, maintenance; a tls check), api (always up), blog (never seen)."""
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        textwrap.dedent(f"""\
-        agent:
-          state_dir: {tmp_path}
-        defaults:
-          interval: 60s
-          timeout: 10s
-          sla: 99.9
+    return write_site_config(
+        tmp_path,
+        """\
         sites:
           - name: shop
             url: https://shop.example.com/
             sla: 99.99
             maintenance:
-              - {{from: "2024-02-20T02:00:00Z", until: "2024-02-20T04:00:00Z"}}
+              - {from: "2024-02-20T02:00:00Z", until: "2024-02-20T04:00:00Z"}
             checks:
-              - {{type: http}}
-              - {{type: tls, interval: 1h}}
+              - {type: http}
+              - {type: tls, interval: 1h}
           - name: api
             url: https://api.example.com/
           - name: blog
             url: https://blog.example.com/
-        """),
-        encoding="utf-8",
+        """,
+        sla="99.9",
     )
-    return path
 
 
 @pytest.fixture

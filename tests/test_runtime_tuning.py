@@ -15,7 +15,8 @@ from sitewatch import agent as agent_module
 from sitewatch.agent import Agent
 from sitewatch.cli import loop_factory
 from sitewatch.config import load_config
-from tests.test_agent_metrics import free_port, write_config
+from tests.helpers import free_port
+from tests.test_agent_metrics import write_config
 
 LOG = logging.getLogger("sitewatch.test")
 

@@ -15,8 +15,7 @@ import pytest
 from sitewatch.agent import Agent
 from sitewatch.config import load_config
 from sitewatch.sdnotify import Notifier
-from tests.helpers import wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, wait_for
 
 
 class Listener:

@@ -12,8 +12,7 @@ from aiohttp import web
 
 from sitewatch.agent import Agent
 from sitewatch.config import load_config
-from tests.helpers import serve, wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, serve, wait_for
 
 SECRETS = {
     "SW_TEST_BASIC": "basic-pw-8d1f3a",

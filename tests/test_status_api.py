@@ -18,7 +18,7 @@ from sitewatch.api import parse_since
 from sitewatch.probe import Status
 from sitewatch.state import IncidentEvent
 from sitewatch.store import Store
-from tests.helpers import serve, wait_for
+from tests.helpers import free_port, running_agent, serve, wait_for
 from tests.statuspage_helpers import (
     Dom,
     PageApp,
@@ -26,11 +26,9 @@ from tests.statuspage_helpers import (
     fixed_availability,
     incident_delivered,
     page_app,
-    running_agent,
     site,
     target_app,
 )
-from tests.test_agent_metrics import free_port
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 

@@ -18,9 +18,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.statuspage_helpers import Dom
-from tests.test_agent_metrics import free_port
 
 ARTIFACTS = Path(os.environ.get("SITEWATCH_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
 EXPECTED = {"demo-healthy": "ok", "demo-slow": "ok", "demo-error": "critical", "demo-fatal": "critical"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 import ssl
 import textwrap
 from collections.abc import AsyncIterator
@@ -16,8 +15,8 @@ import trustme
 
 from sitewatch.agent import Agent
 from sitewatch.config import ConfigError, load_config
-from tests.helpers import wait_for
-from tests.test_agent_metrics import free_port, prometheus
+from tests.helpers import free_port, running_agent, wait_for
+from tests.test_agent_metrics import prometheus
 
 
 def web_config(tmp_path: Path, ca: trustme.CA, password: str = "s3cret-scrape") -> Path:
@@ -52,12 +51,8 @@ async def agent(tmp_path: Path, ca: trustme.CA) -> AsyncIterator[Agent]:
         """),
         encoding="utf-8",
     )
-    running = Agent(load_config(path), logging.getLogger("sitewatch.test"))
-    await running.start()
-    try:
+    async with running_agent(path) as running:
         yield running
-    finally:
-        await running.close()
 
 
 def basic(user: str, password: str) -> str:

@@ -7,7 +7,6 @@ library would normalise ``..`` away before sending).
 from __future__ import annotations
 
 import asyncio
-import logging
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,10 +15,8 @@ from typing import Any
 import pytest
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
 from sitewatch.web import PING_BODY_LIMIT
-from tests.helpers import wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, running_agent, wait_for
 
 TOKEN = "5f0c1e9a7b3d42e8a6c4b2d0e8f6a4c2"
 
@@ -43,12 +40,8 @@ async def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         """),
         encoding="utf-8",
     )
-    running = Agent(load_config(path), logging.getLogger("sitewatch.test"))
-    await running.start()
-    try:
+    async with running_agent(path) as running:
         yield running
-    finally:
-        await running.close()
 
 
 async def raw(agent: Agent, method: str, path: str, body: bytes = b"", *, pace: bool = False) -> tuple[int, bytes]:

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.helpers import serve, wait_for
-from tests.test_agent_metrics import free_port
+from tests.helpers import free_port, serve, wait_for
 from tests.test_incidents import start_agent as start
 
 pytestmark = pytest.mark.slow
