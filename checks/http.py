@@ -37,6 +37,8 @@ __all__ = ["HttpCheck"]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _SNIPPET = 160
+#: One label tuple per phase, shared by every result (10,000 checks kept 100,000 copies).
+_PHASE_LABELS = {p: (("phase", p),) for p in ("resolve", "connect", "tls", "processing", "transfer")}
 #: Reusable no-op context for the usual run without ``resolve:`` or an IP family preference.
 _NOTHING = contextlib.nullcontext()
 
@@ -136,7 +138,7 @@ class HttpCheck(Check[HttpConfig]):
         if failure is not None:
             return Result(failure.status, failure.summary, samples, details)
         status, summary, extra = self._judge(fetch, timer.total)
-        return Result(status, summary, samples, {**details, **extra})
+        return Result(status, summary, samples, {**details, **extra} if extra else details)
 
     async def _fetch(self, ctx: Context, fetch: _Fetch, stage: list[str], timer: Any) -> None:
         cfg = self.config
@@ -250,7 +252,7 @@ class HttpCheck(Check[HttpConfig]):
             Sample("probe_http_redirects", len(fetch.chain)),
             Sample("probe_http_ssl", 1.0 if fetch.url.scheme == "https" else 0.0),
         ]
-        samples += [Sample("probe_http_duration_seconds", v, (("phase", k),)) for k, v in phases.items()]
+        samples += [Sample("probe_http_duration_seconds", v, _PHASE_LABELS[k]) for k, v in phases.items()]
         return tuple(samples)
 
 
