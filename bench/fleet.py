@@ -774,6 +774,8 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.mkdir(exist_ok=True)
         suffix = f"-{args.label}" if args.label else ""
         out = RESULTS / f"{started_at:%Y-%m-%d}-fleet{suffix}.md"
+        if out.exists():  # a second run the same day keeps the first one's table
+            out = RESULTS / f"{started_at:%Y-%m-%d-%H%M}-fleet{suffix}.md"
         out.write_text(text)
         print(f"written to {out.relative_to(ROOT)}", file=sys.stderr)
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -166,7 +165,9 @@ class _Raw(_Model):
     agent: AgentConfig = AgentConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     tickets: TicketsConfig = TicketsConfig()
-    sites: tuple[_Site, ...] = ()
+    # Each site is validated on its own while it is built (_validated_site): a reload of
+    # 10,000 sites then holds one site model at a time, not all of them (~10 MB at the peak).
+    sites: tuple[Any, ...] = ()
     include: tuple[str, ...] = ()
     maintenance: tuple[MaintenanceWindow, ...] = ()
 
@@ -376,9 +377,9 @@ def _build_sites(
     seen: dict[str, Origin] = {}
     out = []
     for i, site_data in enumerate(raw_sites):
+        site = _validated_site(site_data, i, smap, problems, parsed)
         if not isinstance(site_data, dict):
             continue
-        site = _validated_site(site_data, i, raw)
         name = site_data.get("name")
         if isinstance(name, str):
             here = smap.origin(("sites", i, "name"))
@@ -434,10 +435,15 @@ def _policy(layers: list[_Incident]) -> Policy:
     return Policy(**chosen)
 
 
-def _validated_site(site_data: Mapping[str, Any], index: int, raw: _Raw | None) -> _Site | None:
-    if raw is None or index >= len(raw.sites):
+def _validated_site(
+    site_data: Any, index: int, smap: SourceMap, problems: list[Problem], parsed: _Parsed
+) -> _Site | None:
+    """``sites[index]`` as a model, or None with its problems added."""
+    try:
+        return _Site.model_validate(site_data, context=parsed)
+    except pydantic.ValidationError as exc:
+        problems += problems_from_validation(exc, ("sites", index), smap, _Site, site_data)
         return None
-    return raw.sites[index]
 
 
 def _build_checks(  # noqa: PLR0917 - a private helper of one caller
