@@ -350,9 +350,18 @@ def sitewatch_config(target: Target, point: Point, port: int, state: Path, chang
     return "\n".join(lines) + "\n"
 
 
-def measure_window(point: Point, agent: subprocess.Popen[bytes], prom: Prometheus, phase: Phase) -> tuple[float, float]:
-    """Warm up one interval (plus a scrape), then read CPU over the window; returns (t0, t1)."""
+def measure_window(
+    point: Point, agent: subprocess.Popen[bytes], prom: Prometheus, phase: Phase, ready: str = ""
+) -> tuple[float, float]:
+    """Warm up one interval (plus a scrape), then read CPU over the window; returns (t0, t1).
+
+    ``ready`` is a PromQL expression that must have a value before the window opens: a
+    difference of counters at t0 and t1 needs a scrape before t0 (a slow first scrape left
+    one run's 1,000-site counts empty).
+    """
     time.sleep(point.interval * 1.2 + 2)
+    if ready:
+        wait_until(lambda: not math.isnan(prom.query(ready, time.time())), 60, f"Prometheus to have {ready}")
     a0, p0, t0 = cpu_times(agent.pid), cpu_seconds(prom.proc.pid), time.time()
     time.sleep(point.window)
     a1, p1, t1 = cpu_times(agent.pid), cpu_seconds(prom.proc.pid), time.time()
@@ -429,7 +438,7 @@ def run_sitewatch(
         procs.stop(prom.proc)
         return phase
     try:
-        t0, t1 = measure_window(point, agent, prom, phase)
+        t0, t1 = measure_window(point, agent, prom, phase, ready="sum(sitewatch_check_runs_total)")
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
