@@ -177,12 +177,16 @@ class Scheduler:
             self._wake.clear()
             # Sleep past the next due time by the slack: the runs that fall due meanwhile start
             # in the same turn instead of one wake-up each (their lag shows the wait honestly).
-            delay = self._heap[0][0] - now + self._slack if self._heap else None
+            if not self._heap:
+                await self._wake.wait()
+                continue
+            # A timer that sets the event, not asyncio.timeout: that one ends every sleep by
+            # cancelling the task and raising TimeoutError, tens of times a second.
+            timer = loop.call_at(self._heap[0][0] + self._slack, self._wake.set)
             try:
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+                await self._wake.wait()
+            finally:
+                timer.cancel()
 
     async def _execute(self, job: _Job) -> None:
         loop = asyncio.get_running_loop()
