@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from sitewatch.probe import Status
-from tests.helpers import run_check
+from tests.helpers import make_spec, run_check
 from tests.reliability.hostile_server import HostileServer
 
 HOSTS = {"shop.test": ["127.0.0.1"], "metadata.test": ["169.254.169.254"], "imds6.test": ["fd00:ec2::254"]}
@@ -142,3 +142,12 @@ def test_private_and_forbidden_addresses_see_through_ipv4_mapping() -> None:
     assert not private_address("2001:db8::1")
     assert not private_address("shop.test")
     assert not forbidden_address("shop.test")
+
+
+def test_a_check_judges_its_peer_again_when_the_address_changes() -> None:
+    """The public/private verdict on the first hop's peer is remembered per address, never past a change."""
+    check = make_spec("http", {"private_networks": ["127.0.0.2/32"]}).build()
+    guard = check._private_guard  # type: ignore[attr-defined]
+    assert guard("127.0.0.1") == (ipaddress.ip_network("127.0.0.2/32"),)  # "public": later hops are guarded
+    assert guard("127.0.0.2") == ()  # the site moved into the private network: nothing to guard
+    assert guard("127.0.0.1") == (ipaddress.ip_network("127.0.0.2/32"),)
