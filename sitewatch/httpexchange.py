@@ -507,7 +507,9 @@ async def exchange(
         method,
         plan.target,
         url,
-        headers={**plan.extra, **headers} if plan.extra else headers,
+        # Proxy credentials go on a request to the proxy; through a tunnel they went with CONNECT
+        # only, and must never reach the site inside it.
+        headers={**plan.extra, **headers} if plan.extra and not plan.tunnel else headers,
         body=body,
         user_agent=user_agent,
     )

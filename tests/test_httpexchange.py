@@ -281,18 +281,23 @@ async def test_plain_request_through_a_proxy_uses_the_absolute_form() -> None:
 
 
 async def test_https_through_a_proxy_tunnels_and_verifies_the_site(server_ssl: ssl.SSLContext) -> None:
-    """CONNECT to the site, then TLS with the site's name inside the tunnel; a refused CONNECT says so."""
+    """CONNECT (with the proxy's credentials) to the site, then TLS with the site's name inside the tunnel.
+
+    The site never sees the proxy's credentials; a refused CONNECT says so.
+    """
     async with RawServer(answer("200 OK", "Content-Length: 6", body=b"secret"), ssl_context=server_ssl) as srv:
         async with Proxy() as proxy:
             with measure_phases() as timer:
                 got = await fetch(
-                    f"https://shop.test:{srv.port}/", proxy=f"http://127.0.0.1:{proxy.port}", verify_tls=False
+                    f"https://shop.test:{srv.port}/", proxy=f"http://user:pw@127.0.0.1:{proxy.port}", verify_tls=False
                 )
         async with Proxy(refuse_connect=True) as strict:
             with pytest.raises(ExchangeError) as caught:
                 await fetch(f"https://shop.test:{srv.port}/", proxy=f"http://127.0.0.1:{strict.port}")
     assert got.body == b"secret"
     assert proxy.heads[0].startswith(f"CONNECT shop.test:{srv.port} HTTP/1.1\r\n".encode())
+    assert b"\r\nProxy-Authorization: Basic dXNlcjpwdw==\r\n" in proxy.heads[0]
+    assert b"Proxy-Authorization" not in srv.requests[0]  # the proxy's credentials stay with the proxy
     assert timer.phases["tls"] > 0
     assert caught.value.kind == "proxy"
     assert "403 Forbidden" in caught.value.detail
