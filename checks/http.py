@@ -100,8 +100,6 @@ class HttpCheck(Check[HttpConfig]):
         self.override = {host: str(config.resolve)} if config.resolve is not None else {}
         self.start_redacted = redact_url(self.start_url)
         self.body = config.body.encode("utf-8") if config.body is not None else None
-        self._peer_seen: str | None = None
-        self._peer_private = False
         # Most checks neither pin an address nor an IP family: skip those context switches per run.
         self.default_family = (config.ip_protocol, config.ip_fallback) == ("auto", True)
 
@@ -212,11 +210,9 @@ class HttpCheck(Check[HttpConfig]):
         cfg = self.config
         if cfg.allow_private_redirects or cfg.proxy is not None:
             return ()  # behind a proxy the peer is the proxy, which says nothing about the site
-        if peer is None:
+        if peer is None or private_address(peer, cfg.private_networks):  # cached per address by the helper
             return ()
-        if peer != self._peer_seen:  # a site's address rarely changes: judge it once per change
-            self._peer_seen, self._peer_private = peer, private_address(peer, cfg.private_networks)
-        return () if self._peer_private else cfg.private_networks
+        return cfg.private_networks
 
     def _judge(self, fetch: _Fetch, elapsed: float) -> tuple[Status, str, dict[str, Any]]:
         cfg = self.config

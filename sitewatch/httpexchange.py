@@ -178,12 +178,8 @@ class _Response(asyncio.Protocol):
         self.complete = False
         self.inflater: _Inflater | None = None
         self.framed = False  # the body's end is known from Content-Length or chunking (else: at EOF)
-        self.transport: asyncio.BaseTransport | None = None
 
     # -- asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
     def data_received(self, data: bytes) -> None:
         if self.done.done():
             return
@@ -328,8 +324,12 @@ def _plan(url: yarl.URL, proxy: str | None) -> _Plan:
     return _Plan(via.raw_host or "", via_port, absolute, via, extra=extra)
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str) -> int | None:
-    """The address family of an IP literal, None for a name."""
+    """The address family of an IP literal, None for a name.
+
+    Cached: for a name both parses fail, and two exceptions per probe is a cost on the hot path.
+    """
     try:
         socket.inet_pton(socket.AF_INET, host)
     except OSError:
