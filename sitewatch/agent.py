@@ -45,8 +45,9 @@ HISTORY_FLUSH_SECONDS = 5.0
 #: How often the 30-day availability behind sitewatch_availability_ratio is brought up to date.
 AVAILABILITY_REFRESH_SECONDS = 60.0
 #: How long a stopping agent lets ticket deliveries finish; far inside the unit's TimeoutStopSec=60s.
-GC_YOUNG_THRESHOLD = 20_000
 DELIVERY_GRACE = 5.0
+#: Allocations between collections of the youngest generation in ``sitewatch run`` (Python's default: 700).
+GC_YOUNG_THRESHOLD = 20_000
 
 
 class Agent:

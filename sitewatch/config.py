@@ -389,7 +389,8 @@ def _build_sites(
                 )
             seen.setdefault(name, here)
         # A site that failed validation still gets a placeholder so its checks are validated too.
-        url = (parsed.urls.get(site.url) or _parse_url(site.url)) if site else None
+        # Taken out, not looked up: the parsed URL is only needed here, so a load holds one at a time.
+        url = (parsed.urls.pop(site.url, None) or _parse_url(site.url)) if site else None
         info = SiteInfo(name=str(name), url=url or yarl.URL("http://invalid/"), tags=site.tags if site else ())
         running = parsed.sites.get(info.name)
         info = parsed.same(info, running.info if running else None)

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -266,18 +266,20 @@ class SitewatchCollector(Collector):
         # The snapshot: a scrape's families describe the same runs even if results arrive between chunks.
         rows: list[tuple[str, ...]] = []
         append = rows.append
+        check_types: set[str] = set()
         for key, record in book.latest.items():
             cached = fragments.get(key)
             if cached is None or cached[0] is not record:
                 # Recorded before this collector watched the book (tests, a collector made late): render now.
                 cached = fragments[key] = (record, self._check_lines(record))
             append(cached[1])
+            check_types.add(record.check_type)
         if self._runs_stale or len(self._run_lines) != len(book.runs):
             self._sync_runs()
         runs = "".join(self._run_lines.values())
         # Only the families the present check types declare can have lines; the others are just headers.
         slots = set(range(len(_CORE_PER_CHECK)))
-        for check_type in set(map(_check_type, book.latest.values())):
+        for check_type in check_types:
             slots.update(self._plan(check_type).values())
         header = self._header
         # Header and lines as separate chunks: gluing them would copy each family's megabyte once more.
@@ -433,7 +435,6 @@ def build_registry(collector: SitewatchCollector) -> CollectorRegistry:
 
 _OK_RANKS = frozenset({Status.OK.rank, Status.WARNING.rank})
 _NOTHING: frozenset[str] = frozenset()
-_check_type = attrgetter("check_type")
 #: The per-check core families, in exposition order (before the checks' own families).
 _CORE_PER_CHECK = (
     "probe_success",
