@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -57,6 +58,13 @@ async def running_agent(config: Path, **options: Any) -> AsyncIterator[Agent]:
         yield agent
     finally:
         await agent.close()
+
+
+async def start_demo(listen: str, stdout: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """`sitewatch demo` (what `make run` starts) in a subprocess listening on ``listen``; stderr is piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sitewatch.cli", "demo", "--listen", listen, stdout=stdout, stderr=asyncio.subprocess.PIPE
+    )
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import free_port, serve, wait_for
+from tests.helpers import free_port, serve, start_demo, wait_for
 
 
 async def sitewatch(*args: str) -> tuple[int, str, str]:
@@ -117,16 +117,7 @@ async def test_probe_unknown_site_says_which_exist(tmp_path: Path, site: str) ->
 async def test_demo_serves_metrics_with_the_broken_pages_down() -> None:
     """`sitewatch demo` (what `make run` starts) exports probe_success for all four demo pages."""
     listen = f"127.0.0.1:{free_port()}"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sitewatch.cli",
-        "demo",
-        "--listen",
-        listen,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_demo(listen)
     success: dict[str, float] = {}
     try:
 

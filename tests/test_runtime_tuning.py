@@ -15,7 +15,7 @@ from sitewatch import agent as agent_module
 from sitewatch.agent import Agent
 from sitewatch.cli import loop_factory
 from sitewatch.config import load_config
-from tests.helpers import free_port
+from tests.helpers import free_port, running_agent
 from tests.test_agent_metrics import write_config
 
 LOG = logging.getLogger("sitewatch.test")
@@ -91,12 +91,8 @@ async def test_gc_freeze_after_each_applied_config(
     calls: list[str] = []
     monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
     path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
-    agent = Agent(load_config(path), LOG, freeze_gc=freeze)
-    await agent.start()
-    try:
+    async with running_agent(path, freeze_gc=freeze) as agent:
         assert agent.reload()
-    finally:
-        await agent.close()
     young = "set_threshold(20000, 10, 10)"
     paused_reload = ["isenabled", "disable", "collect", "freeze", young, "enable"]
     assert calls == (["collect", "freeze", young, *paused_reload] if freeze else [])
@@ -107,16 +103,12 @@ async def test_a_failed_reload_turns_the_collector_back_on(tmp_path: Path, monke
     calls: list[str] = []
     monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
     path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
-    agent = Agent(load_config(path), LOG, freeze_gc=True)
-    await agent.start()
-    try:
+    async with running_agent(path, freeze_gc=True) as agent:
         running = agent.config
         calls.clear()
         path.write_text(path.read_text(encoding="utf-8") + "    colour: blue\n", encoding="utf-8")
         assert agent.reload() is False
         assert agent.config is running
-    finally:
-        await agent.close()
     assert calls == ["isenabled", "disable", "enable"]
 
 

@@ -11,14 +11,13 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, start_demo, wait_for
 from tests.statuspage_helpers import Dom
 
 ARTIFACTS = Path(os.environ.get("SITEWATCH_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
@@ -84,16 +83,7 @@ async def run_browser(args: list[str]) -> bytes:
 async def demo() -> AsyncIterator[str]:
     """`sitewatch demo` on a free loopback port, once every demo site has been checked; yields its base URL."""
     listen = f"127.0.0.1:{free_port()}"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sitewatch.cli",
-        "demo",
-        "--listen",
-        listen,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_demo(listen, stdout=asyncio.subprocess.DEVNULL)
     try:
 
         async def all_checked() -> bool:
