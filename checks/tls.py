@@ -195,7 +195,8 @@ class TlsCheck(Check[TlsConfig]):
             elif (status := self.thresholds.evaluate(-left / _DAY)) is not Status.OK:
                 problems.append((status, f"{name} expires in {_days(left)} ({cert.not_after:%Y-%m-%d})"))
             if cert.weak_key:
-                problems.append((Status.CRITICAL, f"{name} has a weak key: {cert.key} (minimum RSA-2048)"))
+                minimum = "no client accepts DSA" if cert.key.startswith("DSA") else "minimum RSA-2048"
+                problems.append((Status.CRITICAL, f"{name} has a weak key: {cert.key} ({minimum})"))
             if cert.signature in _WEAK_HASHES and not (index > 0 and cert.self_signed):
                 # A root's signature on itself is never checked by clients, so it does not count.
                 problems.append((Status.CRITICAL, f"{name} is signed with {cert.signature.upper()}"))

@@ -9,14 +9,15 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
 __all__ = ["CertFacts", "facts", "hostname_matches", "names"]
 
 #: Label values (issuer, subject, serial) are cut to this length.
 _LABEL = 64
-#: RSA/DSA keys below this are weak (CA/Browser Forum baseline).
+#: RSA keys below this are weak (CA/Browser Forum baseline). DSA keys are weak at any size:
+#: no browser or public CA accepts them any more.
 _MIN_BITS = 2048
 
 
@@ -49,15 +50,7 @@ class CertFacts:
 
 def facts(cert: x509.Certificate) -> CertFacts:
     """Extract what the check needs from ``cert``."""
-    key = cert.public_key()
-    weak = False
-    if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
-        kind = "RSA" if isinstance(key, rsa.RSAPublicKey) else "DSA"
-        key_text, weak = f"{kind}-{key.key_size}", key.key_size < _MIN_BITS
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        key_text = f"EC-{key.curve.name}"
-    else:
-        key_text = type(key).__name__.lstrip("_").removesuffix("PublicKey")
+    key_text, weak = _key(cert)
     try:
         algorithm = cert.signature_hash_algorithm
     except UnsupportedAlgorithm:  # an exotic signature: not SHA-1/MD5, which is all we judge
@@ -73,6 +66,61 @@ def facts(cert: x509.Certificate) -> CertFacts:
         signature=algorithm.name if algorithm is not None else "other",
         self_signed=cert.issuer == cert.subject,
     )
+
+
+def _key(cert: x509.Certificate) -> tuple[str, bool]:
+    """The key as ``RSA-2048`` / ``EC-secp256r1`` / ``DSA-1024``, and whether it is weak.
+
+    A DSA key is told by its algorithm OID and measured from the certificate's own bytes:
+    building a DSA key object is deprecated in cryptography and warns on every run.
+    """
+    if cert.public_key_algorithm_oid == PublicKeyAlgorithmOID.DSA:
+        bits = _dsa_bits(cert.tbs_certificate_bytes)
+        return (f"DSA-{bits}" if bits else "DSA"), True
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}", key.key_size < _MIN_BITS
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", False
+    return type(key).__name__.lstrip("_").removesuffix("PublicKey"), False
+
+
+def _der(data: bytes, at: int) -> tuple[int, int, int]:
+    """One DER element at ``at``: (tag, start of its content, end of its content)."""
+    tag, length = data[at], data[at + 1]
+    at += 2
+    if length & 0x80:  # long form: the next (length & 0x7F) bytes hold the length
+        count = length & 0x7F
+        length = int.from_bytes(data[at : at + count], "big")
+        at += count
+    return tag, at, at + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out = []
+    while start < end:
+        element = _der(data, start)
+        out.append(element)
+        start = element[2]
+    return out
+
+
+def _dsa_bits(tbs: bytes) -> int:
+    """The bit length of p in the Dss-Parms of a TBSCertificate's key (RFC 3279 2.3.2); 0 if absent."""
+    try:
+        _, start, end = _der(tbs, 0)
+        fields = _children(tbs, start, end)
+        if fields and fields[0][0] == 0xA0:  # [0] version, present from v2 on
+            fields = fields[1:]
+        _, spki_start, spki_end = fields[5]  # serial, signature, issuer, validity, subject, SPKI
+        _, alg_start, alg_end = _children(tbs, spki_start, spki_end)[0]
+        params = _children(tbs, alg_start, alg_end)[1:]
+        if not params or params[0][0] != 0x30:  # parameters may be inherited from the issuer
+            return 0
+        _, p_start, p_end = _children(tbs, params[0][1], params[0][2])[0]
+        return int.from_bytes(tbs[p_start:p_end], "big").bit_length()
+    except (IndexError, ValueError):
+        return 0
 
 
 def _cn(name: x509.Name, cert: x509.Certificate | None = None) -> str:

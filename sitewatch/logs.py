@@ -7,7 +7,8 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Literal
+import warnings
+from typing import Any, Literal, TextIO
 
 __all__ = ["event", "setup_logging"]
 
@@ -84,7 +85,37 @@ def setup_logging(fmt: Literal["text", "json"] = "text", level: str = "info") ->
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+    _route_warnings(logger)
     return logger
+
+
+def _route_warnings(logger: logging.Logger) -> None:
+    """Make each Python warning one event in the chosen format instead of raw lines on stderr.
+
+    This is what ``logging.captureWarnings`` does, with the warning's parts as fields rather
+    than one multi-line message. Python's own filters still decide how often a warning shows
+    (by default once per place in the code), so a warning raised on every run is logged once.
+    """
+    warnings_log = logger.getChild("warnings")
+
+    def show(  # noqa: PLR0917 - the signature warnings.showwarning is called with
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        event(
+            warnings_log,
+            logging.WARNING,
+            "python_warning",
+            category=category.__name__,
+            message=str(message),
+            where=f"{filename}:{lineno}",
+        )
+
+    warnings.showwarning = show
 
 
 def _under_journald() -> bool:

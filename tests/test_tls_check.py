@@ -480,3 +480,64 @@ async def test_ca_file_without_certificates_is_an_error(tmp_path: Path) -> None:
     record = await run_check("tls", {"ca_file": str(bogus)}, url="https://127.0.0.1/")
     assert record.result.status is Status.ERROR
     assert record.result.summary.startswith(f"cannot load CA file {bogus}:")
+
+
+def _dsa_certificate(host: str) -> tuple[x509.Certificate, Any]:
+    """A real DSA-2048 certificate signed by its own DSA key (made with the warning silenced: the point is
+    that the check reading it raises none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from cryptography.hazmat.primitives.asymmetric import dsa
+
+        key = dsa.generate_private_key(2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+        cert = (
+            _builder(name, name, key, NOW - DAY, NOW + 90 * DAY)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+    return cert, key
+
+
+def test_dsa_key_is_read_without_a_deprecation_warning() -> None:
+    """A DSA key is named with its size and judged weak, and no deprecated cryptography API is touched
+    (filterwarnings=error turns any warning into a failure here)."""
+    from checks.tls_certs import facts
+
+    cert, _ = _dsa_certificate("dsa.test")
+    got = facts(cert)
+    assert (got.key, got.weak_key) == ("DSA-2048", True)
+
+
+async def test_site_presenting_a_dsa_certificate_is_critical(tmp_path: Path) -> None:
+    """A real TLS 1.2 handshake with a DSA-signed certificate (DHE-DSS): critical, naming the DSA key."""
+    cert, key = _dsa_certificate("shop.test")
+    pem = tmp_path / "dsa.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = tmp_path / "dsa.key"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 has no DSA
+    context.set_ciphers("DHE-DSS-AES128-GCM-SHA256:@SECLEVEL=0")
+    context.load_cert_chain(pem, key_file)
+    dh = tmp_path / "dh.pem"  # RFC 7919 ffdhe2048: DHE needs a group, and a named one costs no generation
+    dh.write_text(FFDHE2048)
+    context.load_dh_params(str(dh))
+    async with tcp_server(context=context) as port:
+        record = await run_check("tls", {}, url=f"https://shop.test:{port}/", hosts={"shop.test": ["127.0.0.1"]})
+    result = record.result
+    assert result.status is Status.CRITICAL, result.summary
+    assert "weak key: DSA-2048 (no client accepts DSA)" in result.summary
+
+
+FFDHE2048 = """-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
