@@ -18,7 +18,7 @@ from pathlib import Path
 from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli_onboard import AddSite, add_site_command
-from sitewatch.cli_table import render_table
+from sitewatch.cli_probe import probe_table
 from sitewatch.cli_tickets import tickets_command
 from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
 from sitewatch.demo import DemoTarget, demo_config_path
@@ -55,11 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     probe.add_argument("site", nargs="?", help="only this site")
     probe.add_argument("--check", help="only the check with this name")
+    probe.add_argument("--failing", action="store_true", help="show only checks that are not ok")
+    probe.add_argument("--wide", action="store_true", help="one line per check (the summary is not wrapped)")
 
     tickets = sub.add_parser("tickets", help="list, show, ack or close tickets of the local store")
     tickets.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     tickets.add_argument("action", choices=("list", "show", "ack", "close"), nargs="?", default="list")
     tickets.add_argument("number", nargs="?", type=int, help="ticket number (show, ack, close)")
+    tickets.add_argument("--by", help="who acknowledges (ack; default: the login name)")
 
     report = sub.add_parser("report", help="availability, incidents and SLA per site (maintenance excluded)")
     report.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -99,11 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(Path(args.config))
         if args.command == "probe":
-            return _probe(Path(args.config), args.site, args.check, log)
+            return _probe(Path(args.config), args, log)
         if args.command == "run":
             return _run(Path(args.config), log)
         if args.command == "tickets":
-            return _tickets(Path(args.config), args.action, args.number)
+            return _tickets(Path(args.config), args.action, args.number, args.by)
         if args.command == "report":
             return _report(Path(args.config), args)
         if args.command == "silence":
@@ -117,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `sitewatch tickets | head`: the reader left. Point stdout at /dev/null so the
+        # interpreter's final flush cannot raise again, and exit as `head` expects.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choices
 
 
@@ -148,14 +156,14 @@ def _load(path: Path) -> Config | None:
         return None
 
 
-def _tickets(path: Path, action: str, number: int | None) -> int:
+def _tickets(path: Path, action: str, number: int | None, by: str | None) -> int:
     config = _load(path)
     if config is None:
         return EXIT_UNUSABLE
     if action != "list" and number is None:
         print(f"sitewatch: `tickets {action}` needs a ticket number", file=sys.stderr)
         return EXIT_UNUSABLE
-    return tickets_command(config.agent.state_dir / "sitewatch.db", action, number)
+    return tickets_command(config.agent.state_dir / "sitewatch.db", action, number, by)
 
 
 def _report(path: Path, args: argparse.Namespace) -> int:
@@ -206,7 +214,8 @@ def _check_config(path: Path) -> int:
     return 0
 
 
-def _probe(path: Path, site: str | None, check: str | None, log: logging.Logger) -> int:
+def _probe(path: Path, args: argparse.Namespace, log: logging.Logger) -> int:
+    site, check = args.site, args.check
     config = _load(path)
     if config is None:
         return EXIT_UNUSABLE
@@ -217,12 +226,7 @@ def _probe(path: Path, site: str | None, check: str | None, log: logging.Logger)
         print(f"sitewatch: no {what or 'checks'} in {path} (sites: {names})", file=sys.stderr)
         return EXIT_UNUSABLE
     records = asyncio.run(_probe_all(config, specs, log))
-    rows = [
-        [r.site, r.check, r.result.status.value.upper(), format_duration(r.duration), r.result.summary] for r in records
-    ]
-    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else None
-    used = max((len(r[0]) + len(r[1]) + 30 for r in rows), default=0)
-    print(render_table(["SITE", "CHECK", "STATUS", "TIME", "SUMMARY"], rows, (width - used) if width else None))
+    print(probe_table(records, tty=sys.stdout.isatty(), wide=args.wide, failing=args.failing))
     return worst(*(r.result.status for r in records)).exit_code
 
 

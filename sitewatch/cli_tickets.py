@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from sitewatch.cli_table import render_table
 
 __all__ = ["tickets_command"]
 
+#: Open tickets first, most urgent priority first, oldest first within a priority; closed last.
+_LIST = """
+    SELECT id, status, priority, created_at, acked_by, acked_at, title FROM tickets
+    ORDER BY status = 'closed', priority, created_at, id
+"""
+
 
 def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M")
+    """Local time with its zone, as people read it: ``2026-12-07 03:15 MSK``."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
-def tickets_command(db_path: Path, action: str, number: int | None) -> int:
+def _acker(by: str | None) -> str:
+    """Who acknowledges: ``--by``, else the person behind sudo, else the login name."""
+    return by or os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def tickets_command(db_path: Path, action: str, number: int | None, by: str | None = None) -> int:
     """List, show, acknowledge or close local tickets; exit 1 when the ticket does not exist."""
     if not db_path.exists():
         print(f"sitewatch: no ticket store at {db_path} (has the agent run with this config?)", file=sys.stderr)
@@ -25,28 +40,40 @@ def tickets_command(db_path: Path, action: str, number: int | None) -> int:
     db.execute("PRAGMA busy_timeout=5000")
     try:
         if action == "list":
-            rows = db.execute(
-                "SELECT id, status, priority, created_at, title FROM tickets ORDER BY status = 'closed', id DESC"
-            ).fetchall()
-            table = [[str(i), s, p, _when(c), t] for i, s, p, c, t in rows]
-            print(render_table(["ID", "STATUS", "PRIO", "OPENED (UTC)", "TITLE"], table) if table else "no tickets")
+            table = [
+                [str(i), s, p, _when(c), f"{who} {_when(at)}" if who and at else "-", t]
+                for i, s, p, c, who, at, t in db.execute(_LIST)
+            ]
+            headers = ["ID", "STATUS", "PRIO", "OPENED", "ACKED", "TITLE"]
+            print(render_table(headers, table) if table else "no tickets")
             return 0
         ticket = db.execute(
-            "SELECT id, status, priority, created_at, title, body FROM tickets WHERE id = ?", (number,)
+            "SELECT id, status, priority, created_at, title, body, acked_by, acked_at FROM tickets WHERE id = ?",
+            (number,),
         ).fetchone()
         if ticket is None:
             print(f"sitewatch: no ticket {number}; `sitewatch tickets list` shows them", file=sys.stderr)
             return 1
         if action == "show":
-            print(f"#{ticket[0]} [{ticket[1]}] {ticket[2]}  opened {_when(ticket[3])} UTC\n{ticket[4]}\n\n{ticket[5]}")
+            acked = f"  acked by {ticket[6]} {_when(ticket[7])}" if ticket[6] and ticket[7] else ""
+            print(f"#{ticket[0]} [{ticket[1]}] {ticket[2]}  opened {_when(ticket[3])}{acked}")
+            print(f"{ticket[4]}\n\n{ticket[5]}")
             for at, body in db.execute(
                 "SELECT at, body FROM ticket_comments WHERE ticket_id = ? ORDER BY id", (number,)
             ):
-                print(f"\n--- {_when(at)} UTC\n{body}")
+                print(f"\n--- {_when(at)}\n{body}")
             return 0
-        status = {"ack": "acked", "close": "closed"}[action]
-        db.execute("UPDATE tickets SET status = ? WHERE id = ?", (status, number))
-        print(f"ticket {number} is now {status}")
+        if action == "ack":
+            who = _acker(by)
+            db.execute(
+                "UPDATE tickets SET status = 'acked', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'",
+                (who, time.time(), number),
+            )
+            state = db.execute("SELECT status, acked_by FROM tickets WHERE id = ?", (number,)).fetchone()
+            print(f"ticket {number} is {state[0]}" + (f" (acked by {state[1]})" if state[1] else ""))
+            return 0
+        db.execute("UPDATE tickets SET status = 'closed' WHERE id = ?", (number,))
+        print(f"ticket {number} is now closed")
         return 0
     finally:
         db.close()

@@ -106,6 +106,11 @@ _MIGRATIONS: Sequence[str] = (
         WHERE i.ticket_ref IS NOT NULL AND o.action = 'open' AND o.state = 'done'
         GROUP BY i.id HAVING COUNT(DISTINCT o.sink) = 1;
     """,
+    # Who acknowledged a local ticket and when: the response the night engineer gave.
+    """
+    ALTER TABLE tickets ADD COLUMN acked_by TEXT;
+    ALTER TABLE tickets ADD COLUMN acked_at REAL;
+    """,
 )
 
 
