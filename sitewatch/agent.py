@@ -29,6 +29,7 @@ from sitewatch.registry import load_checks
 from sitewatch.results import ResultBook, RunRecord, TicketStats
 from sitewatch.scheduler import Scheduler
 from sitewatch.sdnotify import Notifier
+from sitewatch.silences import active as active_silences
 from sitewatch.statuspage import StatusPage
 from sitewatch.store import Store
 from sitewatch.tickets import Sink
@@ -86,6 +87,7 @@ class Agent:
         templates = {s.name: {str(k): v for k, v in s.templates.items()} for s in config.tickets.sinks if s.templates}
         self.deliverer = Deliverer(self.store, self.sinks, log, templates=templates)
         self.book.ticket_stats = self._ticket_stats
+        self.book.silences = lambda: [s.as_dict() for s in active_silences(self.store, time.time())]
         self._specs: dict[tuple[str, str], CheckSpec] = {}
         self._deliver_task: asyncio.Task[None] | None = None
         self._history: list[tuple[str, str, float, str, float]] = []

@@ -19,17 +19,17 @@ from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli_onboard import AddSite, add_site_command
 from sitewatch.cli_probe import probe_table
+from sitewatch.cli_silence import silence_command
 from sitewatch.cli_tickets import tickets_command
 from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
 from sitewatch.demo import DemoTarget, demo_config_path
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.logs import event, setup_logging
-from sitewatch.probe import format_duration, parse_duration, worst
+from sitewatch.probe import worst
 from sitewatch.registry import RegistryError
 from sitewatch.report import FORMATS, report_command
 from sitewatch.results import RunRecord
 from sitewatch.scheduler import Scheduler
-from sitewatch.store import Store
 
 __all__ = ["main"]
 
@@ -72,11 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     period.add_argument("--since", help="the last N days or hours up to now, e.g. 30d (the default) or 12h")
     report.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv, json or html")
 
-    silence = sub.add_parser("silence", help="open no incidents for a site for a while (planned work)")
+    silence = sub.add_parser(
+        "silence", help="SITE --for 2h --reason R: no new incidents for a while; `list`; `lift ID|SITE`"
+    )
     silence.add_argument("-c", "--config", default=DEFAULT_CONFIG)
-    silence.add_argument("site")
-    silence.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h or 30m")
-    silence.add_argument("--reason", required=True, help="why (shown in logs and kept in the store)")
+    silence.add_argument("what", metavar="SITE|list|lift|add", help="a site to silence, `list`, or `lift`")
+    silence.add_argument("target", nargs="?", help="lift: a silence id or a site; add: the site")
+    silence.add_argument("--for", dest="duration", help="how long, e.g. 2h or 30m")
+    silence.add_argument("--reason", help="why (shown on the status page and kept in the store)")
+    silence.add_argument("--by", help="who (default: the login name)")
 
     add = sub.add_parser("add-site", help="probe a new site and write sites.d/<name>.yaml next to the config")
     add.add_argument("url", help="the site, e.g. https://shop.example.com/ (a bare host name means https)")
@@ -110,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(Path(args.config), args)
         if args.command == "silence":
-            return _silence(Path(args.config), args.site, args.duration, args.reason)
+            return _silence(Path(args.config), args)
         if args.command == "demo":
             return _demo(args.listen, log)
         if args.command == "add-site":
@@ -175,26 +179,13 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     )
 
 
-def _silence(path: Path, site: str, duration: str, reason: str) -> int:
+def _silence(path: Path, args: argparse.Namespace) -> int:
     config = _load(path)
     if config is None:
         return EXIT_UNUSABLE
-    if site not in {s.info.name for s in config.sites}:
-        print(f"sitewatch: no site {site!r} in {path}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    try:
-        seconds = parse_duration(duration)
-    except ValueError as exc:
-        print(f"sitewatch: --for: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    store = Store(config.agent.state_dir / "sitewatch.db")
-    now = time.time()
-    try:
-        store.add_silence(site, now + seconds, reason, now)
-    finally:
-        store.close()
-    print(f"{site}: no new incidents for {format_duration(seconds)} ({reason})")
-    return 0
+    sites = {s.info.name for s in config.sites}
+    db = config.agent.state_dir / "sitewatch.db"
+    return silence_command(db, sites, args.what, args.target, duration=args.duration, reason=args.reason, by=args.by)
 
 
 def _check_config(path: Path) -> int:

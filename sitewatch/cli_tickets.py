@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sitewatch.cli_table import render_table
 
-__all__ = ["tickets_command"]
+__all__ = ["acting_person", "tickets_command"]
 
 #: Open tickets first, most urgent priority first, oldest first within a priority; closed last.
 _LIST = """
@@ -26,8 +26,8 @@ def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _acker(by: str | None) -> str:
-    """Who acknowledges: ``--by``, else the person behind sudo, else the login name."""
+def acting_person(by: str | None) -> str:
+    """Who is acting (acks, silences): ``--by``, else the person behind sudo, else the login name."""
     return by or os.environ.get("SUDO_USER") or getpass.getuser()
 
 
@@ -64,7 +64,7 @@ def tickets_command(db_path: Path, action: str, number: int | None, by: str | No
                 print(f"\n--- {_when(at)}\n{body}")
             return 0
         if action == "ack":
-            who = _acker(by)
+            who = acting_person(by)
             db.execute(
                 "UPDATE tickets SET status = 'acked', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'",
                 (who, time.time(), number),

@@ -113,6 +113,8 @@ class ResultBook:
         self.reload_success_at = 0.0
         #: Set by the agent: incident and outbox figures for /metrics and /api/status.
         self.ticket_stats: Callable[[], TicketStats] | None = None
+        #: Set by the agent: the silences in force, in their API form (for /api/status and the page).
+        self.silences: Callable[[], Sequence[Mapping[str, Any]]] | None = None
         #: Told of each record and reconfiguration, after the book changed.
         self.watchers: list[BookWatcher] = []
 

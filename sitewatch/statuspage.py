@@ -87,6 +87,7 @@ class StatusView:
     resolved_incidents: tuple[IncidentRow, ...]
     tickets: TicketStats | None
     counts: Mapping[str, int]
+    silences: tuple[Mapping[str, Any], ...] = ()
 
 
 #: Problems first, so the board's top row is what needs attention.
@@ -194,6 +195,7 @@ class StatusPage:
             resolved_incidents=tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED)),
             tickets=book.ticket_stats() if book.ticket_stats is not None else None,
             counts=counts,
+            silences=tuple(book.silences()) if book.silences is not None else (),
         )
 
     async def render(self, book: ResultBook) -> str:

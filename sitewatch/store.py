@@ -111,6 +111,12 @@ _MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN acked_by TEXT;
     ALTER TABLE tickets ADD COLUMN acked_at REAL;
     """,
+    # Silences name who set them, and who lifted them early (sitewatch/silences.py).
+    """
+    ALTER TABLE silences ADD COLUMN author TEXT;
+    ALTER TABLE silences ADD COLUMN lifted_at REAL;
+    ALTER TABLE silences ADD COLUMN lifted_by TEXT;
+    """,
 )
 
 
@@ -226,12 +232,6 @@ class Store:
         return int(incident_id)
 
     # -- silences ----------------------------------------------------------------------
-
-    def add_silence(self, site: str, until: float, reason: str, at: float) -> None:
-        """Silence ``site`` (no new incidents) until ``until``."""
-        self.db.execute(
-            "INSERT INTO silences (site, until, reason, created_at) VALUES (?, ?, ?, ?)", (site, until, reason, at)
-        )
 
     def silence(self, site: str, at: float) -> str | None:
         """The reason ``site`` is silenced at ``at``, or None."""

@@ -111,6 +111,8 @@ def status_document(book: ResultBook, info: dict[str, Any]) -> dict[str, Any]:
             )
         checks.append(item)
     document: dict[str, Any] = {"agent": {**info, "version": __version__, "checks": len(checks)}, "checks": checks}
+    if book.silences is not None:
+        document["silences"] = list(book.silences())
     if book.ticket_stats is not None:
         stats = book.ticket_stats()
         document["tickets"] = {

@@ -108,9 +108,9 @@ async def test_silence_from_the_cli(tmp_path: Path) -> None:
         out, _ = await proc.communicate()
         return proc.returncode or 0, out.decode()
 
-    code, out = await cli("shop", "--for", "2h", "--reason", "server move")
+    code, out = await cli("shop", "--for", "2h", "--reason", "server move", "--by", "petrov")
     assert code == 0
-    assert out.strip() == "shop: no new incidents for 2h (server move)"
+    assert out.strip() == "silence 1: shop opens no new incidents for 2h (server move)"
     assert (await cli("nope", "--for", "2h", "--reason", "x"))[0] == 3
     assert "expected a duration" in (await cli("shop", "--for", "soon", "--reason", "x"))[1]
 
