@@ -83,7 +83,9 @@ class Agent:
         # Desks get their own session: the probe session has test resolvers and no keep-alive.
         self.desk_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         self.sinks: dict[str, Sink] = build_sinks(config.tickets, self.store, self.desk_session)
-        self.incidents = IncidentTracker(self.store, list(self.sinks), log, self._latest_status, config.tickets)
+        self.incidents = IncidentTracker(
+            self.store, list(self.sinks), log, self._latest_status, config.tickets, timezone=config.agent.timezone
+        )
         templates = {s.name: {str(k): v for k, v in s.templates.items()} for s in config.tickets.sinks if s.templates}
         self.deliverer = Deliverer(self.store, self.sinks, log, templates=templates)
         self.book.ticket_stats = self._ticket_stats
@@ -293,6 +295,7 @@ class Agent:
     def _apply(self, config: Config) -> None:
         self._specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
+        self.incidents.reconfigure(config.tickets, config.agent.timezone)
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)
         if self._freeze_gc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import re
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -59,6 +60,22 @@ def _listen(value: Any) -> str:
     return value
 
 
+def _timezone(value: Any) -> str:
+    """An IANA time zone name that this machine's zone database knows."""
+    expected = "expected an IANA time zone name like Europe/Moscow or UTC"
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{expected}, got {value!r}")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} ({expected})") from None
+    return value
+
+
+#: ``timezone:`` — the zone people's times are shown in (tickets, pages, reports); logs stay UTC.
+TimeZone = Annotated[str, pydantic.BeforeValidator(_timezone)]
+
+
 def _sla(value: Any) -> float:
     """An SLA target in percent: ``99.9`` or ``"99.9%"``, above 0 and at most 100."""
     expected = "expected an SLA target in percent above 0 and at most 100, like 99.9"
@@ -89,6 +106,8 @@ class AgentConfig(_Model):
     #: event-loop wake-ups, and the connections they open are then served in shared loop turns.
     timer_slack: Annotated[Duration, pydantic.Field(ge=0, le=1.0)] = 0.02
     user_agent: str = f"sitewatch/{__version__}"
+    #: Times people read (tickets, status page, reports) are shown in this zone, with its name.
+    timezone: TimeZone = "UTC"
     #: How long the result history (for availability reports) is kept.
     history_retention: PositiveDuration = 400 * 86400.0
     #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.

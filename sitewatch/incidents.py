@@ -43,8 +43,11 @@ class IncidentTracker:
         log: logging.Logger,
         latest_status: Callable[[str, str], Status | None],
         tickets: TicketsConfig | None = None,
+        *,
+        timezone: str = "UTC",
     ) -> None:
         self._tickets = tickets or TicketsConfig()
+        self._timezone = timezone
         self._store = store
         self._sinks = tuple(sinks)
         self._log = log
@@ -102,6 +105,11 @@ class IncidentTracker:
         parent = self._latest_status(spec.site.name, "http")
         return parent in (Status.CRITICAL, Status.ERROR)
 
+    def reconfigure(self, tickets: TicketsConfig, timezone: str) -> None:
+        """Take a reloaded config's language, SLA targets and time zone for the next ticket texts."""
+        self._tickets = tickets
+        self._timezone = timezone
+
     def _sla(self, priority: str) -> dict[str, float] | None:
         target = self._tickets.sla.get(priority)  # type: ignore[call-overload]
         return {"response": target.response, "resolve": target.resolve} if target else None
@@ -122,6 +130,7 @@ class IncidentTracker:
             "priority": priority,
             "sla": self._sla(priority),
             "language": self._tickets.language,
+            "timezone": self._timezone,
             "runbook": spec.runbook,
             "summary": change.summary,
             "at": change.at,

@@ -20,6 +20,7 @@ from aiohttp import web
 from sitewatch.agent import Agent
 from sitewatch.alertmanager import alert_key, severity_for
 from sitewatch.config import ConfigError, load_config
+from sitewatch.i18n import local_time
 from sitewatch.probe import Status
 from tests.helpers import free_port, running_agent, serve, wait_for
 
@@ -124,12 +125,12 @@ async def test_firing_opens_one_ticket_and_resolved_closes_it(agent: Agent) -> N
     assert "only 2 GB left on /" in ticket["body"]
     assert "http://prometheus.example:9090/graph" in ticket["body"]
     assert "g0.expr" not in ticket["body"]  # query strings never reach a ticket
-    assert f"Failing since: {STARTS:%Y-%m-%d %H:%M:%S} UTC" in ticket["body"]
+    assert f"Failing since: {local_time(STARTS.timestamp())}" in ticket["body"]
 
     status, answer = await post(agent, notification(alert("resolved")))
     assert (status, answer["resolved"]) == (200, 1)
     await wait_for(lambda: tickets(agent)[0]["status"] == "closed", what="the ticket closed")
-    assert "Downtime 30m" in comments(agent, ticket["id"])[0]
+    assert "Downtime 30 minutes" in comments(agent, ticket["id"])[0]
     # A second resolved (Alertmanager may re-send it) is a no-op, and so is one for a key never seen.
     assert (await post(agent, notification(alert("resolved"))))[1]["unchanged"] == 1
     assert (await post(agent, notification({**alert("resolved"), "fingerprint": "ffff"})))[1]["unchanged"] == 1

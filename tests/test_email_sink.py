@@ -89,7 +89,7 @@ async def test_mails_thread_by_message_id(tmp_path: Path, smtp: tuple[Mailbox, i
     assert first["Subject"].startswith("[sitewatch] shop http CRITICAL")
     assert second["In-Reply-To"] == first["Message-ID"]
     assert second["References"] == first["Message-ID"]
-    assert "Downtime 5m" in second.get_payload()
+    assert "Downtime 5 minutes" in second.get_payload()
 
 
 async def test_bad_password_is_a_dead_letter(tmp_path: Path, smtp: tuple[Mailbox, int, str]) -> None:

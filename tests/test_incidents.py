@@ -289,7 +289,7 @@ async def test_tickets_cli_lists_shows_and_acks(tmp_path: Path) -> None:
     assert header.split()[:3] == ["ID", "STATUS", "PRIO"]
     assert row.split()[:3] == [ref, "open", "P2"]
     code, out = await cli("show", ref)
-    assert "Failing since: 2027-01-15 08:00:00 UTC" in out
+    assert "Failing since: Jan 15, 2027, 08:00 UTC" in out
     assert "Incident key: sw:v1:shop:http" in out
     assert (await cli("ack", ref))[0] == 0
     assert (await cli("list"))[1].splitlines()[1].split()[1] == "acked"

@@ -59,13 +59,13 @@ def test_ticket_text_in_russian_with_sla(tmp_path: Path) -> None:
     payload = tracker._payload(http, "sw:v1:shop:http", event, RunRecord("shop", "http", "http", result, 0, 0))
     text = body(payload)
     assert payload["priority"] == "P1"
-    assert "SLA для P1: реакция в течение 15m, решение в течение 4h" in text
+    assert "SLA для P1: реакция в течение 15 минут, решение в течение 4 часа" in text
     assert "Что сломалось: проверка http сайта shop (https://shop.example.com/)" in text
     assert "secret" not in text
     assert cms.priority == "P4"
     resolved = {**payload, "event": "resolved", "at": payload["opened_at"] + 600}
     assert comment(resolved).startswith("Восстановлено ")
-    assert "Простой 10m" in comment(resolved)
+    assert "Простой 10 минут" in comment(resolved)
 
 
 def test_runbook_and_template_override() -> None:
@@ -77,9 +77,9 @@ def test_runbook_and_template_override() -> None:
     }  # fmt: skip
     assert "Runbook: https://wiki/runbooks/shop" in body(payload)
     custom = {**payload, "templates": {"body": "$site down since $since ($priority): $summary. $runbook $unknown"}}
-    assert body(custom) == "shop down since 2027-01-15 08:00:00 UTC (P2): HTTP 503. https://wiki/runbooks/shop $unknown"
+    assert body(custom) == "shop down since Jan 15, 2027, 08:00 UTC (P2): HTTP 503. https://wiki/runbooks/shop $unknown"
     resolved = {**custom, "event": "resolved", "templates": {"comment": "back after $downtime"}}
-    assert comment(resolved) == "back after 10m"
+    assert comment(resolved) == "back after 10 minutes"
 
 
 async def test_every_sink_in_the_example_config_builds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ async def test_webhook_signs_and_survives_an_outage(tmp_path: Path) -> None:
     assert [r["event"] for r in received] == ["opened", "resolved"]
     assert received[0]["version"] == 1
     assert received[0]["title"].startswith("[sitewatch] shop http CRITICAL")
-    assert "Downtime 5m" in received[1]["text"]
+    assert "Downtime 5 minutes" in received[1]["text"]
     assert len({r["delivery_id"] for r in received}) == 2
 
 

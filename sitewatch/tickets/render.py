@@ -1,17 +1,17 @@
 """Ticket texts: what failed, since when, how bad, and what the client was promised.
 
 English and Russian (the support team and many clients work in Russian), picked by
-``tickets.language``; the payload carries the language so every sink renders alike.
+``tickets.language``; times in ``agent.timezone``. The payload carries both, so every sink
+renders alike. Words, plurals, durations and dates come from ``sitewatch.i18n``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import string
 from typing import Any
 
-from sitewatch.probe import format_duration
+from sitewatch.i18n import duration, finding, local_time, severity_word, text
+from sitewatch.tickets.evidence import evidence_lines
 
 __all__ = ["body", "comment", "priority_for", "title"]
 
@@ -24,38 +24,6 @@ _MATRIX = {
     "warning": {"high": "P2", "normal": "P3", "low": "P4"},
 }
 
-_TEXT = {
-    "en": {
-        "what": "What failed: {check} check of site {site} ({url})",
-        "finding": "Finding: {summary}",
-        "severity": "Severity: {severity}; priority {priority}",
-        "sla": "SLA for {priority}: respond within {response}, resolve within {resolve}",
-        "since": "Failing since: {since}",
-        "key": "Incident key: {key}",
-        "agent": "Agent: {agent}",
-        "runbook": "Runbook: {runbook}",
-        "flapping": "Note: this check is flapping (changing state often); one ticket covers the whole period.",
-        "details": "Details:",
-        "recovered": "Recovered at {at}: {summary}. Downtime {downtime}. Resolved by sitewatch.",
-        "changed": "Severity is now {severity} ({at}): {summary}",
-    },
-    "ru": {
-        "what": "Что сломалось: проверка {check} сайта {site} ({url})",
-        "finding": "Результат: {summary}",
-        "severity": "Серьёзность: {severity}; приоритет {priority}",
-        "sla": "SLA для {priority}: реакция в течение {response}, решение в течение {resolve}",
-        "since": "Не работает с: {since}",
-        "key": "Ключ инцидента: {key}",
-        "agent": "Агент: {agent}",
-        "runbook": "Инструкция: {runbook}",
-        "flapping": "Внимание: проверка «мигает» (часто меняет состояние); один тикет на весь период.",
-        "details": "Подробности:",
-        "recovered": "Восстановлено {at}: {summary}. Простой {downtime}. Закрыто sitewatch.",
-        "changed": "Серьёзность изменилась на {severity} ({at}): {summary}",
-    },
-}
-
-
 #: A summary can quote the probed site (a matched phrase, a ping body): keep tickets readable.
 _SUMMARY_MAX = 500
 
@@ -66,12 +34,22 @@ def _summary(p: dict[str, Any]) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1] + "…"
 
 
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _lang(p: dict[str, Any]) -> str:
+    return str(p.get("language") or "en")
+
+
+def _when(p: dict[str, Any], ts: float) -> str:
+    """Local time in the payload's zone and language, with the zone's name."""
+    return local_time(ts, str(p.get("timezone") or "UTC"), _lang(p))
 
 
 def _t(p: dict[str, Any], name: str, **values: Any) -> str:
-    return _TEXT.get(p.get("language", "en"), _TEXT["en"])[name].format(**values)
+    return text(_lang(p), f"ticket.{name}", **values)
+
+
+def _finding(p: dict[str, Any]) -> str:
+    """The summary in the reader's language (the English one stays in logs and the API)."""
+    return finding(_summary(p), _lang(p))
 
 
 def priority_for(severity: str | None, importance: str = "normal") -> str:
@@ -83,11 +61,11 @@ def _fields(p: dict[str, Any]) -> dict[str, str]:
     opened, at = p.get("opened_at") or p["at"], p["at"]
     return {
         **{k: str(p.get(k) or "") for k in ("site", "check", "severity", "priority", "key", "url", "agent")},
-        "summary": _summary(p),
+        "summary": _finding(p),
         "runbook": str(p.get("runbook") or ""),
-        "since": _when(opened),
-        "at": _when(at),
-        "downtime": format_duration(at - opened),
+        "since": _when(p, opened),
+        "at": _when(p, at),
+        "downtime": duration(at - opened, _lang(p)),
     }
 
 
@@ -98,29 +76,35 @@ def _override(p: dict[str, Any], name: str) -> str | None:
 
 
 def title(p: dict[str, Any]) -> str:
-    """``[sitewatch] shop http CRITICAL: HTTP 503 …`` (bounded; identical in every language for search)."""
-    text = (
-        _override(p, "title")
-        or f"[sitewatch] {p['site']} {p['check']} {str(p['severity'] or '').upper()}: {_summary(p)}"
-    )
-    return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1] + "…"
+    """``[sitewatch] shop http CRITICAL: HTTP 503 …``, in the ticket's language (bounded).
+
+    The ``[sitewatch] site check`` prefix is the same in every language; sinks find tickets by
+    the incident key, never by title.
+    """
+    severity = str(p["severity"] or "")
+    word = severity.upper() if _lang(p) == "en" else severity_word(severity, _lang(p)).upper()
+    line = _override(p, "title") or f"[sitewatch] {p['site']} {p['check']} {word}: {_finding(p)}"
+    return line if len(line) <= _TITLE_MAX else line[: _TITLE_MAX - 1] + "…"
 
 
 def body(p: dict[str, Any]) -> str:
     """The first ticket text: enough for the engineer on duty to start without opening anything else."""
     if (custom := _override(p, "body")) is not None:
         return custom
+    lang, severity = _lang(p), str(p.get("severity") or "critical")
+    what = "what_warning" if severity == "warning" else "what"  # a warning never says the site is down
     lines = [
-        _t(p, "what", check=p["check"], site=p["site"], url=p.get("url", "")),
-        _t(p, "finding", summary=_summary(p)),
-        _t(p, "severity", severity=p["severity"], priority=p["priority"]),
+        _t(p, what, check=p["check"], site=p["site"], url=p.get("url", "")),
+        _t(p, "finding", summary=_finding(p)),
+        _t(p, "severity", severity=severity_word(severity, lang), priority=p["priority"]),
     ]
     sla = p.get("sla")
     if sla:
-        response, resolve = format_duration(sla["response"]), format_duration(sla["resolve"])
+        response, resolve = duration(sla["response"], lang), duration(sla["resolve"], lang)
         lines.append(_t(p, "sla", priority=p["priority"], response=response, resolve=resolve))
+    since = f"since.{severity}" if severity in {"critical", "error", "warning"} else "since.critical"
     lines += [
-        _t(p, "since", since=_when(p["opened_at"])),
+        _t(p, since, since=_when(p, p["opened_at"])),
         _t(p, "key", key=p["key"]),
         _t(p, "agent", agent=p.get("agent", "")),
     ]
@@ -130,7 +114,7 @@ def body(p: dict[str, Any]) -> str:
         lines.append(_t(p, "flapping"))
     details = p.get("details") or {}
     if details:
-        lines += ["", _t(p, "details"), json.dumps(details, indent=2, ensure_ascii=False, default=str)[:4000]]
+        lines += ["", _t(p, "evidence"), *evidence_lines(details, lang)]
     return "\n".join(lines)
 
 
@@ -138,7 +122,8 @@ def comment(p: dict[str, Any]) -> str:
     """A follow-up: severity change or recovery with the downtime."""
     if (custom := _override(p, "comment")) is not None:
         return custom
+    lang = _lang(p)
     if p["event"] == "resolved":
-        downtime = format_duration(p["at"] - p["opened_at"])
-        return _t(p, "recovered", at=_when(p["at"]), summary=_summary(p), downtime=downtime)
-    return _t(p, "changed", severity=p["severity"], at=_when(p["at"]), summary=_summary(p))
+        downtime = duration(p["at"] - p["opened_at"], lang)
+        return _t(p, "recovered", at=_when(p, p["at"]), summary=_finding(p), downtime=downtime)
+    return _t(p, "changed", severity=severity_word(p["severity"], lang), at=_when(p, p["at"]), summary=_finding(p))
