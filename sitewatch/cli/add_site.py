@@ -16,9 +16,9 @@ from pathlib import Path
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config import Config, ConfigError, load_config
-from sitewatch.onboard import Discovery, OnboardError, discover, site_url
-from sitewatch.onboard_render import render_site
+from sitewatch.cli.onboard import Discovery, OnboardError, discover, site_url
+from sitewatch.cli.onboard_render import render_site
+from sitewatch.config.loader import Config, ConfigError, load_config
 
 __all__ = ["AddSite", "add_site_command", "default_name"]
 

@@ -17,13 +17,13 @@ from typing import Any
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config import CheckSpec
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.config.loader import CheckSpec
+from sitewatch.config.yamlsource import Origin
+from sitewatch.engine.registry import load_checks
+from sitewatch.engine.results import RunRecord
+from sitewatch.engine.scheduler import Scheduler
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import SiteInfo, Status, format_duration
-from sitewatch.registry import load_checks
-from sitewatch.results import RunRecord
-from sitewatch.scheduler import Scheduler
-from sitewatch.yamlsource import Origin
 
 __all__ = ["FAILURE_PAGES", "Discovery", "OnboardError", "discover", "pageload_thresholds", "site_url"]
 

@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from sitewatch.cli_table import render_table
+from sitewatch.reports.table import render_table
 
 __all__ = ["tickets_command"]
 

@@ -30,10 +30,10 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from sitewatch import __version__
-from sitewatch.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
+from sitewatch.engine.results import CheckKey, ResultBook, RunRecord, TicketStats
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
-from sitewatch.results import CheckKey, ResultBook, RunRecord, TicketStats
+from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
 
 __all__ = ["CORE_METRICS", "Exposition", "SitewatchCollector", "build_registry"]
 

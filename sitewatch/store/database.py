@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sitewatch.state import IncidentEvent
+from sitewatch.incidents.state import IncidentEvent
 
 __all__ = ["OpenIncident", "OutboxRow", "Store"]
 

@@ -5,11 +5,11 @@ no pool, no cookies, no keep-alive, no retries. aiohttp's client does all of
 those and more for every request, and on loopback that machinery cost more
 CPU than the connection itself (``bench/results/2026-11-27-fleet-steps.md``).
 This module does only what a probe needs: resolve (through the agent's
-:class:`~sitewatch.httpclient.ProbeResolver`, so ``resolve:``, the IP family
+:class:`~sitewatch.net.httpclient.ProbeResolver`, so ``resolve:``, the IP family
 preference and the redirect guards apply unchanged), connect with happy
 eyeballs, TLS, write the request, parse the response with llhttp (httptools),
 inflate gzip/deflate up to a cap, and time each phase into the current
-:class:`~sitewatch.httpclient.PhaseTimer`.
+:class:`~sitewatch.net.httpclient.PhaseTimer`.
 
 Every failure is an :class:`ExchangeError` whose ``kind`` says which step broke
 and whose ``detail`` says how, in words.
@@ -32,7 +32,7 @@ import httptools
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.httpclient import ForbiddenAddress, PhaseTimer, current_timer
+from sitewatch.net.httpclient import ForbiddenAddress, PhaseTimer, current_timer
 
 __all__ = ["ExchangeError", "HttpAnswer", "exchange", "tls_context"]
 

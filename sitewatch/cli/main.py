@@ -17,19 +17,19 @@ from pathlib import Path
 
 from sitewatch import __version__
 from sitewatch.agent import Agent
-from sitewatch.cli_onboard import AddSite, add_site_command
-from sitewatch.cli_table import render_table
-from sitewatch.cli_tickets import tickets_command
-from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
-from sitewatch.demo import DemoTarget, demo_config_path
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.cli.add_site import AddSite, add_site_command
+from sitewatch.cli.demo import DemoTarget, demo_config_path
+from sitewatch.cli.tickets import tickets_command
+from sitewatch.config.loader import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
+from sitewatch.engine.registry import RegistryError
+from sitewatch.engine.results import RunRecord
+from sitewatch.engine.scheduler import Scheduler
 from sitewatch.logs import event, setup_logging
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import format_duration, parse_duration, worst
-from sitewatch.registry import RegistryError
-from sitewatch.report import FORMATS, report_command
-from sitewatch.results import RunRecord
-from sitewatch.scheduler import Scheduler
-from sitewatch.store import Store
+from sitewatch.reports.report import FORMATS, report_command
+from sitewatch.reports.table import render_table
+from sitewatch.store.database import Store
 
 __all__ = ["main"]
 

@@ -19,12 +19,12 @@ from typing import Any, Protocol
 import jinja2
 
 from sitewatch import __version__
-from sitewatch.config import SiteSpec
+from sitewatch.config.loader import SiteSpec
+from sitewatch.engine.results import ResultBook, TicketStats
 from sitewatch.probe import Status, format_duration, redact_url, worst
-from sitewatch.queries import IncidentRow, incidents
-from sitewatch.results import ResultBook, TicketStats
-from sitewatch.sparkline import Sparkline, sparkline
-from sitewatch.store import Store
+from sitewatch.store.database import Store
+from sitewatch.store.queries import IncidentRow, incidents
+from sitewatch.web.sparkline import Sparkline, sparkline
 
 __all__ = ["UPTIME_WINDOWS", "AvailabilityFn", "CheckView", "Ratio", "SiteView", "StatusPage", "StatusView"]
 
@@ -124,7 +124,7 @@ class StatusPage:
         self._lock = asyncio.Lock()  # one computation at a time; the others wait for its cache
         self._reader: Store | None = None
         self._env = jinja2.Environment(
-            loader=jinja2.PackageLoader("sitewatch", "templates"),
+            loader=jinja2.PackageLoader("sitewatch.web", "templates"),
             autoescape=True,  # every template, whatever its name: all values are untrusted
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,

@@ -29,13 +29,13 @@ import pydantic
 import yarl
 from aiohttp import web
 
+from sitewatch.incidents.state import EventKind, IncidentEvent
 from sitewatch.logs import event
 from sitewatch.probe import Size, Status, redact_url
-from sitewatch.state import EventKind, IncidentEvent
-from sitewatch.store import OpenIncident, Store
+from sitewatch.store.database import OpenIncident, Store
 from sitewatch.tickets.render import priority_for
 from sitewatch.tickets.settings import TicketsConfig
-from sitewatch.webauth import WebSecurity
+from sitewatch.web.auth import WebSecurity
 
 __all__ = ["PATH", "AlertmanagerBridge", "AlertmanagerConfig", "alert_key", "severity_for"]
 

@@ -12,13 +12,13 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sitewatch.config import CheckSpec
+from sitewatch.config.loader import CheckSpec
+from sitewatch.engine.results import RunRecord
+from sitewatch.incidents.maintenance import active
+from sitewatch.incidents.state import CheckState, IncidentEvent, step
 from sitewatch.logs import event
-from sitewatch.maintenance import active
 from sitewatch.probe import Status, redact_url
-from sitewatch.results import RunRecord
-from sitewatch.state import CheckState, IncidentEvent, step
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets.render import priority_for
 from sitewatch.tickets.settings import TicketsConfig
 

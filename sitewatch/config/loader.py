@@ -18,15 +18,8 @@ import pydantic
 import yarl
 
 from sitewatch import __version__
-from sitewatch.alertmanager import AlertmanagerConfig
-from sitewatch.config_errors import ConfigError, problems_from_validation
-from sitewatch.maintenance import MaintenanceWindow
-from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
-from sitewatch.registry import load_checks
-from sitewatch.state import Policy
-from sitewatch.tickets.settings import TicketsConfig
-from sitewatch.webauth import load_web_config
-from sitewatch.yamlsource import (
+from sitewatch.config.errors import ConfigError, problems_from_validation
+from sitewatch.config.yamlsource import (
     KeyPath,
     Origin,
     Problem,
@@ -35,6 +28,13 @@ from sitewatch.yamlsource import (
     format_path,
     load_yaml_tree,
 )
+from sitewatch.engine.registry import load_checks
+from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.incidents.state import Policy
+from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
+from sitewatch.tickets.settings import TicketsConfig
+from sitewatch.web.alertmanager import AlertmanagerConfig
+from sitewatch.web.auth import load_web_config
 
 __all__ = ["DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "ConfigError", "SiteSpec", "load_config"]
 

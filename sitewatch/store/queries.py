@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 
 __all__ = ["HistoryRow", "IncidentRow", "IncidentState", "TicketLink", "history", "incidents"]
 

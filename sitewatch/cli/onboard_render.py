@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from sitewatch.onboard import FAILURE_PAGES, Discovery
+from sitewatch.cli.onboard import FAILURE_PAGES, Discovery
 from sitewatch.probe import format_duration
 
 __all__ = ["render_site"]

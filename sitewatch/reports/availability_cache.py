@@ -3,7 +3,7 @@
 Reading 30 days of history on every refresh would make the agent slow (a 10 s check has
 259 200 samples in 30 days), and so did keeping one bucket per site per hour (7.2 million
 objects at 10 000 sites). Instead :class:`AvailabilityCache` keeps, per site, the four
-buckets (:class:`~sitewatch.availability.Availability`) of one range ``[lo, hi)``: ``lo``
+buckets (:class:`~sitewatch.reports.availability.Availability`) of one range ``[lo, hi)``: ``lo``
 is the start of the window, ``hi`` the *settled* point. Each refresh slides that range:
 
 * it **adds** ``[hi, new_hi)``: the samples that settled since the last refresh (read with
@@ -12,7 +12,7 @@ is the start of the window, ``hi`` the *settled* point. Each refresh slides that
 * it computes the **tail** ``[new_hi, now)`` afresh and adds it to the published total only.
 
 The arithmetic is additive over time, so the result is exactly what
-:func:`~sitewatch.availability.site_availability` says for ``[now - window, now)`` (up to
+:func:`~sitewatch.reports.availability.site_availability` says for ``[now - window, now)`` (up to
 float rounding, far below a microsecond). A steady refresh reads about two minutes of
 samples per site; the memory is a fixed handful of floats per site, whatever the history.
 
@@ -39,7 +39,8 @@ import threading
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
-from sitewatch.availability import (
+from sitewatch.config.loader import SiteSpec
+from sitewatch.reports.availability import (
     EMPTY,
     Availability,
     Interval,
@@ -52,8 +53,7 @@ from sitewatch.availability import (
     tally_by,
     windows_of,
 )
-from sitewatch.config import SiteSpec
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 
 __all__ = ["BATCH", "FILL_CHUNK", "SETTLE_SLACK", "WINDOW", "WINDOW_LABEL", "AvailabilityCache"]
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config import CheckSpec
+from sitewatch.config.loader import CheckSpec
+from sitewatch.engine.results import Histogram, RunRecord
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, Clock, Context, Result, Status, SystemClock, format_duration
-from sitewatch.results import Histogram, RunRecord
 
 __all__ = ["Scheduler"]
 

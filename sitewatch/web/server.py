@@ -15,7 +15,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from sitewatch import __version__
-from sitewatch.api import (
+from sitewatch.engine.results import ResultBook
+from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.web.api import (
     HISTORY_LIMIT,
     ParameterError,
     history_document,
@@ -23,10 +25,8 @@ from sitewatch.api import (
     parse_limit,
     parse_since,
 )
-from sitewatch.queries import IncidentState, history, incidents
-from sitewatch.results import ResultBook
-from sitewatch.statuspage import StatusPage
-from sitewatch.webauth import WebSecurity
+from sitewatch.web.auth import WebSecurity
+from sitewatch.web.statuspage import StatusPage
 
 __all__ = ["WebServer", "build_app", "status_document"]
 

@@ -1,6 +1,6 @@
 """``sitewatch report``: availability, incidents and the SLA verdict per site, as table, CSV, JSON or HTML.
 
-The numbers come from :mod:`sitewatch.availability` (the arithmetic is in
+The numbers come from :mod:`sitewatch.reports.availability` (the arithmetic is in
 docs/availability.md) and the store's incidents table; this module only gathers
 them per site and formats them. It opens the store read-only, so it can run
 beside the agent.
@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sitewatch.availability import (
+from sitewatch.config.loader import Config, SiteSpec
+from sitewatch.probe import format_duration, parse_duration
+from sitewatch.reports.availability import (
     Availability,
     check_spans,
     counted_checks,
@@ -33,10 +35,8 @@ from sitewatch.availability import (
     tally,
     windows_of,
 )
-from sitewatch.cli_table import render_table
-from sitewatch.config import Config, SiteSpec
-from sitewatch.probe import format_duration, parse_duration
-from sitewatch.store import Store
+from sitewatch.reports.table import render_table
+from sitewatch.store.database import Store
 
 __all__ = [
     "FORMATS",

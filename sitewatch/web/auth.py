@@ -23,8 +23,8 @@ import pydantic
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sitewatch.config_errors import ConfigError, problems_from_validation
-from sitewatch.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
+from sitewatch.config.errors import ConfigError, problems_from_validation
+from sitewatch.config.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
 
 __all__ = ["WebSecurity", "load_web_config"]
 

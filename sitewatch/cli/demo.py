@@ -68,4 +68,4 @@ class DemoTarget:
 
 def demo_config_path() -> Path:
     """Path of the embedded demo config inside the installed package."""
-    return Path(str(resources.files("sitewatch").joinpath(DEMO_CONFIG)))
+    return Path(str(resources.files("sitewatch.cli").joinpath(DEMO_CONFIG)))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from sitewatch.queries import HistoryRow, IncidentRow
+from sitewatch.store.queries import HistoryRow, IncidentRow
 from sitewatch.units import parse_duration
 
 __all__ = [

@@ -33,9 +33,9 @@ from typing import Literal
 
 from cronsim import CronSim
 
-from sitewatch.config import CheckSpec, SiteSpec
-from sitewatch.maintenance import MaintenanceWindow
-from sitewatch.store import Store
+from sitewatch.config.loader import CheckSpec, SiteSpec
+from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.store.database import Store
 
 __all__ = [
     "EMPTY",
