@@ -12,6 +12,7 @@ from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from sitewatch.incidents.maintenance import MaintenanceWindow, active
+    from sitewatch.incidents.priority import SlaTarget, priority_for
     from sitewatch.incidents.state import CheckState, IncidentEvent, Policy, step
     from sitewatch.incidents.tracker import IncidentTracker, incident_key
 
@@ -21,14 +22,17 @@ __all__ = [
     "IncidentTracker",
     "MaintenanceWindow",
     "Policy",
+    "SlaTarget",
     "active",
     "incident_key",
+    "priority_for",
     "step",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
+        "priority": ("SlaTarget", "priority_for"),
         "state": ("CheckState", "IncidentEvent", "Policy", "step"),
         "tracker": ("IncidentTracker", "incident_key"),
         "maintenance": ("MaintenanceWindow", "active"),

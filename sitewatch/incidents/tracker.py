@@ -15,12 +15,11 @@ from typing import Any
 from sitewatch.config.loader import CheckSpec
 from sitewatch.engine.results import RunRecord
 from sitewatch.incidents.maintenance import active
+from sitewatch.incidents.priority import DEFAULT_TERMS, IncidentTerms, priority_for
 from sitewatch.incidents.state import CheckState, IncidentEvent, step
 from sitewatch.logs import event
 from sitewatch.probe import Status, redact_url
 from sitewatch.store.database import Store
-from sitewatch.tickets.render import priority_for
-from sitewatch.tickets.settings import TicketsConfig
 
 __all__ = ["IncidentTracker", "incident_key"]
 
@@ -42,9 +41,9 @@ class IncidentTracker:
         sinks: Sequence[str],
         log: logging.Logger,
         latest_status: Callable[[str, str], Status | None],
-        tickets: TicketsConfig | None = None,
+        tickets: IncidentTerms | None = None,
     ) -> None:
-        self._tickets = tickets or TicketsConfig()
+        self._tickets = tickets or DEFAULT_TERMS
         self._store = store
         self._sinks = tuple(sinks)
         self._log = log

@@ -13,16 +13,9 @@ from typing import Any
 
 from sitewatch.probe import format_duration
 
-__all__ = ["body", "comment", "priority_for", "title"]
+__all__ = ["body", "comment", "title"]
 
 _TITLE_MAX = 200
-
-#: severity → importance → priority. A site that matters more gets the faster SLA.
-_MATRIX = {
-    "critical": {"high": "P1", "normal": "P2", "low": "P3"},
-    "error": {"high": "P1", "normal": "P2", "low": "P3"},
-    "warning": {"high": "P2", "normal": "P3", "low": "P4"},
-}
 
 _TEXT = {
     "en": {
@@ -72,11 +65,6 @@ def _when(ts: float) -> str:
 
 def _t(p: dict[str, Any], name: str, **values: Any) -> str:
     return _TEXT.get(p.get("language", "en"), _TEXT["en"])[name].format(**values)
-
-
-def priority_for(severity: str | None, importance: str = "normal") -> str:
-    """Priority from the severity and the site's importance (recoveries keep P3 for display)."""
-    return _MATRIX.get(severity or "", {}).get(importance, "P3")
 
 
 def _fields(p: dict[str, Any]) -> dict[str, str]:

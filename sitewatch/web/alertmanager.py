@@ -29,11 +29,11 @@ import pydantic
 import yarl
 from aiohttp import web
 
+from sitewatch.incidents.priority import priority_for
 from sitewatch.incidents.state import EventKind, IncidentEvent
 from sitewatch.logs import event
 from sitewatch.probe import Size, Status, redact_url
 from sitewatch.store.database import OpenIncident, Store
-from sitewatch.tickets.render import priority_for
 from sitewatch.tickets.settings import TicketsConfig
 from sitewatch.web.auth import WebSecurity
 
