@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 
 TOKEN = "bench-token-0123456789abcdef"
 ROUNDS = 200

@@ -32,10 +32,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from sitewatch.availability import site_availability
-from sitewatch.availability_cache import WINDOW, AvailabilityCache
-from sitewatch.config import Config, load_config
-from sitewatch.store import Store
+from sitewatch.config.loader import Config, load_config
+from sitewatch.reports.availability import site_availability
+from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache
+from sitewatch.store.database import Store
 
 NOW = 1_790_000_000.0  # a fixed "now" (2026-09-21), so runs compare
 

@@ -21,10 +21,10 @@ import logging
 import statistics
 import time
 
-from sitewatch.metrics import Exposition, SitewatchCollector
+from sitewatch.engine.registry import load_checks
+from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, Sample, Status
-from sitewatch.registry import load_checks
-from sitewatch.results import ResultBook, RunRecord
+from sitewatch.web.metrics import Exposition, SitewatchCollector
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 STATUSES = (Status.OK, Status.OK, Status.OK, Status.WARNING, Status.CRITICAL)

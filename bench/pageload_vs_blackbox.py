@@ -31,9 +31,9 @@ import trustme
 import yarl
 from aiohttp import web
 
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.engine.registry import load_checks
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Context, SiteInfo, SystemClock
-from sitewatch.registry import load_checks
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 DELAY = 0.05  # server think time before the headers: the processing phase

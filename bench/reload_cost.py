@@ -43,11 +43,11 @@ from typing import Any, TypeVar
 import yaml
 
 from bench.fleet import Point, Target, sitewatch_config
-from sitewatch import config as config_module
-from sitewatch import yamlsource
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
-from sitewatch.yamlsource import Origin, Problem, SourceMap
+from sitewatch.config import loader as config_module
+from sitewatch.config import yamlsource
+from sitewatch.config.loader import load_config
+from sitewatch.config.yamlsource import Origin, Problem, SourceMap
 
 T = TypeVar("T")
 LOG = logging.getLogger("sitewatch.bench")

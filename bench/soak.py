@@ -34,7 +34,7 @@ from pathlib import Path
 from aiohttp import web
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 from tests.helpers import serve
 from tests.reliability.hostile_server import HangingResolver, HostileServer
 

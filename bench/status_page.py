@@ -17,13 +17,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sitewatch.availability import site_availability
-from sitewatch.config import SiteSpec
+from sitewatch.config.loader import SiteSpec
+from sitewatch.engine.results import ResultBook, RunRecord
+from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Result, SiteInfo, Status
-from sitewatch.results import ResultBook, RunRecord
-from sitewatch.state import IncidentEvent
-from sitewatch.statuspage import StatusPage
-from sitewatch.store import Store
+from sitewatch.reports.availability import site_availability
+from sitewatch.store.database import Store
+from sitewatch.web.statuspage import StatusPage
 from tests.helpers import make_spec
 
 SITES = 20

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from checks.tls import TlsCheck
 from checks.tls_config import TlsConfig
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Context, SiteInfo, SystemClock
 
 EXPORTER = "prometheus-blackbox-exporter"

@@ -16,27 +16,27 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.alertmanager import AlertmanagerBridge
-from sitewatch.availability import site_availability
-from sitewatch.availability_cache import WINDOW_LABEL, AvailabilityCache
-from sitewatch.config import CheckSpec, Config, ConfigError, load_config
-from sitewatch.httpclient import ProbeResolver, make_session
-from sitewatch.incidents import IncidentTracker, incident_key
+from sitewatch.config.loader import CheckSpec, Config, ConfigError, load_config
+from sitewatch.engine.registry import load_checks
+from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
+from sitewatch.engine.scheduler import Scheduler
+from sitewatch.incidents.tracker import IncidentTracker, incident_key
 from sitewatch.logs import event
-from sitewatch.metrics import Exposition, SitewatchCollector, build_registry
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
-from sitewatch.registry import load_checks
-from sitewatch.results import ResultBook, RunRecord, TicketStats
-from sitewatch.scheduler import Scheduler
+from sitewatch.reports.availability import site_availability
+from sitewatch.reports.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.sdnotify import Notifier
-from sitewatch.silences import active as active_silences
-from sitewatch.statuspage import StatusPage
-from sitewatch.store import Store
+from sitewatch.store.database import Store
+from sitewatch.store.silences import active as active_silences
 from sitewatch.tickets import Sink
 from sitewatch.tickets.factory import build_sinks
 from sitewatch.tickets.outbox import Deliverer
-from sitewatch.web import WebServer, build_app
-from sitewatch.webauth import load_web_config
+from sitewatch.web.alertmanager import AlertmanagerBridge
+from sitewatch.web.auth import load_web_config
+from sitewatch.web.metrics import Exposition, SitewatchCollector, build_registry
+from sitewatch.web.server import WebServer, build_app
+from sitewatch.web.statuspage import StatusPage
 
 __all__ = ["STALL_SECONDS", "Agent"]
 

@@ -21,7 +21,7 @@ import aiohttp
 import pydantic
 import yarl
 
-from sitewatch.httpclient import (
+from sitewatch.net.httpclient import (
     PRIVATE_NETWORKS,
     ForbiddenAddress,
     Network,
@@ -33,7 +33,7 @@ from sitewatch.httpclient import (
     resolve_override,
     untrusted_target,
 )
-from sitewatch.httpexchange import ExchangeError, HttpAnswer, exchange
+from sitewatch.net.httpexchange import ExchangeError, HttpAnswer, exchange
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
 
 __all__ = [

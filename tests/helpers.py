@@ -18,10 +18,10 @@ import pytest
 import yarl
 from aiohttp import web
 
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.engine.registry import load_checks
+from sitewatch.engine.results import RunRecord
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import SiteInfo
-from sitewatch.registry import load_checks
-from sitewatch.results import RunRecord
 
 if TYPE_CHECKING:
     from sitewatch.agent import Agent
@@ -50,7 +50,7 @@ def need(tool: str, package: str = "prometheus") -> str:
 async def running_agent(config: Path, **options: Any) -> AsyncIterator[Agent]:
     """An agent started from the config file ``config`` and closed afterwards; ``options`` go to ``Agent``."""
     from sitewatch.agent import Agent
-    from sitewatch.config import load_config
+    from sitewatch.config.loader import load_config
 
     agent = Agent(load_config(config), logging.getLogger("sitewatch.test"), **options)
     await agent.start()
@@ -93,8 +93,8 @@ def make_spec(
     timeout: float = 5.0,
 ) -> Any:
     """A validated CheckSpec, built the way the config loader builds one."""
-    from sitewatch.config import CheckSpec
-    from sitewatch.yamlsource import Origin
+    from sitewatch.config.loader import CheckSpec
+    from sitewatch.config.yamlsource import Origin
 
     cls = load_checks()[check_type]
     info = SiteInfo(site, yarl.URL(url))
@@ -112,7 +112,7 @@ async def run_check(
     resolver: ProbeResolver | None = None,
 ) -> RunRecord:
     """Run one check once through the real scheduler path; ``hosts`` is the test resolver's table."""
-    from sitewatch.scheduler import Scheduler
+    from sitewatch.engine.scheduler import Scheduler
 
     resolver = resolver or ProbeResolver(static=hosts or {}, fallback=None)
     session = make_session(resolver, user_agent="sitewatch-test")

@@ -13,12 +13,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from sitewatch.agent import Agent
-from sitewatch.config import SiteSpec
+from sitewatch.config.loader import SiteSpec
+from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, SiteInfo, Status
-from sitewatch.results import ResultBook, RunRecord
-from sitewatch.statuspage import AvailabilityFn, StatusPage
-from sitewatch.store import Store
-from sitewatch.web import build_app
+from sitewatch.store.database import Store
+from sitewatch.web.server import build_app
+from sitewatch.web.statuspage import AvailabilityFn, StatusPage
 from tests.helpers import make_spec, serve, wait_for
 
 

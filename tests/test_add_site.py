@@ -14,11 +14,11 @@ import trustme
 import yaml
 from aiohttp import web
 
-from sitewatch.cli import main
-from sitewatch.cli_onboard import AddSite, add_site_command, default_name
-from sitewatch.config import load_config
-from sitewatch.httpclient import ProbeResolver
-from sitewatch.onboard import OnboardError, pageload_thresholds, site_url
+from sitewatch.cli.add_site import AddSite, add_site_command, default_name
+from sitewatch.cli.main import main
+from sitewatch.cli.onboard import OnboardError, pageload_thresholds, site_url
+from sitewatch.config.loader import load_config
+from sitewatch.net.httpclient import ProbeResolver
 from tests.helpers import serve
 
 WP_HOME = """<!DOCTYPE html><html><head>
@@ -203,7 +203,7 @@ def test_names_and_urls() -> None:
 
 def test_the_other_scheme_is_tried_only_on_default_ports() -> None:
     """http://host/ ↔ https://host/ are alternatives; with an explicit non-default port there is none."""
-    from sitewatch.onboard import _alternative
+    from sitewatch.cli.onboard import _alternative
 
     assert str(_alternative(site_url("http://shop.example.com/a"))) == "https://shop.example.com/a"
     assert str(_alternative(site_url("https://shop.example.com:443/"))) == "http://shop.example.com/"
@@ -242,8 +242,8 @@ async def test_local_root_is_authoritative_and_a_broken_page_is_refused(tmp_path
 
 def test_rendered_file_survives_hostile_text() -> None:
     """Summaries with newlines and YAML syntax stay inside their comments; values read back exactly."""
-    from sitewatch.onboard import Discovery
-    from sitewatch.onboard_render import render_site
+    from sitewatch.cli.onboard import Discovery
+    from sitewatch.cli.onboard_render import render_site
 
     found = Discovery(
         url="https://shop.example.com/#: no",

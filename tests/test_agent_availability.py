@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
-from sitewatch.store import Store
+from sitewatch.config.loader import load_config
+from sitewatch.store.database import Store
 from tests.helpers import free_port, need, wait_for
 from tests.test_agent_metrics import scrape, target
 

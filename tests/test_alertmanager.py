@@ -18,10 +18,10 @@ import pytest
 from aiohttp import web
 
 from sitewatch.agent import Agent
-from sitewatch.alertmanager import alert_key, severity_for
-from sitewatch.config import ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.i18n import local_time
 from sitewatch.probe import Status
+from sitewatch.web.alertmanager import alert_key, severity_for
 from tests.helpers import free_port, running_agent, serve, wait_for
 
 TOKEN = "am-token-0123456789abcdef"
@@ -354,7 +354,7 @@ async def test_unwritable_store_is_503_so_alertmanager_retries(agent: Agent, mon
 
 def test_check_config_says_the_bridge_is_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """check-config names the endpoint and how it authenticates."""
-    from sitewatch.cli import main
+    from sitewatch.cli.main import main
 
     path = write_config(tmp_path, f"alertmanager: {{enabled: true, token: {TOKEN}}}")
     assert main(["check-config", "-c", str(path)]) == 0

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitewatch.availability import (
+from sitewatch.config.loader import Config, load_config
+from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.reports.availability import (
     Availability,
     Sample,
     Span,
@@ -25,9 +27,7 @@ from sitewatch.availability import (
     site_availability,
     tally,
 )
-from sitewatch.config import Config, load_config
-from sitewatch.maintenance import MaintenanceWindow
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 
 
 def ts(text: str) -> float:

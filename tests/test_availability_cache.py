@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch import availability_cache
-from sitewatch.availability import Span, site_availability, tally, tally_by
-from sitewatch.availability_cache import WINDOW, AvailabilityCache
-from sitewatch.config import Config, SiteSpec, load_config
-from sitewatch.state import Policy
-from sitewatch.store import Store
+from sitewatch.config.loader import Config, SiteSpec, load_config
+from sitewatch.incidents.state import Policy
+from sitewatch.reports import availability_cache
+from sitewatch.reports.availability import Span, site_availability, tally, tally_by
+from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache
+from sitewatch.store.database import Store
 from tests.configs import write_site_config
 
 T0 = dt.datetime(2026, 11, 15, 10, 17, 23, tzinfo=dt.UTC).timestamp()

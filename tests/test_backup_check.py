@@ -15,8 +15,8 @@ import pydantic
 import pytest
 
 from checks.backup_config import BackupConfig
+from sitewatch.engine.results import RunRecord
 from sitewatch.probe import Status
-from sitewatch.results import RunRecord
 from tests.helpers import run_check
 
 HOUR = 3600.0

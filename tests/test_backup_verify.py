@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.engine.results import Histogram, RunRecord
+from sitewatch.engine.scheduler import Scheduler
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Status, SystemClock
-from sitewatch.results import Histogram, RunRecord
-from sitewatch.scheduler import Scheduler
 from tests.helpers import make_spec, run_check, serve, wait_for
 from tests.test_backup_check import put, sample
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "fleet.py"
 

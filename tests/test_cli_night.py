@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sitewatch.cli_table import render_table
-from sitewatch.store import Store
+from sitewatch.reports.table import render_table
+from sitewatch.store.database import Store
 from tests.helpers import serve
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from checks.cms import CmsCheck, advisories
 from checks.cms.config import CmsConfig
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Context, Result, SiteInfo, Status
 from tests.helpers import run_check, serve
 from tests.test_cms_local import magento2_tree, wordpress_classic
@@ -280,9 +280,9 @@ async def test_slow_site_leaves_time_for_sources(tmp_path: Path, feeds: Any) -> 
 
 async def test_metrics_read_back_through_the_registry(tmp_path: Path, feeds: Any) -> None:
     """The samples render through the agent's real collector with site and check labels."""
-    from sitewatch.metrics import SitewatchCollector, build_registry
-    from sitewatch.registry import load_checks
-    from sitewatch.results import ResultBook
+    from sitewatch.engine.registry import load_checks
+    from sitewatch.engine.results import ResultBook
+    from sitewatch.web.metrics import SitewatchCollector, build_registry
 
     _, sources = feeds
     record = await run_check("cms", {**wp(tmp_path, "6.1.1", sources), "remote": False})

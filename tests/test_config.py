@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.config import ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
 
 GOOD_SITE = """
 sites:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sitewatch.config import Config, ConfigError, load_config
+from sitewatch.config.loader import Config, ConfigError, load_config
 
 CONFIG = """
 defaults:

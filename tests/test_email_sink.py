@@ -15,7 +15,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.tickets.smtp import EmailSink
 from tests.helpers import free_port

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 from tests.helpers import free_port, running_agent, wait_for
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -112,7 +112,7 @@ async def test_ping_metrics(agent: Agent, clock: FakeClock) -> None:
 
 def test_short_token_is_a_config_error(tmp_path: Path) -> None:
     """A guessable token is refused at load time, with its line."""
-    from sitewatch.config import ConfigError
+    from sitewatch.config.loader import ConfigError
 
     path = tmp_path / "c.yaml"
     path.write_text(

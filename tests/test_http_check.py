@@ -11,7 +11,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from sitewatch.httpclient import ProbeResolver
+from sitewatch.net.httpclient import ProbeResolver
 from sitewatch.probe import Status
 from tests.helpers import run_check, serve
 

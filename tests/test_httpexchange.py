@@ -13,8 +13,8 @@ import pytest
 import trustme
 import yarl
 
-from sitewatch.httpclient import ProbeResolver, measure_phases
-from sitewatch.httpexchange import MAX_HEAD, ExchangeError, HttpAnswer, exchange
+from sitewatch.net.httpclient import ProbeResolver, measure_phases
+from sitewatch.net.httpexchange import MAX_HEAD, ExchangeError, HttpAnswer, exchange
 from tests.helpers import run_check
 
 Reply = Callable[[bytes], bytes]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sitewatch.config import ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.i18n import duration, finding, local_time
 from sitewatch.i18n.catalog import tables
 from sitewatch.tickets.evidence import evidence_lines

@@ -18,9 +18,9 @@ import pytest
 import yaml
 from aiohttp import web
 
+from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status
-from sitewatch.state import IncidentEvent
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets import SinkError
 from sitewatch.tickets.outbox import Deliverer
 from tests.helpers import free_port, serve, wait_for
@@ -299,7 +299,7 @@ async def test_tickets_cli_lists_shows_and_acks(tmp_path: Path) -> None:
 async def test_result_history_is_kept_and_pruned(tmp_path: Path, switch: tuple[Switch, str]) -> None:
     """Every run lands in the history (flushed in batches and at shutdown); old rows are pruned."""
     from sitewatch.agent import Agent
-    from sitewatch.config import load_config
+    from sitewatch.config.loader import load_config
 
     _, url = switch
     agent = Agent(load_config(agent_config(tmp_path, url)), logging.getLogger("sitewatch.test"))

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets.jira import JiraSink, label_for
 from sitewatch.tickets.outbox import Deliverer
 from tests.helpers import serve

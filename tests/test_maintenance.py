@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.config import ConfigError, load_config
-from sitewatch.incidents import IncidentTracker
-from sitewatch.maintenance import MaintenanceWindow
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.engine.results import RunRecord
+from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.probe import Result, Status
-from sitewatch.results import RunRecord
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 
 
 def ts(text: str) -> float:

@@ -16,10 +16,10 @@ import yarl
 from aiohttp import web
 from prometheus_client.exposition import generate_latest
 
-from sitewatch.metrics import SitewatchCollector, build_registry
+from sitewatch.engine.registry import load_checks
+from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, Sample, Status
-from sitewatch.registry import load_checks
-from sitewatch.results import ResultBook, RunRecord
+from sitewatch.web.metrics import SitewatchCollector, build_registry
 from tests.helpers import run_check, serve
 
 HOSTS = {"shop.test": ["127.0.0.1"], "cdn.test": ["127.0.0.1"]}

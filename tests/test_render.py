@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.config import load_config
-from sitewatch.incidents import IncidentTracker
+from sitewatch.config.loader import load_config
+from sitewatch.engine.results import RunRecord
+from sitewatch.incidents.priority import priority_for
+from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.probe import Result, Status
-from sitewatch.results import RunRecord
-from sitewatch.store import Store
-from sitewatch.tickets.render import body, comment, priority_for
+from sitewatch.store.database import Store
+from sitewatch.tickets.render import body, comment
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 

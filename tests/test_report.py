@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.cli import main
-from sitewatch.report import ReportError, format_percent, last, month
-from sitewatch.store import Store
+from sitewatch.cli.main import main
+from sitewatch.reports.report import ReportError, format_percent, last, month
+from sitewatch.store.database import Store
 from tests.configs import write_site_config
 
 
@@ -119,8 +119,8 @@ def test_percent_is_never_rounded_up() -> None:
 
 def test_exactly_on_target_is_met() -> None:
     """709 s up and 291 s down against 70.9 % is met, though 709 / 1000 * 100 < 70.9 in floating point."""
-    from sitewatch.availability import Availability
-    from sitewatch.report import Incidents, SiteReport
+    from sitewatch.reports.availability import Availability
+    from sitewatch.reports.report import Incidents, SiteReport
 
     report = SiteReport("s", Availability(709, 291, 0, 0), 291, Incidents(0, 0, None), 70.9, ())
     assert report.met is True
@@ -217,7 +217,7 @@ def test_html_is_self_contained(capsys: pytest.CaptureFixture[str], config: Path
 
 def test_site_names_are_escaped_in_html(tmp_path: Path) -> None:
     """Nothing from the config reaches the page unescaped (names are restricted, but escape anyway)."""
-    from sitewatch.report import Period, render_html, site_report
+    from sitewatch.reports.report import Period, render_html, site_report
     from tests.test_availability import shop_config
 
     db = Store(tmp_path / "sitewatch.db")
@@ -283,8 +283,8 @@ def test_report_reads_while_the_store_is_open_for_writing(
 
 def test_the_current_month_is_reported_so_far(config: Path, store: Path) -> None:
     """Mid-month, the period ends now: the rest of the month is neither up nor no data yet; --since counts back."""
-    from sitewatch.config import load_config
-    from sitewatch.report import make_report
+    from sitewatch.config.loader import load_config
+    from sitewatch.reports.report import make_report
 
     cfg = load_config(config)
     now = FEB + 10 * 86400 + 5

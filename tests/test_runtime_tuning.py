@@ -13,8 +13,8 @@ import pytest
 
 from sitewatch import agent as agent_module
 from sitewatch.agent import Agent
-from sitewatch.cli import loop_factory
-from sitewatch.config import load_config
+from sitewatch.cli.main import loop_factory
+from sitewatch.config.loader import load_config
 from tests.helpers import free_port, running_agent
 from tests.test_agent_metrics import write_config
 

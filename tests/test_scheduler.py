@@ -15,12 +15,12 @@ import pytest
 import yarl
 from aiohttp import web
 
-from sitewatch.config import CheckSpec
-from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.config.loader import CheckSpec
+from sitewatch.config.yamlsource import Origin
+from sitewatch.engine.results import Histogram, RunRecord
+from sitewatch.engine.scheduler import Scheduler
+from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Check, CheckConfig, Context, Result, SiteInfo, Status, SystemClock
-from sitewatch.results import Histogram, RunRecord
-from sitewatch.scheduler import Scheduler
-from sitewatch.yamlsource import Origin
 from tests.helpers import make_spec, serve, wait_for
 
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 from sitewatch.sdnotify import Notifier
 from tests.helpers import free_port, wait_for
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from sitewatch.agent import Agent
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 from tests.helpers import free_port, serve, wait_for
 
 SECRETS = {

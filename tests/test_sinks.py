@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status
-from sitewatch.state import IncidentEvent
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.tickets.redmine import RedmineSink
 from sitewatch.tickets.rt import RtSink

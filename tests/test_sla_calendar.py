@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sitewatch.sla import ServiceCalendar, WorkingHours
+from sitewatch.incidents.calendar import ServiceCalendar, WorkingHours
 
 MSK = ZoneInfo("Europe/Moscow")
 NINE_TO_SIX = {day: WorkingHours(dt.time(9), dt.time(18)) for day in range(5)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sitewatch.sparkline import sparkline
+from sitewatch.web.sparkline import sparkline
 
 
 def test_mean_per_bucket_scaled_into_the_box() -> None:

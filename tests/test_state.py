@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sitewatch.incidents.state import CheckState, IncidentEvent, Policy, step
 from sitewatch.probe import Status
-from sitewatch.state import CheckState, IncidentEvent, Policy, step
 
 OK, WARN, CRIT, ERR = Status.OK, Status.WARNING, Status.CRITICAL, Status.ERROR
 

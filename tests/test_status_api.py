@@ -14,10 +14,10 @@ import bcrypt
 import pytest
 
 from sitewatch.agent import Agent
-from sitewatch.api import parse_since
+from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status
-from sitewatch.state import IncidentEvent
-from sitewatch.store import Store
+from sitewatch.store.database import Store
+from sitewatch.web.api import parse_since
 from tests.helpers import free_port, running_agent, serve, wait_for
 from tests.statuspage_helpers import (
     Dom,

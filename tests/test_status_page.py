@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sitewatch.availability import site_availability
+from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status
-from sitewatch.state import IncidentEvent
-from sitewatch.store import Store
+from sitewatch.reports.availability import site_availability
+from sitewatch.store.database import Store
 from tests.statuspage_helpers import Dom, fixed_availability, page_app, record, site
 
 NOW = 1_800_000_000.0
@@ -122,7 +122,7 @@ async def test_incidents_and_deliveries_with_their_tickets(tmp_path: Path) -> No
         app.store.db.execute("UPDATE outbox SET state = 'done' WHERE sink = 'local'")
         app.store.db.execute("INSERT INTO ticket_refs (incident_id, sink, ref) SELECT id, 'local', '17' FROM incidents")
         app.store.db.execute("UPDATE outbox SET state = 'dead', last_error = 'HTTP 401' WHERE sink = 'jira'")
-        from sitewatch.results import TicketStats
+        from sitewatch.engine.results import TicketStats
 
         app.book.ticket_stats = lambda: TicketStats(1, 3, 1, 42.0, {}, tuple(app.store.dead_letters()))
         _, _, html = await get(app.url + "/")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status
-from sitewatch.queries import history, incidents
-from sitewatch.state import IncidentEvent
-from sitewatch.store import Store
+from sitewatch.store.database import Store
+from sitewatch.store.queries import history, incidents
 from sitewatch.tickets import SinkError
 from sitewatch.tickets.outbox import Deliverer
 

@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from sitewatch.agent import Agent
-from sitewatch.config import ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
 from tests.helpers import free_port, running_agent, wait_for
 from tests.test_agent_metrics import prometheus
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sitewatch import yamlsource
-from sitewatch.config import ConfigError, load_config
-from sitewatch.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
+from sitewatch.config import yamlsource
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
 from tests.test_config import BAD_CASES
 
 LOADERS = [

@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets import Sink
 from sitewatch.tickets.jira import JiraSink
 from sitewatch.tickets.local import LocalSink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sitewatch.store import Store
+from sitewatch.store.database import Store
 from sitewatch.tickets.render import body, comment, title
 
 __all__ = ["LocalSink"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from sitewatch.logs import event
-from sitewatch.store import OutboxRow, Store
+from sitewatch.store.database import OutboxRow, Store
 from sitewatch.tickets import Sink, SinkError
 
 __all__ = ["Deliverer"]

@@ -13,16 +13,9 @@ from typing import Any
 from sitewatch.i18n import duration, finding, local_time, severity_word, text
 from sitewatch.tickets.evidence import evidence_lines
 
-__all__ = ["body", "comment", "priority_for", "title"]
+__all__ = ["body", "comment", "title"]
 
 _TITLE_MAX = 200
-
-#: severity → importance → priority. A site that matters more gets the faster SLA.
-_MATRIX = {
-    "critical": {"high": "P1", "normal": "P2", "low": "P3"},
-    "error": {"high": "P1", "normal": "P2", "low": "P3"},
-    "warning": {"high": "P2", "normal": "P3", "low": "P4"},
-}
 
 #: A summary can quote the probed site (a matched phrase, a ping body): keep tickets readable.
 _SUMMARY_MAX = 500
@@ -50,11 +43,6 @@ def _t(p: dict[str, Any], name: str, **values: Any) -> str:
 def _finding(p: dict[str, Any]) -> str:
     """The summary in the reader's language (the English one stays in logs and the API)."""
     return finding(_summary(p), _lang(p))
-
-
-def priority_for(severity: str | None, importance: str = "normal") -> str:
-    """Priority from the severity and the site's importance (recoveries keep P3 for display)."""
-    return _MATRIX.get(severity or "", {}).get(importance, "P3")
 
 
 def _fields(p: dict[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp.abc import ResolveResult
 
-from sitewatch.httpclient import ProbeResolver
+from sitewatch.net.httpclient import ProbeResolver
 
 __all__ = ["BOMB_SIZE", "HangingResolver", "HostileServer"]
 

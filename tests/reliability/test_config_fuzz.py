@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sitewatch.config import Config, ConfigError, load_config
+from sitewatch.config.loader import Config, ConfigError, load_config
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text(encoding="utf-8").splitlines()
 SECRETS = {

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from sitewatch.httpclient import make_session
+from sitewatch.engine.results import Histogram, RunRecord
+from sitewatch.engine.scheduler import Scheduler
+from sitewatch.net.httpclient import make_session
 from sitewatch.probe import SystemClock
-from sitewatch.results import Histogram, RunRecord
-from sitewatch.scheduler import Scheduler
 from tests.helpers import make_spec, serve, wait_for
 from tests.reliability.hostile_server import HangingResolver, HostileServer
 from tests.reliability.test_hostile_targets import rss_kib

@@ -1,0 +1,228 @@
+"""``sitewatch add-site URL``: probe a new site, write ``sites.d/<name>.yaml``, validate it like check-config."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yarl
+from aiohttp.abc import AbstractResolver
+
+from sitewatch.cli.onboard import Discovery, OnboardError, discover, site_url
+from sitewatch.cli.onboard_render import render_site
+from sitewatch.config.loader import Config, ConfigError, load_config
+
+__all__ = ["AddSite", "add_site_command", "default_name"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+#: What the config's include: should name for the file to be picked up.
+INCLUDE = "sites.d/*.yaml"
+
+
+@dataclass(frozen=True)
+class AddSite:
+    """The command's arguments."""
+
+    url: str
+    config: Path
+    name: str | None = None
+    root: Path | None = None
+    backups: str | None = None
+    heartbeat: bool = False
+    ca_file: str | None = None
+    dry_run: bool = False
+    force: bool = False
+
+
+def default_name(url: yarl.URL) -> str:
+    """``shop.example.com`` from ``https://www.shop.example.com/``; a non-default port is kept (``-8080``)."""
+    host = (url.host or "site").lower().removeprefix("www.")
+    port = url.explicit_port
+    name = f"{host}-{port}" if port is not None and port not in (80, 443) else host
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name).strip("-.") or "site"
+
+
+def add_site_command(
+    args: AddSite, *, resolver: AbstractResolver | None = None, log: logging.Logger | None = None
+) -> int:
+    """Run the command; 0 written (or printed) and valid, 1 refused or invalid, 3 could not probe."""
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        url = site_url(args.url)
+    except OnboardError as exc:
+        print(f"sitewatch: {exc}", file=sys.stderr)
+        return 3
+    name = args.name or default_name(url)
+    if not _NAME.fullmatch(name):
+        print(f"sitewatch: --name {name!r}: use letters, digits, '.', '_' or '-' (it becomes a metric label)")
+        return 3
+    target = args.config.parent / "sites.d" / f"{name}.yaml"
+    token_file = target.with_name(f"{name}.heartbeat-token")
+    problem = _preflight(args, name, target)
+    if problem is not None:
+        print(f"sitewatch: {problem}", file=sys.stderr)
+        return 1
+    if args.root is not None and not args.root.is_absolute():
+        args = AddSite(**{**args.__dict__, "root": args.root.resolve()})
+    try:
+        found = asyncio.run(
+            discover(
+                url,
+                progress,
+                root=args.root,
+                backups=args.backups,
+                ca_file=args.ca_file,
+                resolver=resolver,
+                log=log,
+            )
+        )
+    except OnboardError as exc:
+        print(f"sitewatch: {exc}", file=sys.stderr)
+        return 3
+    token = secrets.token_urlsafe(32) if args.heartbeat else None
+    loaded = _try_load(args.config) if args.config.is_file() else None
+    listen = loaded.agent.listen if loaded is not None else "<agent listen address>"
+    text = render_site(
+        name,
+        found,
+        root=args.root,
+        backups=args.backups,
+        heartbeat_token_file=token_file.name if token else None,
+        ca_file=args.ca_file,
+    )
+    problems = _validate_alone(text, name, token)
+    if problems:
+        print("sitewatch: the generated file does not validate (a bug in add-site; please report it):", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(text, end="")
+        _report(found, name, target, token, written=False, listen=listen)
+        return 0
+    _write(target, text, 0o640)
+    if token is not None:
+        _write(token_file, token, 0o600)
+    _report(found, name, target, token, written=True, listen=listen)
+    return _validate_config(args.config, name, target, was_valid=loaded is not None)
+
+
+def _preflight(args: AddSite, name: str, target: Path) -> str | None:
+    """Refusals that need no network: an existing file, a clashing name, a missing config."""
+    if not args.dry_run and not args.config.is_file():
+        return (
+            f"no config at {args.config}; create it (see config.example.yaml) or pass --config,"
+            " or use --dry-run to only print the site file"
+        )
+    if target.exists() and not args.force and not args.dry_run:
+        return f"{target} exists; pass --force to replace it, or --name to add the site under another name"
+    if args.config.is_file():
+        config = _try_load(args.config)
+        if config is not None:
+            for site in config.sites:
+                origin = site.checks[0].origin.file if site.checks else ""
+                if site.info.name == name and Path(origin).resolve() != target.resolve():
+                    return f"a site named {name!r} is already configured in {origin}; pass --name to pick another"
+    if args.root is not None and not args.root.is_dir():
+        return (
+            f"--root {args.root}: not a directory; give the CMS install directory (where wp-config.php or bitrix/ is)"
+        )
+    if args.backups is not None and not os.path.isabs(args.backups):
+        return f"--backups {args.backups!r}: give an absolute path or glob, e.g. /var/backups/shop/*.tar.gz"
+    return None
+
+
+def _try_load(path: Path) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError:
+        return None  # reported after writing, by the same validation check-config runs
+
+
+def _validate_alone(text: str, name: str, token: str | None) -> list[str]:
+    """Load the generated file as the only include of an empty config, in a scratch directory."""
+    with tempfile.TemporaryDirectory(prefix="sitewatch-add-site-") as scratch:
+        base = Path(scratch)
+        (base / "sites.d").mkdir()
+        (base / "sites.d" / f"{name}.yaml").write_text(text, encoding="utf-8")
+        if token is not None:
+            (base / "sites.d" / f"{name}.heartbeat-token").write_text(token, encoding="utf-8")
+        main = base / "config.yaml"
+        main.write_text(f"agent: {{state_dir: {base / 'state'}}}\ninclude: [{INCLUDE}]\n", encoding="utf-8")
+        try:
+            load_config(main)
+        except ConfigError as exc:
+            return [str(p).replace(scratch, "") for p in exc.problems]
+    return []
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    """Write atomically (a reload never sees half a file) with ``mode``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(scratch, mode)  # O_CREAT's mode is filtered by the umask
+    scratch.replace(path)
+
+
+def _report(found: Discovery, name: str, target: Path, token: str | None, *, written: bool, listen: str) -> None:
+    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr)  # noqa: E731 - a one-line alias
+    say("")
+    say(f"{name}: {found.url}" + (" (https)" if found.https else " (plain http)"))
+    for note in found.notes:
+        say(f"  - {note}")
+    warn, crit = found.thresholds
+    say(f"  pageload: warn {warn:g}s, critical {crit:g}s")
+    if found.cms:
+        say(f"  cms: {found.cms} {found.cms_version or '(version unknown)'}")
+    say(f"  {'wrote' if written else 'would write'} {target}")
+    if token is not None:
+        # Shown once: the file holds it, but nobody should have to go and read it.
+        say("")
+        if not written:
+            say("  heartbeat: a dry run saves no token; the real run generates and shows one")
+            return
+        say(f"  heartbeat token (shown once): {token}")
+        say(f"  the job pings when it is done: curl -fsS -m 10 --retry 3 http://{listen}/ping/{token}")
+        say(f"  kept in {target.with_name(f'{name}.heartbeat-token')} (mode 600)")
+
+
+def _validate_config(path: Path, name: str, target: Path, *, was_valid: bool) -> int:
+    """The same validation as check-config, on the real config with the new file in place."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        if was_valid:
+            print(f"{path}: invalid after adding {target}; fix the errors above (or remove the file)", file=sys.stderr)
+        else:
+            print(
+                f"{path}: was already invalid before {target} was added (which validates on its own);"
+                f" fix the errors above, then run `sitewatch check-config -c {path}`",
+                file=sys.stderr,
+            )
+        return 1
+    if name not in {s.info.name for s in config.sites}:
+        print(
+            f"{path}: OK, but it does not include {target.name}: add\n  include:\n    - {INCLUDE}\n"
+            f"to {path}, then run `sitewatch check-config -c {path}`",
+            file=sys.stderr,
+        )
+        return 1
+    checks = sum(len(s.checks) for s in config.sites if s.info.name == name)
+    print(f"{path}: OK ({len(config.sites)} sites; {name}: {checks} checks). Apply: systemctl reload sitewatch")
+    return 0

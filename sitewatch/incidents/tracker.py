@@ -1,0 +1,140 @@
+"""Results → state machine → store: turns each finished run into incident transitions.
+
+Streak counters live in memory; only transitions are written, together with their
+outbox rows. After a restart, open incidents are read back from the store, so a
+killed agent neither forgets an incident nor opens a second one for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sitewatch.config.loader import CheckSpec
+from sitewatch.engine.results import RunRecord
+from sitewatch.incidents.maintenance import active
+from sitewatch.incidents.priority import DEFAULT_TERMS, IncidentTerms, priority_for
+from sitewatch.incidents.state import CheckState, IncidentEvent, step
+from sitewatch.logs import event
+from sitewatch.probe import Status, redact_url
+from sitewatch.store.database import Store
+
+__all__ = ["IncidentTracker", "incident_key"]
+
+#: When a site's own http check is failing, these only repeat the same outage.
+_DEPENDENT_TYPES = frozenset({"pageload", "cms"})
+
+
+def incident_key(site: str, check: str) -> str:
+    """The stable key a ticket carries so every desk and agent can find it again."""
+    return f"sw:v1:{site}:{check}"
+
+
+class IncidentTracker:
+    """Owns the per-check state and writes transitions to the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        sinks: Sequence[str],
+        log: logging.Logger,
+        latest_status: Callable[[str, str], Status | None],
+        tickets: IncidentTerms | None = None,
+        *,
+        timezone: str = "UTC",
+    ) -> None:
+        self._tickets = tickets or DEFAULT_TERMS
+        self._timezone = timezone
+        self._store = store
+        self._sinks = tuple(sinks)
+        self._log = log
+        self._latest_status = latest_status
+        self._agent = socket.gethostname()
+        self.states: dict[str, CheckState] = {}
+        for key, incident in store.open_incidents().items():
+            severity = Status(incident.severity) if incident.severity else Status.CRITICAL
+            self.states[key] = CheckState(
+                open=True,
+                severity=severity,
+                opened_at=incident.opened_at,
+                last_failing=True,
+                failing_since=incident.opened_at,
+                flapping=incident.flapping,
+            )
+
+    def observe(self, spec: CheckSpec, record: RunRecord) -> list[IncidentEvent]:
+        """Feed one run; persist and return the transitions it caused."""
+        key = incident_key(spec.site.name, spec.name)
+        state = self.states.get(key, CheckState())
+        state, events = step(
+            state,
+            record.result.status,
+            record.result.summary,
+            record.started,
+            spec.policy,
+            suppressed=lambda: self._suppressed(spec, record.started),
+        )
+        for change in events:
+            payload = self._payload(spec, key, change, record)
+            self._store.record(key, change, site=spec.site.name, check=spec.name, sinks=self._sinks, payload=payload)
+            event(
+                self._log,
+                logging.WARNING if change.kind in ("opened", "worsened") else logging.INFO,
+                f"incident_{change.kind}",
+                site=spec.site.name,
+                check=spec.name,
+                severity=change.severity.value if change.severity else "ok",
+                summary=change.summary,
+            )
+        self.states[key] = state
+        return events
+
+    def forget_except(self, keys: set[str]) -> None:
+        """Drop in-memory state of removed checks (their open incidents stay in the store)."""
+        for key in [k for k in self.states if k not in keys and not self.states[k].open]:
+            del self.states[key]
+
+    def _suppressed(self, spec: CheckSpec, at: float) -> bool:
+        if active(spec.maintenance, at) is not None or self._store.silence(spec.site.name, at) is not None:
+            return True
+        if spec.type not in _DEPENDENT_TYPES:
+            return False
+        parent = self._latest_status(spec.site.name, "http")
+        return parent in (Status.CRITICAL, Status.ERROR)
+
+    def reconfigure(self, tickets: IncidentTerms, timezone: str) -> None:
+        """Take a reloaded config's language, SLA targets and time zone for the next ticket texts."""
+        self._tickets = tickets
+        self._timezone = timezone
+
+    def _sla(self, priority: str) -> dict[str, float] | None:
+        target = self._tickets.sla.get(priority)  # type: ignore[call-overload]
+        return {"response": target.response, "resolve": target.resolve} if target else None
+
+    def _payload(self, spec: CheckSpec, key: str, change: IncidentEvent, record: RunRecord) -> dict[str, Any]:
+        severity = change.severity.value if change.severity else None
+        priority = spec.priority or priority_for(severity, spec.importance)
+        state = self.states.get(key)
+        opened_at = change.opened_at or (state.opened_at if state else None) or change.at
+        return {
+            "key": key,
+            "event": change.kind,
+            "site": spec.site.name,
+            "check": spec.name,
+            "type": spec.type,
+            "url": redact_url(spec.site.url),
+            "severity": severity,
+            "priority": priority,
+            "sla": self._sla(priority),
+            "language": self._tickets.language,
+            "timezone": self._timezone,
+            "runbook": spec.runbook,
+            "summary": change.summary,
+            "at": change.at,
+            "opened_at": opened_at,
+            "flapping": change.flapping,
+            "agent": self._agent,
+            "details": dict(record.result.details),
+        }

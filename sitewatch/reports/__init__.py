@@ -1,0 +1,28 @@
+"""Reports: availability from the stored history, its cache, and the SLA report command's output.
+
+They read the store (and the configuration), never the live agent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sitewatch._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sitewatch.reports.availability import site_availability
+    from sitewatch.reports.availability_cache import AvailabilityCache
+    from sitewatch.reports.report import FORMATS, report_command
+    from sitewatch.reports.table import render_table
+
+__all__ = ["AvailabilityCache", "FORMATS", "render_table", "report_command", "site_availability"]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "availability": ("site_availability",),
+        "availability_cache": ("AvailabilityCache",),
+        "report": ("FORMATS", "report_command"),
+        "table": ("render_table",),
+    },
+)

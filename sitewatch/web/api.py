@@ -1,0 +1,120 @@
+"""JSON documents and query parameters of ``/api/incidents`` and ``/api/sites/<name>/history``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from sitewatch.store.queries import HistoryRow, IncidentRow
+from sitewatch.units import parse_duration
+
+__all__ = [
+    "HISTORY_LIMIT",
+    "ParameterError",
+    "history_document",
+    "incidents_document",
+    "iso",
+    "parse_limit",
+    "parse_since",
+]
+
+#: Rows one history answer may carry: 30 days of a 1-minute check is 43,200.
+HISTORY_LIMIT = 50_000
+
+
+class ParameterError(ValueError):
+    """A bad query parameter; the API answers 400 naming it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+def iso(ts: float | None) -> str | None:
+    """Unix seconds as RFC 3339 in UTC (``2026-11-26T23:10:00Z``)."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_since(text: str | None, now: float, default: str = "24h") -> float:
+    """Unix seconds for ``since``: a duration back from now (``24h``, ``7d``) or an ISO-8601 time with a zone."""
+    value = (text if text is not None else default).strip()
+    if not value:
+        raise ParameterError("since", "empty; use a duration like 24h or a time like 2026-11-20T00:00:00Z")
+    if value[0].isdigit() and not any(c in value for c in "-:T"):
+        try:
+            return now - parse_duration(value)
+        except ValueError:
+            raise ParameterError("since", f"expected a duration like 24h or 7d, got {value!r}") from None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(
+            "since", f"expected a duration like 24h or an ISO-8601 time like 2026-11-20T00:00:00Z, got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        # Same rule as maintenance windows: a zone-less time is ambiguous by hours.
+        raise ParameterError("since", f"add a zone to {value!r}, e.g. 2026-11-20T00:00:00Z or +03:00 (as %2B03:00)")
+    return moment.timestamp()
+
+
+def parse_limit(text: str | None, default: int, maximum: int) -> int:
+    """``limit`` as a positive integer no larger than ``maximum``."""
+    if text is None:
+        return default
+    try:
+        limit = int(text)
+    except ValueError:
+        raise ParameterError("limit", f"expected a whole number, got {text!r}") from None
+    if not 1 <= limit <= maximum:
+        raise ParameterError("limit", f"expected 1 to {maximum}, got {limit}")
+    return limit
+
+
+def incidents_document(rows: Iterable[IncidentRow], state: str) -> dict[str, Any]:
+    """The body of ``/api/incidents``."""
+    items = [
+        {
+            "id": r.id,
+            "key": r.key,
+            "site": r.site,
+            "check": r.check,
+            "state": "open" if r.resolved_at is None else "resolved",
+            "severity": r.severity,
+            "summary": r.summary,
+            "flapping": r.flapping,
+            "opened_at": iso(r.opened_at),
+            "resolved_at": iso(r.resolved_at),
+            "tickets": [
+                {
+                    "sink": t.sink,
+                    "ref": t.ref,
+                    "delivery": t.delivery,
+                    "pending": t.pending,
+                    "last_error": t.last_error,
+                    "status": t.status,
+                }
+                for t in r.tickets
+            ],
+        }
+        for r in rows
+    ]
+    return {"state": state, "count": len(items), "incidents": items}
+
+
+def history_document(
+    site: str, since: float, until: float, rows: Iterable[HistoryRow], truncated: bool
+) -> dict[str, Any]:
+    """The body of ``/api/sites/<name>/history``."""
+    results = [
+        {"check": r.check, "at": iso(r.at), "status": r.status, "duration_seconds": _finite(r.duration)} for r in rows
+    ]
+    return {"site": site, "since": iso(since), "until": iso(until), "truncated": truncated, "results": results}
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no NaN or Infinity; a broken row must not make the whole answer unparseable.
+    return round(value, 6) if math.isfinite(value) else None

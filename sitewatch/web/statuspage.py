@@ -1,0 +1,271 @@
+"""The status page at ``/``: a view model of sites, checks, incidents and deliveries, rendered with Jinja2.
+
+Everything is computed on the server and every value goes through Jinja2's autoescaping: site
+names, summaries and ticket errors come from configs and probed sites, which are not trusted to be
+HTML-safe. The page loads nothing from anywhere (CSS inline, sparklines as inline SVG), so it works
+on servers with no way out, and it runs no JavaScript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jinja2
+
+from sitewatch import __version__
+from sitewatch.config.loader import SiteSpec
+from sitewatch.engine.results import ResultBook, TicketStats
+from sitewatch.probe import Status, format_duration, redact_url, worst
+from sitewatch.store.database import Store
+from sitewatch.store.queries import IncidentRow, incidents
+from sitewatch.web.sparkline import Sparkline, sparkline
+
+__all__ = ["UPTIME_WINDOWS", "AvailabilityFn", "CheckView", "Ratio", "SiteView", "StatusPage", "StatusView"]
+
+DAY = 86400.0
+#: The uptime columns: label and window length in seconds.
+UPTIME_WINDOWS: tuple[tuple[str, float], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
+#: Resolved incidents shown under the open ones.
+RECENTLY_RESOLVED = 10
+#: The page reloads itself this often (seconds); no script needed.
+REFRESH_SECONDS = 30
+
+
+class Ratio(Protocol):
+    """What the page needs of an availability figure: up / (up + down), None when nothing was observed."""
+
+    @property
+    def ratio(self) -> float | None: ...
+
+
+AvailabilityFn = Callable[[Store, SiteSpec, float, float], Ratio]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckView:
+    """One row of a site's card."""
+
+    name: str
+    type: str
+    status: str  # ok, warning, error, critical, or pending before the first run
+    summary: str
+    last_run: float | None
+    duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    """One site's card: worst status, its checks, uptime per window and a latency sparkline."""
+
+    name: str
+    url: str
+    status: str
+    checks: tuple[CheckView, ...]
+    uptime: tuple[tuple[str, float | None], ...]
+    spark: Sparkline | None
+    sla: float | None = None  # the promised availability in percent, if configured
+
+    def below_sla(self, ratio: float | None) -> bool:
+        """True when ``ratio`` was measured and misses the site's SLA target."""
+        return self.sla is not None and ratio is not None and ratio * 100 < self.sla
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """Everything the page shows, already computed."""
+
+    now: float
+    version: str
+    sites: tuple[SiteView, ...]
+    open_incidents: tuple[IncidentRow, ...]
+    resolved_incidents: tuple[IncidentRow, ...]
+    tickets: TicketStats | None
+    counts: Mapping[str, int]
+    silences: tuple[Mapping[str, Any], ...] = ()
+
+
+#: Problems first, so the board's top row is what needs attention.
+_ORDER = {"critical": 0, "error": 1, "warning": 2, "pending": 3, "ok": 4}
+
+
+class StatusPage:
+    """Builds and renders the page.
+
+    Uptime figures read up to 30 days of history and sparklines a day of it: they are computed
+    in a worker thread on a read-only connection of their own (so a page view never stalls the
+    scheduler) and cached, uptime until its window has moved on by 1/1440 of itself, sparklines
+    for a minute (their buckets are half an hour).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        sites: Callable[[], Sequence[SiteSpec]],
+        availability: AvailabilityFn,
+        clock: Callable[[], float] = time.time,
+        *,
+        shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
+    ) -> None:
+        self.store = store
+        self.sites = sites
+        self._availability = availability
+        self._clock = clock
+        # Windows someone else keeps current (label -> site -> ratio; a site absent has no data):
+        # the agent's 30-day cache behind sitewatch_availability_ratio, so page and Grafana agree.
+        self._shared = dict(shared or {})
+        # (site, window label) -> (computed at, ratio)
+        self._uptime: dict[tuple[str, str], tuple[float, float | None]] = {}
+        self._sparks: dict[str, tuple[float, Sparkline | None]] = {}  # site -> (computed at, line)
+        self._lock = asyncio.Lock()  # one computation at a time; the others wait for its cache
+        self._reader: Store | None = None
+        self._env = jinja2.Environment(
+            loader=jinja2.PackageLoader("sitewatch.web", "templates"),
+            autoescape=True,  # every template, whatever its name: all values are untrusted
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def now(self) -> float:
+        """The page's clock (injected in tests)."""
+        return self._clock()
+
+    def site(self, name: str) -> SiteSpec | None:
+        """The configured site called ``name``."""
+        return next((s for s in self.sites() if s.info.name == name), None)
+
+    async def refresh(self, now: float) -> None:
+        """Recompute the uptime figures and sparklines that are due, off the event loop."""
+        async with self._lock:
+            sites = list(self.sites())
+            names = {s.info.name for s in sites}
+            for key in [k for k in self._uptime if k[0] not in names]:
+                del self._uptime[key]  # sites removed by a reload
+            for name in [n for n in self._sparks if n not in names]:
+                del self._sparks[name]
+            due = [
+                (site, label, length)
+                for site in sites
+                for label, length in UPTIME_WINDOWS
+                if label not in self._shared and _stale(self._uptime.get((site.info.name, label)), now, length)
+            ]
+            lines = [site for site in sites if _stale(self._sparks.get(site.info.name), now, DAY)]
+            if due or lines:
+                uptime, sparks = await asyncio.to_thread(self._compute, due, lines, now)
+                self._uptime.update(uptime)
+                self._sparks.update(sparks)
+
+    def _compute(
+        self, due: list[tuple[SiteSpec, str, float]], lines: list[SiteSpec], now: float
+    ) -> tuple[dict[tuple[str, str], tuple[float, float | None]], dict[str, tuple[float, Sparkline | None]]]:
+        # Runs in a worker thread: only the reader connection is touched here.
+        if self._reader is None:
+            self._reader = Store.open_readonly(self.store.path)
+        reader = self._reader
+        uptime = {
+            (site.info.name, label): (now, self._availability(reader, site, now - length, now).ratio)
+            for site, label, length in due
+        }
+        return uptime, {site.info.name: (now, _latency_line(reader, site, now)) for site in lines}
+
+    def close(self) -> None:
+        """Close the reader connection, if one was opened."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def view(self, book: ResultBook, now: float) -> StatusView:
+        """The page's data as of ``now``, with the uptime figures last refreshed."""
+        cards = [self._site_view(site, book, now) for site in self.sites()]
+        cards.sort(key=lambda s: (_ORDER.get(s.status, 0), s.name))
+        counts: dict[str, int] = {}
+        for card in cards:
+            counts[card.status] = counts.get(card.status, 0) + 1
+        return StatusView(
+            now=now,
+            version=__version__,
+            sites=tuple(cards),
+            open_incidents=tuple(incidents(self.store, "open", limit=500)),
+            resolved_incidents=tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED)),
+            tickets=book.ticket_stats() if book.ticket_stats is not None else None,
+            counts=counts,
+            silences=tuple(book.silences()) if book.silences is not None else (),
+        )
+
+    async def render(self, book: ResultBook) -> str:
+        """The whole HTML document."""
+        now = self._clock()
+        await self.refresh(now)
+        view = self.view(book, now)
+        template = self._env.get_template("status.html")
+        return template.render(view=view, refresh=REFRESH_SECONDS, **_filters(view.now))
+
+    def _site_view(self, site: SiteSpec, book: ResultBook, now: float) -> SiteView:
+        checks = []
+        for spec in site.checks:
+            record = book.latest.get(spec.key)
+            if record is None:
+                checks.append(CheckView(spec.name, spec.type, "pending", "not run yet", None, None))
+            else:
+                result = record.result
+                checks.append(
+                    CheckView(
+                        spec.name, spec.type, result.status.value, result.summary, record.started, record.duration
+                    )
+                )
+        ran = [Status(c.status) for c in checks if c.status != "pending"]
+        status = worst(*ran).value if ran else "pending"
+        spark = self._sparks.get(site.info.name, (now, None))[1]
+        uptime = tuple((label, self._ratio(site.info.name, label, now)) for label, _ in UPTIME_WINDOWS)
+        return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark, site.sla)
+
+    def _ratio(self, site: str, label: str, now: float) -> float | None:
+        if label in self._shared:
+            return self._shared[label]().get(site)
+        return self._uptime.get((site, label), (now, None))[1]
+
+
+def _latency_line(store: Store, site: SiteSpec, now: float) -> Sparkline | None:
+    """The last day's durations of the site's http check (other types, heartbeat or backup, time local work)."""
+    lead = next((c for c in site.checks if c.type == "http"), site.checks[0] if site.checks else None)
+    if lead is None:
+        return None
+    rows = store.history(site.info.name, now - DAY)
+    return sparkline(((at, took) for check, at, _, took in rows if check == lead.name), now - DAY, now)
+
+
+def _stale(cached: tuple[float, object] | None, now: float, length: float) -> bool:
+    # A day's figure is at most a minute old, a month's at most half an hour: 0.07 % of the window.
+    return cached is None or now - cached[0] >= length / 1440 or now < cached[0]
+
+
+def _filters(now: float) -> dict[str, Any]:
+    """Formatting helpers handed to the template as plain functions."""
+
+    def iso(ts: float | None) -> str:
+        if ts is None:
+            return "–"
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    def ago(ts: float | None) -> str:
+        if ts is None:
+            return "never"
+        return f"{format_duration(max(now - ts, 0.0))} ago"
+
+    def took(seconds: float | None) -> str:
+        return "–" if seconds is None else format_duration(seconds)
+
+    def pct(ratio: float | None) -> str:
+        if ratio is None:
+            return "no data"
+        # Truncate, never round up: 99.996 % must not read as 100 %.
+        # (The epsilon undoes binary float error: 0.9995 * 10000 is 9994.999….)
+        return f"{math.floor(ratio * 10000 + 1e-6) / 100:.2f}%"
+
+    return {"iso": iso, "ago": ago, "took": took, "pct": pct}
