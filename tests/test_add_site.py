@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import stat
+import time
 from asyncio.subprocess import PIPE
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,10 +18,11 @@ from aiohttp import web
 
 from sitewatch.cli.add_site import AddSite, add_site_command, default_name
 from sitewatch.cli.main import main
-from sitewatch.cli.onboard import OnboardError, pageload_thresholds, site_url
+from sitewatch.cli.onboard import OnboardError, backup_thresholds, pageload_thresholds, site_url
 from sitewatch.config.loader import load_config
 from sitewatch.net.httpclient import ProbeResolver
-from tests.helpers import serve
+from sitewatch.probe import Status
+from tests.helpers import run_check, serve
 
 WP_HOME = """<!DOCTYPE html><html><head>
 <meta name="generator" content="WordPress 6.4.2" />
@@ -291,3 +294,44 @@ async def test_console_script_end_to_end(tmp_path: Path) -> None:
     summary, _ = await check.communicate()
     assert check.returncode == 0
     assert "cms: 1, http: 1, pageload: 1" in summary.decode()
+
+
+async def test_backup_thresholds_pass_the_backup_just_measured(tmp_path: Path, capsys: Any) -> None:
+    """A tiny site's 814 B dump written 40 h ago: the written backup check passes on that very file
+    (min_size below 814 B, max_age above 40 h), so the new site is not critical the moment it is watched."""
+    config = main_config(tmp_path)
+    dumps = tmp_path / "backups"
+    dumps.mkdir()
+    dump = dumps / "shop-2026-11-26.sql.gz"
+    dump.write_bytes(b"x" * 814)
+    forty_hours_ago = time.time() - 40 * 3600
+    os.utime(dump, (forty_hours_ago, forty_hours_ago))
+    async with serve(wordpress()) as base:
+        args = AddSite(base, config, name="shop", backups=f"{dumps}/*.sql.gz", dry_run=True)
+        code, out, err = await add_site(args, capsys=capsys)
+    assert code == 0, err
+    backup = next(c for c in yaml.safe_load(out)["checks"] if c["type"] == "backup")
+    assert backup["min_size"] == "407B"
+    assert 80 <= int(backup["max_age"].removesuffix("h")) <= 81  # twice the age, in whole hours
+    settings = {k: backup[k] for k in ("path", "max_age", "min_size")}
+    record = await run_check("backup", settings)
+    assert record.result.status is Status.OK, record.result.summary
+
+
+@pytest.mark.parametrize("size", [4096, 10_000_000])
+def test_backup_thresholds_for_ordinary_sizes(size: int) -> None:
+    """Backups of 2 KB and more keep the usual 1KB floor and 26 h."""
+    assert backup_thresholds(size, 3600) == ("26h", "1KB")
+
+
+async def test_bare_host_and_port_falls_back_to_http(tmp_path: Path, capsys: Any) -> None:
+    """`add-site 127.0.0.1:PORT` on a plain-http port: https is tried, then http on the same port, cleanly
+    (no 'Future exception was never retrieved')."""
+    config = main_config(tmp_path)
+    async with serve(wordpress()) as base:
+        bare = base.removeprefix("http://")
+        code, out, err = await add_site(AddSite(bare, config, name="shop", dry_run=True), capsys=capsys)
+    assert code == 0, err
+    assert yaml.safe_load(out)["url"] == f"{base}/"
+    assert "Future exception" not in err
+    assert "never retrieved" not in err

@@ -85,6 +85,7 @@ def add_site_command(
                 ca_file=args.ca_file,
                 resolver=resolver,
                 log=log,
+                scheme_guessed="://" not in args.url,
             )
         )
     except OnboardError as exc:

@@ -63,6 +63,8 @@ class Discovery:
     cms_source: str | None = None
     cms_summary: str = ""
     backup_summary: str | None = None
+    backup_size: float | None = None  # bytes of the newest backup seen
+    backup_age: float | None = None  # seconds since it was written
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -81,6 +83,20 @@ def pageload_thresholds(median: float | None) -> tuple[float, float]:
     base = 3 * median if median is not None else 1.0
     warn = max(1.0, math.ceil(base * 10 - 1e-9) / 10)
     return warn, round(2 * warn, 1)
+
+
+def backup_thresholds(size: float | None, age: float | None) -> tuple[str, str]:
+    """(max_age, min_size) for the backup check that the backup just measured passes.
+
+    ``max_age`` is 26 h (a nightly job plus slack) unless the newest backup is already older:
+    then twice its age, in whole hours, so the new site starts OK and an engineer can tighten it.
+    ``min_size`` is 1KB, or half of the newest backup when that is smaller (a tiny site's dump of
+    814 B must not be critical the moment it is watched).
+    """
+    hours = 26 if age is None or age < 26 * 3600 else math.ceil(2 * age / 3600)
+    if size is None or size >= 2000:
+        return f"{hours}h", "1KB"
+    return f"{hours}h", f"{max(1, int(size // 2))}B"
 
 
 def site_url(text: str) -> yarl.URL:
@@ -146,13 +162,18 @@ async def discover(
     resolver: AbstractResolver | None = None,
     user_agent: str = "sitewatch-add-site",
     log: logging.Logger | None = None,
+    scheme_guessed: bool = False,
 ) -> Discovery:
-    """Probe ``given`` once with the http, pageload, tls, cms (and backup) checks."""
+    """Probe ``given`` once with the http, pageload, tls, cms (and backup) checks.
+
+    ``scheme_guessed``: the user typed no scheme (``shop.example.com:8080``), so https was a guess
+    and plain http on the same port is tried when https does not answer.
+    """
     own_resolver = resolver is None
     resolver = resolver or ProbeResolver()
     runner = _Runner(resolver, user_agent, log or logging.getLogger("sitewatch.add-site"))
     try:
-        found = await _http(runner, given, progress)
+        found = await _http(runner, given, progress, scheme_guessed)
         await _rest(runner, found, progress, root=root, backups=backups, ca_file=ca_file)
         return found
     finally:
@@ -175,9 +196,13 @@ async def _reachable(runner: _Runner, url: yarl.URL, progress: Callable[[str], N
     return record, untrusted
 
 
-async def _http(runner: _Runner, given: yarl.URL, progress: Callable[[str], None]) -> Discovery:
+async def _http(
+    runner: _Runner, given: yarl.URL, progress: Callable[[str], None], scheme_guessed: bool = False
+) -> Discovery:
     notes: list[str] = []
     other = _alternative(given)
+    if other is None and scheme_guessed and given.scheme == "https":
+        other = given.with_scheme("http")  # HOST:PORT typed bare: the port may well speak plain http
     first, untrusted = given, False
     if given.scheme == "http" and other is not None:
         # Prefer https when the site has it: an http-only config would never watch the certificate.
@@ -269,4 +294,7 @@ async def _rest(
         progress(f"looking at backups {backups} …")
         backup = (await runner.run("backup", url, {"path": backups})).result
         found.backup_summary = f"{backup.status.value.upper()}: {backup.summary}"
+        measured = {s.name: s.value for s in backup.samples}
+        found.backup_size = measured.get("sitewatch_backup_size_bytes")
+        found.backup_age = measured.get("sitewatch_backup_age_seconds")
         progress(f"  {found.backup_summary}")

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from sitewatch.cli.onboard import FAILURE_PAGES, Discovery
+from sitewatch.cli.onboard import FAILURE_PAGES, Discovery, backup_thresholds
 from sitewatch.probe import format_duration
 
 __all__ = ["render_site"]
@@ -144,14 +144,15 @@ def _cms(found: Discovery, root: Path | None) -> list[str]:
 
 
 def _backup(found: Discovery, backups: str) -> list[str]:
+    max_age, min_size = backup_thresholds(found.backup_size, found.backup_age)
     return [
         f"  # Backups: {_c(found.backup_summary or 'not looked at')}.",
         "  - type: backup",
         "    interval: 15m",
         "    timeout: 2m",
         f"    path: {_q(backups)}",
-        "    max_age: 26h        # a nightly job plus two hours of slack for a slow dump",
-        "    min_size: 1KB       # an empty or truncated-to-nothing archive is a failed backup",
+        f"    max_age: {max_age:<9}  # a nightly job plus slack (never below the age just measured)",
+        f"    min_size: {min_size:<8}  # an empty or truncated archive fails (below the size just measured)",
         "    # min_ratio: 0.5    # uncomment: critical when the newest is under half the size of the one before",
         "    # verify: tar       # gzip | zip | tar | sha256: read the whole archive every verify_every",
         "",
