@@ -130,6 +130,7 @@ class Agent:
             site_availability,
             self.clock.time,
             shared={WINDOW_LABEL: lambda: self.availability.ratios},
+            people=lambda: (self.config.agent.language, self.config.agent.timezone),
         )
         app = build_app(
             self.book,

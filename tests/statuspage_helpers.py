@@ -63,13 +63,15 @@ async def page_app(
     availability: AvailabilityFn,
     now: Callable[[], float],
     shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
+    *,
+    people: tuple[str, str] = ("en", "UTC"),
 ) -> AsyncIterator[PageApp]:
     """``build_app`` with a status page over a fresh store; the book knows ``sites``' checks."""
     store = Store(tmp_path / "status.db")
     book = ResultBook()
     book.configure((c.key, c.type) for s in sites for c in s.checks)
     current = list(sites)
-    page = StatusPage(store, lambda: current, availability, now, shared=shared)
+    page = StatusPage(store, lambda: current, availability, now, shared=shared, people=lambda: people)
     app = build_app(book, CollectorRegistry(), {}, lambda: (True, "ok"), push=lambda *_: False, page=page)
     try:
         async with serve(app) as url:

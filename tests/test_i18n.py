@@ -12,7 +12,7 @@ from aiohttp import web
 
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.i18n import duration, finding, local_time
-from sitewatch.i18n.catalog import tables
+from sitewatch.i18n.catalog import plural_forms, tables
 from sitewatch.tickets.evidence import evidence_lines
 from sitewatch.tickets.render import body, comment, title
 from tests.helpers import run_check, serve
@@ -20,11 +20,23 @@ from tests.helpers import run_check, serve
 MOSCOW_0315 = 1_796_602_500.0  # 2026-12-07 00:15 UTC = 03:15 in Moscow
 
 
+PLURAL_FORMS = {"zero", "one", "two", "few", "many", "other"}
+
+
+def _messages(table: dict[str, str]) -> set[str]:
+    """Message names, with the plural forms of one message counted once."""
+    return {key.rsplit(".", 1)[0] if key.rsplit(".", 1)[-1] in PLURAL_FORMS else key for key in table}
+
+
 def test_every_language_has_every_message() -> None:
-    """A message added in one language without its twin fails here, not in a client's ticket."""
-    english, *others = tables().values()
-    for other in others:
-        assert set(other) == set(english)
+    """A message added in one language without its twin fails here, not in a client's ticket; a plural
+    message has every form CLDR's rules for that language can choose (Russian: one, few, many, other)."""
+    english = tables()["en"]
+    for language, table in tables().items():
+        assert _messages(table) == _messages(english), language
+        plurals = {key.rsplit(".", 1)[0] for key in table if key.rsplit(".", 1)[-1] in PLURAL_FORMS}
+        for message in plurals:
+            assert {f"{message}.{form}" for form in plural_forms(language)} <= set(table), (language, message)
 
 
 @pytest.mark.parametrize(

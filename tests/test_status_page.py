@@ -45,8 +45,8 @@ async def test_board_shows_each_site_worst_state_and_its_checks(tmp_path: Path) 
     ]
     shop = dom.text(cards[1])
     assert "certificate expires in 6 days" in shop
-    assert "15s ago" in shop
-    assert "120ms" in shop
+    assert "15 sec ago" in shop
+    assert "120 ms" in shop
     checks = {(e.attrs["data-check"], e.attrs["data-status"]) for e in dom.find("data-check")}
     assert {("http", "ok"), ("tls", "warning"), ("http", "pending")} <= checks
     assert '<meta http-equiv="refresh" content="30">' in html
@@ -83,7 +83,7 @@ async def test_uptime_per_window_and_sparkline(tmp_path: Path) -> None:
     (shop,) = dom.find("data-site", "shop")
     uptime = {e.attrs["data-uptime"]: dom.text(e) for e in dom.find("data-uptime")[:3]}
     assert uptime == {"24h": "24h 99.99%", "7d": "7d 50.00%", "30d": "30d no data"}
-    assert "100ms–500ms" in dom.text(shop)
+    assert "100 ms–500 ms" in dom.text(shop)
     paths = re.findall(r'<path d="([^"]+)"', html)
     assert len(paths) == 1  # only shop has history
     assert paths[0].startswith("M")
@@ -130,12 +130,12 @@ async def test_incidents_and_deliveries_with_their_tickets(tmp_path: Path) -> No
     (row,) = dom.find("data-incident", "sw:v1:shop:http")
     text = dom.text(row)
     assert "shop / http" in text
-    assert "10m ago" in text
+    assert "10 min ago" in text
     assert "local: 17 (delivered)" in text
     assert "jira: – (dead)" in text
     assert "HTTP 401" in text
     assert dom.text(dom.find("data-deliveries", "pending")[0]) == "3 pending"
-    assert dom.text(dom.find("data-deliveries", "dead")[0]) == "1 dead letters"
+    assert dom.text(dom.find("data-deliveries", "dead")[0]) == "1 dead letter"
 
 
 async def test_page_loads_nothing_from_elsewhere(tmp_path: Path) -> None:
@@ -217,3 +217,37 @@ async def test_a_shared_window_is_read_not_computed(tmp_path: Path) -> None:
     texts = [dom.text(e) for e in dom.find("data-uptime", "30d")]
     assert texts == ["30d no data", "30d 25.00%"]  # "new" (first: pending) is absent from the cache
     assert sorted(windows) == [DAY, DAY, 7 * DAY, 7 * DAY]
+
+
+#: Words of the English page that must not appear on a Russian one.
+ENGLISH_PAGE = ("last run", "summary", "history", "Open incidents", "sites:", " ago", "never", "no data", "UTC")
+
+
+async def test_page_in_russian_with_local_time(tmp_path: Path) -> None:
+    """`agent.language: ru`, `agent.timezone: Europe/Moscow`: headings, statuses, findings, plurals, units
+    and times are Russian, the time carries its zone; the English summary stays in the API."""
+    sites = [site("shop", "http", "tls"), site("blog"), site("crm"), site("new")]
+    people = ("ru", "Europe/Moscow")
+    async with page_app(tmp_path, sites, fixed_availability({86400: 0.99996}), lambda: NOW, people=people) as app:
+        record(app.book, "shop", "http", Status.OK, "HTTP 200 OK in 120ms", at=NOW - 20, took=0.12)
+        expiring = "certificate for shop expires in 6 days (2026-12-13)"
+        record(app.book, "shop", "tls", Status.WARNING, expiring, at=NOW - 15, took=0.03)
+        failing = "HTTP 500 Internal Server Error (expected 200-399)"
+        record(app.book, "blog", "http", Status.CRITICAL, failing, at=NOW - 5, took=0.25)
+        record(app.book, "crm", "http", Status.OK, "HTTP 200 OK in 1.5s", at=NOW - 3, took=1.5)
+        _, _, html = await get(app.url + "/")
+    dom = Dom(html)
+    text = " ".join(dom.text(e) for e in dom.marked)
+    assert '<html lang="ru">' in html
+    assert "<h1>Состояние сайтов (sitewatch)</h1>" in html
+    assert "4 сайта:" in html
+    blog, shop = dom.text(dom.find("data-site")[0]), dom.text(dom.find("data-site")[1])
+    assert "критично" in blog
+    assert "HTTP 500 Internal Server Error (ожидался код 200-399)" in blog
+    assert "сертификат для shop истекает через 6 дней (2026-12-13)" in shop
+    assert "15 с назад" in shop
+    assert "120 мс" in shop
+    assert "99,99%" in shop
+    assert "MSK" in html
+    for english in ENGLISH_PAGE:
+        assert english not in text, english

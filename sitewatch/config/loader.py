@@ -108,6 +108,9 @@ class AgentConfig(_Model):
     user_agent: str = f"sitewatch/{__version__}"
     #: Times people read (tickets, status page, reports) are shown in this zone, with its name.
     timezone: TimeZone = "UTC"
+    #: The language of what people read from the agent itself: the status page and reports
+    #: (tickets follow ``tickets.language``).
+    language: Literal["en", "ru"] = "en"
     #: How long the result history (for availability reports) is kept.
     history_retention: PositiveDuration = 400 * 86400.0
     #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.

@@ -6,9 +6,12 @@ English without its Russian twin fails the build instead of showing English to a
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
-__all__ = ["LANGUAGES", "Language", "severity_word", "text"]
+from babel.core import Locale
+
+__all__ = ["LANGUAGES", "Language", "plural", "severity_word", "text"]
 
 Language = Literal["en", "ru"]
 LANGUAGES: tuple[Language, ...] = ("en", "ru")
@@ -36,6 +39,49 @@ _EN: dict[str, str] = {
     "severity.warning": "warning",
     "severity.ok": "ok",
     "severity.pending": "pending",
+    # the status page
+    "page.title": "sitewatch: {failing} failing, {sites}",
+    "page.heading": "sitewatch status",
+    "page.sites.one": "{count} site",
+    "page.sites.other": "{count} sites",
+    "page.reloads": "reloads every {seconds}",
+    "page.history": "history",
+    "page.spark_title": "response time, last 24 h: {low} to {high}, last {last}",
+    "page.spark": "response time 24 h: {low}–{high}, last {last}",
+    "page.no_spark": "no response times in the last 24 h",
+    "page.col.check": "check",
+    "page.col.summary": "summary",
+    "page.col.last_run": "last run",
+    "page.col.took": "took",
+    "page.no_sites": "No sites configured.",
+    "page.open_incidents": "Open incidents ({count})",
+    "page.col.site_check": "site / check",
+    "page.col.severity": "severity",
+    "page.col.opened": "opened",
+    "page.col.resolved": "resolved",
+    "page.col.tickets": "tickets",
+    "page.flapping": "flapping",
+    "page.pending_deliveries": "{count} pending",
+    "page.no_sinks": "no sinks",
+    "page.none": "None.",
+    "page.silenced": "Silenced ({count})",
+    "page.col.site": "site",
+    "page.col.until": "until",
+    "page.col.by": "by",
+    "page.col.reason": "reason",
+    "page.recently_resolved": "Recently resolved",
+    "page.deliveries": "Ticket deliveries",
+    "page.oldest": "oldest {age}",
+    "page.dead_letters.one": "{count} dead letter",
+    "page.dead_letters.other": "{count} dead letters",
+    "page.col.incident": "incident",
+    "page.col.sink": "sink",
+    "page.col.action": "action",
+    "page.col.created": "created",
+    "page.col.error": "error",
+    "page.never": "never",
+    "page.ago": "{time} ago",
+    "page.no_data": "no data",
 }
 
 _RU: dict[str, str] = {
@@ -59,6 +105,52 @@ _RU: dict[str, str] = {
     "severity.warning": "предупреждение",
     "severity.ok": "в норме",
     "severity.pending": "ожидает проверки",
+    "page.title": "sitewatch: не в норме {failing}, {sites}",
+    "page.heading": "Состояние сайтов (sitewatch)",
+    "page.sites.one": "{count} сайт",
+    "page.sites.few": "{count} сайта",
+    "page.sites.many": "{count} сайтов",
+    "page.sites.other": "{count} сайта",
+    "page.reloads": "обновляется каждые {seconds}",
+    "page.history": "история",
+    "page.spark_title": "время ответа за 24 ч: от {low} до {high}, последнее {last}",
+    "page.spark": "время ответа за 24 ч: {low}–{high}, последнее {last}",
+    "page.no_spark": "за последние 24 ч нет замеров времени ответа",
+    "page.col.check": "проверка",
+    "page.col.summary": "результат",
+    "page.col.last_run": "последний запуск",
+    "page.col.took": "длительность",
+    "page.no_sites": "Сайты не настроены.",
+    "page.open_incidents": "Открытые инциденты ({count})",
+    "page.col.site_check": "сайт / проверка",
+    "page.col.severity": "серьёзность",
+    "page.col.opened": "открыт",
+    "page.col.resolved": "закрыт",
+    "page.col.tickets": "тикеты",
+    "page.flapping": "мигает",
+    "page.pending_deliveries": "в очереди: {count}",
+    "page.no_sinks": "нет получателей",
+    "page.none": "Нет.",
+    "page.silenced": "Без оповещений ({count})",
+    "page.col.site": "сайт",
+    "page.col.until": "до",
+    "page.col.by": "кто",
+    "page.col.reason": "причина",
+    "page.recently_resolved": "Недавно закрытые",
+    "page.deliveries": "Доставка тикетов",
+    "page.oldest": "самому старому {age}",
+    "page.dead_letters.one": "{count} недоставленный",
+    "page.dead_letters.few": "{count} недоставленных",
+    "page.dead_letters.many": "{count} недоставленных",
+    "page.dead_letters.other": "{count} недоставленного",
+    "page.col.incident": "инцидент",
+    "page.col.sink": "получатель",
+    "page.col.action": "действие",
+    "page.col.created": "создано",
+    "page.col.error": "ошибка",
+    "page.never": "никогда",
+    "page.ago": "{time} назад",
+    "page.no_data": "нет данных",
 }
 
 _TABLES: dict[str, dict[str, str]] = {"en": _EN, "ru": _RU}
@@ -67,6 +159,23 @@ _TABLES: dict[str, dict[str, str]] = {"en": _EN, "ru": _RU}
 def text(language: str, message: str, /, **values: Any) -> str:
     """The ``message`` in ``language`` (English if the language is unknown), filled in."""
     return _TABLES.get(language, _EN)[message].format(**values)
+
+
+@functools.lru_cache(maxsize=8)
+def _locale(language: str) -> Locale:
+    return Locale.parse(language if language in _TABLES else "en")
+
+
+def plural(language: str, message: str, count: float, /, **values: Any) -> str:
+    """The form of ``message`` that CLDR's plural rules choose for ``count`` (``5 сайтов``)."""
+    table = _TABLES.get(language, _EN)
+    form = _locale(language).plural_form(count)
+    return table.get(f"{message}.{form}", table[f"{message}.other"]).format(count=count, **values)
+
+
+def plural_forms(language: str) -> frozenset[str]:
+    """The plural categories ``language`` needs (for the test that holds the tables complete)."""
+    return frozenset(_locale(language).plural_form.tags | {"other"})
 
 
 def severity_word(severity: str | None, language: str) -> str:

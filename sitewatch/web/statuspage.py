@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ import jinja2
 from sitewatch import __version__
 from sitewatch.config.loader import SiteSpec
 from sitewatch.engine.results import ResultBook, TicketStats
-from sitewatch.probe import Status, format_duration, redact_url, worst
+from sitewatch.i18n import finding, local_time, percent, plural, severity_word, short_duration, text
+from sitewatch.probe import Status, redact_url, worst
 from sitewatch.store.database import Store
 from sitewatch.store.queries import IncidentRow, incidents
 from sitewatch.web.sparkline import Sparkline, sparkline
@@ -111,11 +111,14 @@ class StatusPage:
         clock: Callable[[], float] = time.time,
         *,
         shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
+        people: Callable[[], tuple[str, str]] = lambda: ("en", "UTC"),
     ) -> None:
         self.store = store
         self.sites = sites
         self._availability = availability
         self._clock = clock
+        #: (language, time zone) of the people reading the page, read at each render (reloads show at once).
+        self._people = people
         # Windows someone else keeps current (label -> site -> ratio; a site absent has no data):
         # the agent's 30-day cache behind sitewatch_availability_ratio, so page and Grafana agree.
         self._shared = dict(shared or {})
@@ -204,7 +207,7 @@ class StatusPage:
         await self.refresh(now)
         view = self.view(book, now)
         template = self._env.get_template("status.html")
-        return template.render(view=view, refresh=REFRESH_SECONDS, **_filters(view.now))
+        return template.render(view=view, refresh=REFRESH_SECONDS, **_filters(view.now, *self._people()))
 
     def _site_view(self, site: SiteSpec, book: ResultBook, now: float) -> SiteView:
         checks = []
@@ -245,27 +248,36 @@ def _stale(cached: tuple[float, object] | None, now: float, length: float) -> bo
     return cached is None or now - cached[0] >= length / 1440 or now < cached[0]
 
 
-def _filters(now: float) -> dict[str, Any]:
-    """Formatting helpers handed to the template as plain functions."""
+def _filters(now: float, language: str, timezone: str) -> dict[str, Any]:
+    """Formatting helpers handed to the template: every word, time and unit in ``language``, times
+    local to ``timezone`` with its name."""
 
     def iso(ts: float | None) -> str:
-        if ts is None:
-            return "–"
-        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return "–" if ts is None else local_time(ts, timezone, language)
+
+    def iso_text(stamp: str) -> str:  # an API timestamp ("2026-12-07T00:15:00Z")
+        return iso(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
 
     def ago(ts: float | None) -> str:
         if ts is None:
-            return "never"
-        return f"{format_duration(max(now - ts, 0.0))} ago"
+            return text(language, "page.never")
+        return text(language, "page.ago", time=short_duration(max(now - ts, 0.0), language))
 
     def took(seconds: float | None) -> str:
-        return "–" if seconds is None else format_duration(seconds)
+        return "–" if seconds is None else short_duration(seconds, language)
 
     def pct(ratio: float | None) -> str:
-        if ratio is None:
-            return "no data"
-        # Truncate, never round up: 99.996 % must not read as 100 %.
-        # (The epsilon undoes binary float error: 0.9995 * 10000 is 9994.999….)
-        return f"{math.floor(ratio * 10000 + 1e-6) / 100:.2f}%"
+        return text(language, "page.no_data") if ratio is None else percent(ratio, language)
 
-    return {"iso": iso, "ago": ago, "took": took, "pct": pct}
+    return {
+        "lang": language,
+        "iso": iso,
+        "iso_text": iso_text,
+        "ago": ago,
+        "took": took,
+        "pct": pct,
+        "t": lambda message, **values: text(language, message, **values),
+        "plural": lambda message, count, **values: plural(language, message, count, **values),
+        "severity": lambda status: severity_word(status, language),
+        "finding": lambda summary: finding(summary, language),
+    }
