@@ -35,9 +35,11 @@ from sitewatch.httpclient import (
 )
 from sitewatch.httpexchange import ExchangeError, HttpAnswer, exchange
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
+from sitewatch.untrusted import Body, printable, read_body
 
 __all__ = [
     "AnyCheck",
+    "Body",
     "Check",
     "CheckConfig",
     "Clock",
@@ -67,7 +69,9 @@ __all__ = [
     "measure_phases",
     "parse_duration",
     "parse_size",
+    "printable",
     "private_address",
+    "read_body",
     "redact_url",
     "resolve_override",
     "untrusted_target",

@@ -26,7 +26,7 @@ from checks.cms.evaluate import judge, sources_for
 from checks.cms.model import CMS_NAMES, Finding
 from checks.cms.remote import fetch_pages
 from checks.cms.report import finding_details, mismatch, samples, summary
-from sitewatch.probe import Check, Context, MetricSpec, Result, SiteInfo, Status, format_duration
+from sitewatch.probe import Check, Context, MetricSpec, Result, SiteInfo, Status, format_duration, format_size
 
 __all__ = ["CmsCheck"]
 
@@ -84,6 +84,11 @@ class CmsCheck(Check[CmsConfig]):
             pages, remote_error = remote_task.result()
             # Regexes over up to max_body per page: off the event loop.
             remote, remote_details = await asyncio.to_thread(_pick_remote, self.kinds, pages)
+            if cut := sorted(name for name, page in pages.items() if page.truncated):
+                # A signal past the cap was not seen: say so rather than let "version unknown" stand alone.
+                remote_details["remote_cut"] = f"read only the first {format_size(self.config.max_body)} of: " + (
+                    ", ".join(cut)
+                )
         primary = local or remote
         details: dict[str, Any] = {"root": str(self.config.root) if self.config.root else None}
         if local is not None:

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from checks.cms.versions import parse_version
-from sitewatch.probe import Context, format_duration, redact_url
+from sitewatch.probe import Context, format_duration, format_size, read_body, redact_url
 
 __all__ = [
     "Answer",
@@ -200,9 +200,11 @@ async def _fetch_json(ctx: Context, url: str, query: Any) -> Any:
     async with ctx.session.request(method, url, json=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
         if resp.status != 200:
             raise _BadAnswer(f"HTTP {resp.status}")
-        body = await resp.content.read(_MAX_BODY)
+        body = await read_body(resp.content, _MAX_BODY)
+    if body.truncated:
+        raise _BadAnswer(f"answer larger than {format_size(_MAX_BODY)}")
     try:
-        return json.loads(body)
+        return json.loads(body.data)
     except ValueError:
         raise _BadAnswer("answer is not JSON") from None
 

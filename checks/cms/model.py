@@ -58,6 +58,7 @@ class Page:
     status: int
     headers: Mapping[str, tuple[str, ...]]  # lower-case names, every value kept (Set-Cookie repeats)
     body: str
+    truncated: bool = False  # the body was cut at ``max_body``: a signal past it was not seen
 
     def header(self, name: str) -> str:
         """All values of a header joined with ``, ``."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 
 import aiohttp
 import yarl
 
 from checks.cms.model import Page
-from sitewatch.probe import Context, format_duration
+from sitewatch.probe import Context, format_duration, read_body
 
 __all__ = ["fetch_pages"]
 
@@ -17,11 +18,20 @@ _EXTRA = {"wordpress": ("feed", "feed/"), "magento": ("magento_version", "magent
 
 async def _get(ctx: Context, url: yarl.URL, max_body: int) -> Page:
     async with ctx.session.get(url, timeout=aiohttp.ClientTimeout(total=None), max_redirects=5) as resp:
-        raw = await resp.content.read(max_body)
+        body = await read_body(resp.content, max_body)
         headers: dict[str, tuple[str, ...]] = {}
         for name in resp.headers:
             headers.setdefault(name.lower(), tuple(resp.headers.getall(name)))
-        return Page(resp.url, resp.status, headers, raw.decode(resp.charset or "utf-8", errors="replace"))
+        text = body.data.decode(_charset(resp.charset), errors="replace")
+        return Page(resp.url, resp.status, headers, text, body.truncated)
+
+
+def _charset(name: str | None) -> str:
+    """The page's charset if Python knows it, else UTF-8 (a bogus charset must not fail the check)."""
+    try:
+        return codecs.lookup(name or "utf-8").name
+    except LookupError:
+        return "utf-8"
 
 
 def _reason(exc: BaseException, url: yarl.URL) -> str:
