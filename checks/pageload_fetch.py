@@ -12,7 +12,7 @@ import aiohttp
 import yarl
 
 from checks.pageload_assets import Asset
-from sitewatch.probe import PhaseTimer, Status, format_duration, measure_phases, read_body, redact_url
+from sitewatch.probe import PhaseTimer, Status, format_duration, measure_phases, printable, read_body, redact_url
 
 __all__ = ["AssetLoad", "DocumentLoad", "FetchFailed", "Progress", "fetch_asset", "fetch_document"]
 
@@ -205,5 +205,4 @@ def _encoding(charset: str | None) -> str:
 
 def _clean(text: str) -> str:
     """Printable, bounded text from an untrusted peer."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
-    return " ".join(printable.split())[:_TEXT]
+    return printable(text, _TEXT)

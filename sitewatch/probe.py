@@ -122,6 +122,12 @@ class Sample:
     value: float
     labels: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        # Label values often come from the site (a certificate's CN): never a control character
+        # in /metrics, whatever the check forgot.
+        if not all(value.isprintable() for _, value in self.labels):
+            object.__setattr__(self, "labels", tuple((k, printable(v)) for k, v in self.labels))
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -131,6 +137,11 @@ class Result:
     summary: str
     samples: tuple[Sample, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A summary reaches terminals, tickets and logs: one printable line, whatever the check forgot.
+        if not self.summary.isprintable():
+            object.__setattr__(self, "summary", printable(self.summary))
 
     @property
     def ok(self) -> bool:
