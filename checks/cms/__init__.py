@@ -48,7 +48,11 @@ class CmsCheck(Check[CmsConfig]):
     Config = CmsConfig
     metrics = (
         MetricSpec("sitewatch_cms_info", "Detected CMS and core version (always 1).", ("cms", "version", "source")),
-        MetricSpec("sitewatch_cms_outdated", "1 if the core is older than the latest release or the rules allow."),
+        MetricSpec(
+            "sitewatch_cms_outdated",
+            "1 if the core is older than the latest release or the rules allow; absent while the latest is unknown.",
+        ),
+        MetricSpec("sitewatch_cms_latest_known", "1 if the latest release for the detected core is known, else 0."),
         MetricSpec("sitewatch_cms_insecure", "1 if the core is known-insecure, below min_version or end of life."),
         MetricSpec(
             "sitewatch_cms_latest_info", "Latest release known for the detected core (always 1).", ("cms", "version")
