@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["GENERATOR_AT", "stable_check", "version_check", "wordpress_front_page"]
+__all__ = ["GENERATOR_AT", "rss_feed", "stable_check", "version_check", "wordpress_front_page"]
 
 #: The generator meta comes after the inline global styles, past this byte (as on the real site).
 GENERATOR_AT = 17_000
@@ -149,3 +149,19 @@ def stable_check(insecure: str = "6.1.9", latest: str = "6.7.1") -> bytes:
     doc["6.6.2"] = "outdated"
     doc[latest] = "latest"
     return json.dumps(doc).encode()
+
+
+def rss_feed(version: str = "6.1.9", items: int = 10) -> bytes:
+    """The RSS 2.0 feed WordPress serves at ``/?feed=rss2`` (plain permalinks), generator included."""
+    entries = "".join(
+        f"<item><title>Post number {n}</title><link>http://x/?p={n}</link><pubDate>Mon, 0{n % 9 + 1} Nov 2026"
+        f" 10:00:00 +0000</pubDate><description><![CDATA[Welcome to WordPress, post {n}.]]></description></item>\n"
+        for n in range(1, items + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/'
+        'content/"><channel><title>Debian WordPress</title><link>http://x</link><description>Just another'
+        " WordPress site</description><lastBuildDate>Mon, 07 Dec 2026 10:00:00 +0000</lastBuildDate>"
+        f"<language>en-US</language><generator>https://wordpress.org/?v={version}</generator>\n{entries}"
+        "</channel></rss>\n"
+    ).encode()

@@ -8,7 +8,7 @@ import codecs
 import aiohttp
 import yarl
 
-from checks.cms.model import Page
+from checks.cms.model import Page, feed_links
 from sitewatch.probe import Context, format_duration, read_body
 
 __all__ = ["fetch_pages"]
@@ -32,6 +32,19 @@ def _charset(name: str | None) -> str:
         return codecs.lookup(name or "utf-8").name
     except LookupError:
         return "utf-8"
+
+
+def _advertised_feed(pages: dict[str, Page], wanted: dict[str, yarl.URL]) -> yarl.URL | None:
+    """The feed the home page advertises, when ``/feed/`` gave none (plain permalinks: ``/?feed=rss2``)."""
+    home, feed = pages.get("home"), pages.get("feed")
+    if "feed" not in wanted or home is None or not home.ok or (feed is not None and feed.ok and _is_feed(feed)):
+        return None
+    links = [url for url in feed_links(home.body, home.url) if url != wanted["feed"]]
+    return links[0] if links else None
+
+
+def _is_feed(page: Page) -> bool:
+    return "xml" in page.header("content-type").lower() or page.body.lstrip().startswith("<?xml")
 
 
 def _reason(exc: BaseException, url: yarl.URL) -> str:
@@ -64,9 +77,12 @@ async def fetch_pages(
             errors[name] = _reason(exc, url)
 
     try:
-        async with asyncio.timeout(budget), asyncio.TaskGroup() as group:
-            for name, url in wanted.items():
-                group.create_task(one(name, url))
+        async with asyncio.timeout(budget):
+            async with asyncio.TaskGroup() as group:
+                for name, url in wanted.items():
+                    group.create_task(one(name, url))
+            if (advertised := _advertised_feed(pages, wanted)) is not None:
+                await one("feed", advertised)
     except TimeoutError:
         errors.setdefault("home", f"no complete answer within {format_duration(budget)}")
     return pages, (errors.get("home") if "home" not in pages else None)
