@@ -22,7 +22,15 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
-__all__ = ["FileWorkers", "NotRegularFile", "StillRunning", "describe_os_error", "open_regular", "read_regular"]
+__all__ = [
+    "FileWorkers",
+    "NotRegularFile",
+    "StillRunning",
+    "describe_os_error",
+    "open_regular",
+    "read_regular",
+    "regular_fd",
+]
 
 T = TypeVar("T")
 
@@ -39,12 +47,12 @@ class NotRegularFile(OSError):
     """The path is a FIFO, socket, device or directory: refused without opening (or reading) it."""
 
     def __init__(self, path: str | os.PathLike[str], mode: int) -> None:
-        kind = _KINDS.get(stat.S_IFMT(mode), "not a plain file")
-        super().__init__(errno.EINVAL, f"not a regular file ({kind})", os.fspath(path))
+        kind = _KINDS.get(stat.S_IFMT(mode), "something else")
+        super().__init__(errno.EINVAL, f"not a regular file but {kind}", os.fspath(path))
 
 
-def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> BinaryIO:
-    """Open ``path`` for reading only if it is a regular file; blocking (``stat`` may hang): call in a thread.
+def regular_fd(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> int:
+    """A read-only descriptor of ``path`` if it is a regular file; blocking (``stat`` may hang): call in a thread.
 
     Symlinks are followed by default (a docroot may link a release directory), but their
     target must be a regular file too; ``follow_symlinks=False`` refuses a symlink itself.
@@ -59,10 +67,15 @@ def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) 
         st = os.fstat(fd)  # the path may have been swapped for a FIFO since the stat above
         if not stat.S_ISREG(st.st_mode):
             raise NotRegularFile(path, st.st_mode)
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    return fd
+
+
+def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> BinaryIO:
+    """:func:`regular_fd` as a binary file object."""
+    return os.fdopen(regular_fd(path, follow_symlinks=follow_symlinks), "rb")
 
 
 def read_regular(path: str | os.PathLike[str], limit: int, *, follow_symlinks: bool = True) -> bytes | None:

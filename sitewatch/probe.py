@@ -28,6 +28,7 @@ from sitewatch.files import (
     describe_os_error,
     open_regular,
     read_regular,
+    regular_fd,
 )
 from sitewatch.httpclient import (
     PRIVATE_NETWORKS,
@@ -86,6 +87,7 @@ __all__ = [
     "private_address",
     "read_body",
     "read_regular",
+    "regular_fd",
     "redact_url",
     "resolve_override",
     "untrusted_target",

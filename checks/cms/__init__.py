@@ -102,7 +102,7 @@ class CmsCheck(Check[CmsConfig]):
         found, local_error = local_task.result()
         local, unreadable = found or (None, {})
         if local is None and unreadable and not local_error:
-            local_error = "cannot read " + _listed(unreadable, self.config.root)
+            local_error = _listed(unreadable, self.config.root)
         if self.config.remote:
             pages, remote_error = remote_task.result()
             # Regexes over up to max_body per page: off the event loop.
