@@ -7,6 +7,7 @@ cross-check. See docs/checks/cms.md.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ from sitewatch.probe import (
     describe_os_error,
     format_duration,
     format_size,
+    read_regular,
 )
 
 __all__ = ["CmsCheck"]
@@ -205,10 +207,14 @@ class CmsCheck(Check[CmsConfig]):
         if path is not None:
             # Validated at load, but ops may break the file later: say so instead of crashing.
             try:
-                text = await asyncio.to_thread(Path.read_text, path, "utf-8")
-                rules.update(bitrix.load_rules(text, str(path)))
+                data = await _FILES.run(str(path), lambda: read_regular(path, 1024 * 1024))
+                if data is None:
+                    raise FileNotFoundError(errno.ENOENT, "does not exist", str(path))
+                rules.update(bitrix.load_rules(data.decode("utf-8", "replace"), str(path)))
+            except StillRunning:
+                return rules, f"the previous read of {path} is still stuck (hung filesystem?)"
             except OSError as exc:
-                return rules, f"cannot read {path}: {exc.strerror}"
+                return rules, f"cannot read {path}: {describe_os_error(exc)}"
             except ValueError as exc:
                 return rules, str(exc)
         return rules, None

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from checks.cms.versions import parse_version
-from sitewatch.probe import Context, format_duration, format_size, read_body, redact_url
+from sitewatch.probe import Context, format_duration, format_size, read_body, read_regular, redact_url
 
 __all__ = [
     "Answer",
@@ -131,7 +131,10 @@ class SourceCache:
 
     def _load(self, name: str, path: Path) -> Answer:
         try:
-            doc = json.loads(path.read_bytes())
+            data = read_regular(path, _MAX_BODY * 2)  # the cache dir may be shared (/tmp): never a FIFO
+            if data is None:
+                return Answer(name)
+            doc = json.loads(data)
             return Answer(
                 name,
                 doc.get("value"),
