@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-import sitewatch.alertmanager  # noqa: F401 - likewise
+import sitewatch.alertmanager  # likewise
 import sitewatch.scheduler  # noqa: F401 - likewise
 from sitewatch.probe import Status
 from sitewatch.registry import load_checks
