@@ -113,22 +113,26 @@ class StillRunning(Exception):
 
 
 class _Job:
-    __slots__ = ("abandoned", "func", "future", "key", "loop")
+    __slots__ = ("abandoned", "finished", "func", "future", "key", "loop", "submitted")
 
     def __init__(self, key: str, func: Callable[[], object], loop: asyncio.AbstractEventLoop) -> None:
         self.key = key
         self.func = func
         self.loop = loop
         self.future: asyncio.Future[object] = loop.create_future()
-        self.abandoned = threading.Event()  # the caller gave up: do not start it, stop at a safe point
+        self.abandoned = threading.Event()  # the caller gave up: do not start it
+        self.finished = False  # set by the worker under the pool's lock
+        self.submitted = time.monotonic()
 
 
 class FileWorkers:
     """A bounded pool of daemon threads for one check type's blocking file work.
 
-    At most ``size`` threads ever exist. Work is keyed (a root, a backup path): while an
-    earlier run's work under a key is still stuck in a thread, :meth:`run` refuses new work
-    for it with :class:`StillRunning` instead of leaking another thread per run.
+    At most ``size`` threads ever exist. Work is keyed (a root, a backup path): when a
+    caller gave up on its work (its timeout) and that work is still in a thread, the key
+    is stuck, and :meth:`run` refuses new work for it with :class:`StillRunning` until the
+    thread returns, instead of leaking another thread per run. Concurrent callers under
+    one key (two sites sharing a docroot) are fine.
     """
 
     def __init__(self, name: str, size: int = 4) -> None:
@@ -138,22 +142,21 @@ class FileWorkers:
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
-        self._busy: dict[str, float] = {}  # key -> monotonic start, from submission until the thread is done
+        self._stuck: dict[str, _Job] = {}  # key -> abandoned work still queued or running
 
     def busy(self) -> dict[str, float]:
-        """Keys whose work has not finished yet, with the seconds since it was submitted."""
+        """Stuck keys (work abandoned by its caller, still in a thread), with the seconds since submission."""
         now = time.monotonic()
         with self._lock:
-            return {key: now - started for key, started in self._busy.items()}
+            return {key: now - job.submitted for key, job in self._stuck.items()}
 
     async def run(self, key: str, func: Callable[[], T]) -> T:
         """Run blocking ``func`` in a worker; cancelling the caller abandons it (the thread is not killed)."""
         loop = asyncio.get_running_loop()
         job = _Job(key, func, loop)
         with self._lock:
-            if key in self._busy:
-                raise StillRunning(key, time.monotonic() - self._busy[key])
-            self._busy[key] = time.monotonic()
+            if key in self._stuck:
+                raise StillRunning(key, time.monotonic() - self._stuck[key].submitted)
             # A new thread only when every existing one is taken (stuck ones included), up to ``size``.
             if self._idle <= self._queue.qsize() and self._threads < self.size:
                 self._threads += 1
@@ -163,6 +166,9 @@ class FileWorkers:
             return await job.future  # type: ignore[return-value]  # func's T, stored as object
         except asyncio.CancelledError:
             job.abandoned.set()
+            with self._lock:
+                if not job.finished:
+                    self._stuck.setdefault(key, job)
             raise
 
     def _work(self) -> None:
@@ -179,8 +185,10 @@ class FileWorkers:
                     value = job.func()
                 except BaseException as exc:  # handed to the caller, who decides
                     error = exc
-            with self._lock:  # free the key before the caller can see the answer and come back
-                self._busy.pop(job.key, None)
+            with self._lock:
+                job.finished = True
+                if self._stuck.get(job.key) is job:
+                    del self._stuck[job.key]
             _settle(job, value, error)
 
 

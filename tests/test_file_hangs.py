@@ -115,6 +115,19 @@ async def test_file_workers_refuse_new_work_while_a_thread_is_stuck(tmp_path: Pa
     assert await workers.run("/srv/nfs", lambda: "again") == "again"
 
 
+async def test_file_workers_run_live_callers_of_one_key_side_by_side() -> None:
+    """Two sites sharing a docroot (or none) read at once: only abandoned work makes a key refuse."""
+    workers = FileWorkers("test-shared", size=2)
+    both = threading.Barrier(2, timeout=5)
+
+    def meet() -> str:
+        both.wait()  # returns only when the two calls run at the same time, in two threads
+        return "read"
+
+    assert await asyncio.gather(workers.run("/var/www", meet), workers.run("/var/www", meet)) == ["read", "read"]
+    assert workers.busy() == {}
+
+
 STUCK_PLUGIN = '''
 """A third-party check doing blocking file work in the loop's shared executor (the old cms way)."""
 import asyncio
