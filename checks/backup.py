@@ -24,11 +24,14 @@ from checks.backup_verify import Verdict, verify_file
 from sitewatch.probe import (
     Check,
     Context,
+    FileWorkers,
     MetricSpec,
     Result,
     Sample,
     SiteInfo,
     Status,
+    StillRunning,
+    describe_os_error,
     format_duration,
     format_size,
     redact_url,
@@ -62,6 +65,8 @@ class BackupCheck(Check[BackupConfig]):
         self.url = site.url.join(yarl.URL(config.url)) if config.url is not None else None
         # (path, mtime_ns, size) -> (unix time verified, verdict); the newest file only.
         self._verified: dict[tuple[str, int, int], tuple[float, Verdict]] = {}
+        # Work on the same paths never runs twice at once: a run stuck on them makes the next say so.
+        self._key = ", ".join(config.path) if config.path else site.name
 
     @property
     def target_host(self) -> str:
@@ -83,7 +88,9 @@ class BackupCheck(Check[BackupConfig]):
         cfg = self.config
         details: dict[str, Any] = {"path": list(cfg.path)}
         try:
-            listing = await _in_thread(lambda stop: scan(cfg.path, deadline, stop))
+            listing = await _in_thread(self._key, lambda stop: scan(cfg.path, deadline, stop))
+        except StillRunning as exc:
+            return Result(Status.ERROR, _stuck("listing", ", ".join(cfg.path), exc), (), details)
         except Deadline:
             took = f"listing {', '.join(cfg.path)} took longer than the {format_duration(ctx.timeout)} timeout"
             return Result(Status.ERROR, took, (), details)
@@ -141,7 +148,9 @@ class BackupCheck(Check[BackupConfig]):
             finding.verdict, finding.verified_at = cached[1], cached[0]
             return None
         try:
-            verdict = await _in_thread(lambda stop: verify_file(kind, newest.path, deadline, stop))
+            verdict = await _in_thread(self._key, lambda stop: verify_file(kind, newest.path, deadline, stop))
+        except StillRunning as exc:
+            return _stuck("verifying", newest.path, exc)
         except Deadline:
             return (
                 f"could not verify {os.path.basename(newest.path)} ({format_size(newest.size)}) within the"
@@ -155,6 +164,8 @@ class BackupCheck(Check[BackupConfig]):
             )
         except FileNotFoundError:
             return f"{newest.path} disappeared while it was being verified (rotated?)"
+        except OSError as exc:  # a FIFO or device swapped in for the file since the listing
+            return f"cannot read {exc.filename or newest.path}: {describe_os_error(exc)}"
         self._verified = {key: (now, verdict)}  # only the newest file's verdict is worth keeping
         finding.verdict, finding.verified_at = verdict, now
         return None
@@ -209,11 +220,21 @@ def _last_success(cfg: BackupConfig, finding: Finding, files: list[FileInfo]) ->
     return next((f.when for f in files[1:] if f.size >= cfg.min_size), 0.0)
 
 
-async def _in_thread(work: Callable[[threading.Event], T]) -> T:
-    """Run blocking ``work`` in a thread; on cancellation tell it to stop at its next chunk."""
+#: Backup directories may sit on NFS: listing and verifying use a few daemon threads of this
+#: check's own, never the event loop's shared executor.
+_FILES = FileWorkers("backup-files", size=4)
+
+
+async def _in_thread(key: str, work: Callable[[threading.Event], T]) -> T:
+    """Run blocking ``work`` in the check's workers; on cancellation tell it to stop at its next chunk."""
     stop = threading.Event()
     try:
-        return await asyncio.to_thread(work, stop)
+        return await _FILES.run(key, lambda: work(stop))
     except asyncio.CancelledError:
         stop.set()
         raise
+
+
+def _stuck(what: str, where: str, exc: StillRunning) -> str:
+    stuck = format_duration(exc.seconds)
+    return f"{what} {where}: the previous run's read is still stuck after {stuck} (hung filesystem?)"

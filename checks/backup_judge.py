@@ -10,7 +10,7 @@ from typing import Any
 from checks.backup_config import BackupConfig
 from checks.backup_files import FileInfo
 from checks.backup_verify import Verdict
-from sitewatch.probe import Result, Sample, Status, format_size, worst
+from sitewatch.probe import Result, Sample, Status, format_size, printable, worst
 
 __all__ = ["Finding", "human_age", "judge", "no_files", "size_problems"]
 
@@ -48,7 +48,7 @@ def human_age(seconds: float) -> str:
 
 
 def _name(info: FileInfo, label: str | None) -> str:
-    return label or os.path.basename(info.path)
+    return label or printable(os.path.basename(info.path), 120)  # a file name may hold any byte but "/"
 
 
 def size_problems(cfg: BackupConfig, finding: Finding, label: str | None = None) -> list[Problem]:
@@ -69,7 +69,7 @@ def size_problems(cfg: BackupConfig, finding: Finding, label: str | None = None)
             (
                 Status.CRITICAL,
                 f"newest backup {name} is {format_size(newest.size)}, {drop:.0f} % smaller than the previous"
-                f" {format_size(previous.size)} ({os.path.basename(previous.path)})",
+                f" {format_size(previous.size)} ({_name(previous, None)})",
             )
         ]
     return []

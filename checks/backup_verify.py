@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol, cast
 
 from checks.backup_files import Deadline
+from sitewatch.probe import read_regular, regular_fd
 
 __all__ = ["CHUNK", "Verdict", "verify_file"]
 
@@ -44,7 +45,8 @@ class _BoundedFile(io.FileIO):
     """A read-only file whose reads fail with :class:`Deadline` once time is up."""
 
     def __init__(self, path: str, deadline: float, stop: threading.Event) -> None:
-        super().__init__(path, "rb")
+        # Only a regular file, opened non-blocking: a FIFO swapped in since the listing cannot hang us.
+        super().__init__(regular_fd(path), "rb")
         self._deadline = deadline
         self._stop = stop
 
@@ -171,11 +173,10 @@ def _zip(raw: _BoundedFile) -> Verdict:
 def _sha256(path: str, deadline: float, stop: threading.Event) -> Verdict:
     sidecar = path + ".sha256"
     name = os.path.basename(sidecar)
-    try:
-        with open(sidecar, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(64 * 1024)
-    except FileNotFoundError:
+    data = read_regular(sidecar, 64 * 1024)  # a FIFO or device here raises instead of blocking
+    if data is None:
         return Verdict(f"checksum file {name} is missing", "")
+    text = data.decode("utf-8", "replace")
     expected = _expected_digest(text, os.path.basename(path))
     if expected is None:
         return Verdict(f"checksum file {name} has no SHA-256 line for {os.path.basename(path)}", "")

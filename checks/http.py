@@ -26,6 +26,7 @@ from sitewatch.probe import (
     format_size,
     ip_preference,
     measure_phases,
+    printable,
     private_address,
     redact_url,
     resolve_override,
@@ -258,8 +259,7 @@ class HttpCheck(Check[HttpConfig]):
 
 def _clean(text: str) -> str:
     """Printable, bounded text from an untrusted response."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
-    return " ".join(printable.split())[:_SNIPPET]
+    return printable(text, _SNIPPET)
 
 
 def _excerpt(body: str, span: tuple[int, int]) -> str:

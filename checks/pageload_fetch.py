@@ -12,12 +12,11 @@ import aiohttp
 import yarl
 
 from checks.pageload_assets import Asset
-from sitewatch.probe import PhaseTimer, Status, format_duration, measure_phases, redact_url
+from sitewatch.probe import PhaseTimer, Status, format_duration, measure_phases, printable, read_body, redact_url
 
 __all__ = ["AssetLoad", "DocumentLoad", "FetchFailed", "Progress", "fetch_asset", "fetch_document"]
 
 _MAX_REDIRECTS = 10
-_CHUNK = 65536
 _TEXT = 160
 
 
@@ -107,7 +106,8 @@ async def fetch_document(
             ) as resp:
                 ttfb = time.perf_counter() - started
                 progress.url, progress.reading = resp.url, True
-                raw, truncated = await _read_capped(resp, max_body)
+                body = await read_body(resp.content, max_body)
+                raw, truncated = body.data, body.truncated
                 timer.body_done()
                 total = time.perf_counter() - started
                 return DocumentLoad(
@@ -154,7 +154,8 @@ async def fetch_asset(
                 timeout=aiohttp.ClientTimeout(total=None),
             ) as resp:
                 load.status = resp.status
-                raw, load.truncated = await _read_capped(resp, max_size)
+                body = await read_body(resp.content, max_size)
+                raw, load.truncated = body.data, body.truncated
                 load.body_bytes = len(raw)
                 if resp.status >= 400:
                     load.error = f"HTTP {resp.status}" + (f" {resp.reason}" if resp.reason else "")
@@ -167,20 +168,6 @@ async def fetch_asset(
         load.error = _explain(exc, asset.url)[1]
     load.elapsed = time.perf_counter() - started
     return load
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the body, and whether more was left unread."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await resp.content.read(min(_CHUNK, limit - size))
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-    # The rest is neither read nor kept; the connection is closed after every request anyway.
-    return b"".join(chunks), not resp.content.at_eof()
 
 
 def _explain(exc: BaseException, url: yarl.URL) -> tuple[Status, str]:
@@ -218,5 +205,4 @@ def _encoding(charset: str | None) -> str:
 
 def _clean(text: str) -> str:
     """Printable, bounded text from an untrusted peer."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
-    return " ".join(printable.split())[:_TEXT]
+    return printable(text, _TEXT)

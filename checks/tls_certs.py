@@ -12,6 +12,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
+from sitewatch.probe import printable
+
 __all__ = ["CertFacts", "facts", "hostname_matches", "names"]
 
 #: Label values (issuer, subject, serial) are cut to this length.
@@ -125,11 +127,12 @@ def _dsa_bits(tbs: bytes) -> int:
 
 def _cn(name: x509.Name, cert: x509.Certificate | None = None) -> str:
     """The common name, else the first DNS name, else the whole name; bounded for labels."""
+    # The certificate is the site's: its names go into summaries and labels only as printable text.
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if values:
-        return str(values[0].value)[:_LABEL] or "-"
+        return printable(str(values[0].value), _LABEL) or "-"
     names = _dns_names(cert) if cert is not None else []
-    return (names[0] if names else name.rfc4514_string())[:_LABEL] or "-"
+    return printable(names[0] if names else name.rfc4514_string(), _LABEL) or "-"
 
 
 def _dns_names(cert: x509.Certificate) -> list[str]:
@@ -141,8 +144,8 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
 
 
 def names(cert: x509.Certificate) -> list[str]:
-    """The DNS names and IP addresses a certificate is valid for."""
-    return _dns_names(cert)
+    """The DNS names and IP addresses a certificate is valid for, printable (for summaries)."""
+    return [printable(n, _LABEL) for n in _dns_names(cert)]
 
 
 def hostname_matches(cert: x509.Certificate, host: str) -> bool:

@@ -21,6 +21,15 @@ import aiohttp
 import pydantic
 import yarl
 
+from sitewatch.files import (
+    FileWorkers,
+    NotRegularFile,
+    StillRunning,
+    describe_os_error,
+    open_regular,
+    read_regular,
+    regular_fd,
+)
 from sitewatch.net.httpclient import (
     PRIVATE_NETWORKS,
     ForbiddenAddress,
@@ -35,19 +44,23 @@ from sitewatch.net.httpclient import (
 )
 from sitewatch.net.httpexchange import ExchangeError, HttpAnswer, exchange
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
+from sitewatch.untrusted import Body, printable, read_body
 
 __all__ = [
     "AnyCheck",
+    "Body",
     "Check",
     "CheckConfig",
     "Clock",
     "Context",
     "Duration",
     "ExchangeError",
+    "FileWorkers",
     "ForbiddenAddress",
     "MetricSpec",
     "HttpAnswer",
     "Network",
+    "NotRegularFile",
     "PRIVATE_NETWORKS",
     "Pattern",
     "PhaseTimer",
@@ -55,19 +68,26 @@ __all__ = [
     "Result",
     "Sample",
     "SiteInfo",
+    "StillRunning",
     "Size",
     "Status",
     "SystemClock",
     "Thresholds",
+    "describe_os_error",
     "exchange",
     "forbidden_address",
     "format_duration",
     "format_size",
     "ip_preference",
     "measure_phases",
+    "open_regular",
     "parse_duration",
     "parse_size",
+    "printable",
     "private_address",
+    "read_body",
+    "read_regular",
+    "regular_fd",
     "redact_url",
     "resolve_override",
     "untrusted_target",
@@ -118,6 +138,12 @@ class Sample:
     value: float
     labels: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        # Label values often come from the site (a certificate's CN): never a control character
+        # in /metrics, whatever the check forgot.
+        if not all(value.isprintable() for _, value in self.labels):
+            object.__setattr__(self, "labels", tuple((k, printable(v)) for k, v in self.labels))
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -127,6 +153,11 @@ class Result:
     summary: str
     samples: tuple[Sample, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A summary reaches terminals, tickets and logs: one printable line, whatever the check forgot.
+        if not self.summary.isprintable():
+            object.__setattr__(self, "summary", printable(self.summary))
 
     @property
     def ok(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ from sitewatch.probe import SiteInfo
 if TYPE_CHECKING:
     from sitewatch.agent import Agent
 
-__all__ = ["free_port", "make_spec", "need", "run_check", "running_agent", "serve", "wait_for"]
+__all__ = ["free_port", "make_spec", "need", "run_check", "running_agent", "send_in_pieces", "serve", "wait_for"]
 
 
 def free_port() -> int:
@@ -80,6 +81,37 @@ async def serve(app: web.Application, host: str = "127.0.0.1", ssl_context: Any 
         yield f"{scheme}://{bound_host}:{port}"
     finally:
         await runner.cleanup()
+
+
+async def send_in_pieces(
+    request: web.Request,
+    body: bytes,
+    *,
+    content_type: str = "text/html; charset=UTF-8",
+    pieces: int = 16,
+    compress: bool = True,
+    status: int = 200,
+) -> web.StreamResponse:
+    """Answer ``body`` as a real server over a real network does: gzip'd, chunked, in ``pieces`` writes.
+
+    The event loop turns between writes, so a client's read sees one piece at a time
+    (a client that takes one read for the whole body gets only the first).
+    """
+    data = gzip.compress(body) if compress else body
+    headers = {"Content-Type": content_type, **({"Content-Encoding": "gzip"} if compress else {})}
+    response = web.StreamResponse(status=status, headers=headers)
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    size = -(-len(data) // pieces)
+    try:
+        for start in range(0, len(data), size):
+            await response.write(data[start : start + size])
+            for _ in range(4):  # pacing, not waiting: let the client's read run between pieces
+                await asyncio.sleep(0)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # a client that stops at its cap closes the connection: not the server's failure
+    return response
 
 
 def make_spec(

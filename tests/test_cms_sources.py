@@ -200,6 +200,34 @@ async def test_never_known_latest_is_unknown_not_current(tmp_path: Path, feeds: 
     assert "current" not in result.summary
     assert result.details["sources"]["wordpress_latest"] == f"unknown (last refresh failed: {error})"
     assert not any(s.name == "sitewatch_cms_latest_info" for s in result.samples)
+    assert result.details["state"] == "unknown"
+    got = samples(result)
+    assert got[("sitewatch_cms_latest_known", ())] == 0
+    assert ("sitewatch_cms_outdated", ()) not in got  # an alert on outdated == 0 must not read "fine"
+
+
+async def test_unknown_latest_warns_after_latest_unknown_warn_across_a_restart(tmp_path: Path, feeds: Any) -> None:
+    """Failing since the first run: ok (unknown) for under 3 days, then a warning; the start survives a restart."""
+    state, sources = feeds
+    state.mode = "down"
+    clock = Clock()
+    settings = wp(tmp_path, "6.4.2", sources)
+    first = await run_cms(settings, clock)
+    assert (first.status, first.details["state"]) == (Status.OK, "unknown")
+    advisories._MEMORY.clear()  # an agent restart: "failing since" comes back from the cache file
+    clock.now += 2 * 86400
+    assert (await run_cms(settings, clock)).status is Status.OK
+    clock.now += 1.1 * 86400
+    late = await run_cms(settings, clock)
+    assert late.status is Status.WARNING
+    assert "source wordpress_latest failing (HTTP 503); latest unknown" in late.summary
+    assert late.details["state"] == "unknown"
+    state.mode = "ok"
+    clock.now += 3600  # past `retry`: the source is asked again and answers
+    back = await run_cms(settings, clock)
+    assert (back.status, back.details["state"]) == (Status.OK, "current")
+    assert samples(back)[("sitewatch_cms_latest_known", ())] == 1
+    assert samples(back)[("sitewatch_cms_outdated", ())] == 0
 
 
 async def test_failed_refresh_backs_off_then_warns_when_unknown_too_long(tmp_path: Path, feeds: Any) -> None:

@@ -7,6 +7,8 @@ cross-check. See docs/checks/cms.md.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,10 +25,23 @@ from checks.cms.advisories import (
 )
 from checks.cms.config import CmsConfig, default_cache_dir
 from checks.cms.evaluate import judge, sources_for
-from checks.cms.model import CMS_NAMES, Finding
+from checks.cms.model import CMS_NAMES, Finding, Reader
 from checks.cms.remote import fetch_pages
 from checks.cms.report import finding_details, mismatch, samples, summary
-from sitewatch.probe import Check, Context, MetricSpec, Result, SiteInfo, Status, format_duration
+from sitewatch.probe import (
+    Check,
+    Context,
+    FileWorkers,
+    MetricSpec,
+    Result,
+    SiteInfo,
+    Status,
+    StillRunning,
+    describe_os_error,
+    format_duration,
+    format_size,
+    read_regular,
+)
 
 __all__ = ["CmsCheck"]
 
@@ -39,6 +54,9 @@ _PARSERS = {
 }
 _SOURCE_KEYS = ("wordpress_latest", "wordpress_insecure", "magento_latest", "magento_advisories")
 _SHIPPED: dict[str, bitrix.ModuleRule] | None = None
+#: Local detection reads someone else's docroot (a FIFO, a hung NFS mount): a few daemon threads
+#: of this check's own, never the event loop's shared executor.
+_FILES = FileWorkers("cms-files", size=4)
 
 
 class CmsCheck(Check[CmsConfig]):
@@ -48,7 +66,11 @@ class CmsCheck(Check[CmsConfig]):
     Config = CmsConfig
     metrics = (
         MetricSpec("sitewatch_cms_info", "Detected CMS and core version (always 1).", ("cms", "version", "source")),
-        MetricSpec("sitewatch_cms_outdated", "1 if the core is older than the latest release or the rules allow."),
+        MetricSpec(
+            "sitewatch_cms_outdated",
+            "1 if the core is older than the latest release or the rules allow; absent while the latest is unknown.",
+        ),
+        MetricSpec("sitewatch_cms_latest_known", "1 if the latest release for the detected core is known, else 0."),
         MetricSpec("sitewatch_cms_insecure", "1 if the core is known-insecure, below min_version or end of life."),
         MetricSpec(
             "sitewatch_cms_latest_info", "Latest release known for the detected core (always 1).", ("cms", "version")
@@ -75,15 +97,23 @@ class CmsCheck(Check[CmsConfig]):
         # A slow site must leave time to refresh the sources that judge what it runs.
         share = 0.6 if any(n in self.source_urls for k in self.kinds for n in sources_for(k)) else 1.0
         async with asyncio.TaskGroup() as group:
-            local_task = group.create_task(_bounded(self._detect_local, left()))
+            local_task = group.create_task(_bounded(str(self.config.root), self._detect_local, left()))
             remote_task = group.create_task(
                 fetch_pages(ctx, self.site.url, kinds, self.config.max_body, left() * share)
             )
-        local, local_error = local_task.result()
+        found, local_error = local_task.result()
+        local, unreadable = found or (None, {})
+        if local is None and unreadable and not local_error:
+            local_error = _listed(unreadable, self.config.root)
         if self.config.remote:
             pages, remote_error = remote_task.result()
             # Regexes over up to max_body per page: off the event loop.
             remote, remote_details = await asyncio.to_thread(_pick_remote, self.kinds, pages)
+            if cut := sorted(name for name, page in pages.items() if page.truncated):
+                # A signal past the cap was not seen: say so rather than let "version unknown" stand alone.
+                remote_details["remote_cut"] = f"read only the first {format_size(self.config.max_body)} of: " + (
+                    ", ".join(cut)
+                )
         primary = local or remote
         details: dict[str, Any] = {"root": str(self.config.root) if self.config.root else None}
         if local is not None:
@@ -102,7 +132,11 @@ class CmsCheck(Check[CmsConfig]):
             verdict.add(Status.WARNING, f"bitrix_modules_file unusable: {rules_error}")
         differs = mismatch(local, remote)
         if differs is None and local is None and self.config.root is not None:
-            differs = f"no install found under {self.config.root} ({local_error or 'wrong root?'})"
+            differs = (
+                f"could not read the install under {self.config.root} ({local_error})"
+                if local_error
+                else f"no install found under {self.config.root} (wrong root?)"
+            )
         if differs:
             details["mismatch"] = differs
         if local_error:
@@ -118,12 +152,16 @@ class CmsCheck(Check[CmsConfig]):
             sources={name: a.describe(now) for name, a in answers.items()},
         )
         text = summary(primary, verdict, bool(answers)) + (f"; {differs}" if differs else "")
+        if local is not None and unreadable:
+            # Judged on what could be read; what could not is said, never silently dropped.
+            details["unreadable"] = unreadable
+            text += "; could not read " + _listed(unreadable, self.config.root)
         return Result(verdict.status, text, samples(local, remote, verdict, primary, answers, now), details)
 
-    def _detect_local(self) -> Finding | None:
+    def _detect_local(self) -> tuple[Finding | None, dict[str, str]]:
         root = self.config.root
         if root is None:
-            return None
+            return None, {}
         if not root.is_dir():
             raise FileNotFoundError(f"root {root} is not a directory")
         detectors = {
@@ -131,11 +169,12 @@ class CmsCheck(Check[CmsConfig]):
             "bitrix": bitrix.detect_local,
             "magento": magento.detect_local,
         }
+        reader = Reader()
         for kind in self.kinds:
-            found = detectors[kind](root)
+            found = detectors[kind](root, reader)
             if found is not None:
-                return found
-        return None
+                return found, reader.unreadable
+        return None, reader.unreadable
 
     async def _answers(self, ctx: Context, finding: Finding, budget: float) -> dict[str, Answer]:
         names = [n for n in sources_for(finding.cms) if n in self.source_urls]
@@ -168,10 +207,14 @@ class CmsCheck(Check[CmsConfig]):
         if path is not None:
             # Validated at load, but ops may break the file later: say so instead of crashing.
             try:
-                text = await asyncio.to_thread(Path.read_text, path, "utf-8")
-                rules.update(bitrix.load_rules(text, str(path)))
+                data = await _FILES.run(str(path), lambda: read_regular(path, 1024 * 1024))
+                if data is None:
+                    raise FileNotFoundError(errno.ENOENT, "does not exist", str(path))
+                rules.update(bitrix.load_rules(data.decode("utf-8", "replace"), str(path)))
+            except StillRunning:
+                return rules, f"the previous read of {path} is still stuck (hung filesystem?)"
             except OSError as exc:
-                return rules, f"cannot read {path}: {exc.strerror}"
+                return rules, f"cannot read {path}: {describe_os_error(exc)}"
             except ValueError as exc:
                 return rules, str(exc)
         return rules, None
@@ -192,17 +235,24 @@ class CmsCheck(Check[CmsConfig]):
         return Result(Status.WARNING, f"no {wanted} found{where}", (), details)
 
 
-async def _bounded(func: Callable[[], T], budget: float) -> tuple[T | None, str | None]:
-    """Run blocking ``func`` in a thread for at most ``budget`` seconds; errors become text."""
+async def _bounded(key: str, func: Callable[[], T], budget: float) -> tuple[T | None, str | None]:
+    """Run blocking ``func`` in the check's own file workers for at most ``budget`` seconds; errors become text."""
     try:
         async with asyncio.timeout(budget):
-            return await asyncio.to_thread(func), None
+            return await _FILES.run(key, func), None
     except TimeoutError:
         return None, f"reading files took longer than {format_duration(budget)}"
-    except PermissionError as exc:
-        return None, f"permission denied: {exc.filename}"
+    except StillRunning as exc:
+        stuck = format_duration(exc.seconds)
+        return None, f"the previous read of {key} is still stuck after {stuck} (hung filesystem?)"
     except OSError as exc:
-        return None, str(exc) if isinstance(exc, FileNotFoundError) else f"{exc.strerror}: {exc.filename}"
+        return None, str(exc) if isinstance(exc, FileNotFoundError) else f"{describe_os_error(exc)}: {exc.filename}"
+
+
+def _listed(unreadable: dict[str, str], root: Path | None) -> str:
+    """``wp-config.php (permission denied)``, relative to ``root``; at most two paths, then a count."""
+    names = [f"{os.path.relpath(p, root) if root else p} ({why})" for p, why in unreadable.items()]
+    return ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2 else "")
 
 
 def _pick_remote(kinds: tuple[str, ...], pages: dict[str, Any]) -> tuple[Finding | None, dict[str, Any]]:

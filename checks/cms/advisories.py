@@ -9,9 +9,11 @@ and says how old it is. A refresh never takes longer than the time it is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from checks.cms.versions import parse_version
-from sitewatch.probe import Context, format_duration, redact_url
+from sitewatch.probe import Context, format_duration, format_size, read_body, read_regular, redact_url
 
 __all__ = [
     "Answer",
@@ -111,6 +113,8 @@ class Answer:
 
 # One process-wide view so that sites sharing a source share one refresh.
 _MEMORY: dict[str, Answer] = {}
+# Refreshes under way, by cache path: concurrent checks of many sites wait for the one request.
+_IN_FLIGHT: dict[str, asyncio.Future[Answer]] = {}
 
 
 class SourceCache:
@@ -127,7 +131,10 @@ class SourceCache:
 
     def _load(self, name: str, path: Path) -> Answer:
         try:
-            doc = json.loads(path.read_bytes())
+            data = read_regular(path, _MAX_BODY * 2)  # the cache dir may be shared (/tmp): never a FIFO
+            if data is None:
+                return Answer(name)
+            doc = json.loads(data)
             return Answer(
                 name,
                 doc.get("value"),
@@ -149,15 +156,45 @@ class SourceCache:
             "failing_since": answer.failing_since,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc), "utf-8")
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+        # A temporary name of its own in the same directory (one per pid was shared by every writer
+        # of the process), then an atomic rename: a reader sees the old or the new file, never half.
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     async def get(  # noqa: PLR0917 - one call site, each argument distinct
         self, ctx: Context, name: str, url: str, parse: Parser, budget: float, query: Any = None
     ) -> Answer:
         """The answer of one source, refreshed if due and ``budget`` seconds allow; ``query`` is POSTed as JSON."""
         path = self._path(url, query)
+        key = str(path)
+        pending = _IN_FLIGHT.get(key)
+        if pending is not None:
+            # Another site asks the same source right now: share its answer, not a second request.
+            try:
+                async with asyncio.timeout(budget):
+                    return replace(await asyncio.shield(pending), name=name)
+            except TimeoutError:
+                return replace(_MEMORY.get(key) or Answer(name), name=name)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        _IN_FLIGHT[key] = future
+        answer = _MEMORY.get(key) or Answer(name)
+        try:
+            answer = await self._get(ctx, name, url, parse, budget, query, path)
+            return answer
+        finally:
+            del _IN_FLIGHT[key]
+            future.set_result(answer)  # the new answer, or the old one if this caller was cancelled
+
+    async def _get(  # noqa: PLR0917 - the one caller passes get()'s arguments on
+        self, ctx: Context, name: str, url: str, parse: Parser, budget: float, query: Any, path: Path
+    ) -> Answer:
         answer = _MEMORY.get(str(path))
         if answer is None:
             answer = await asyncio.to_thread(self._load, name, path)
@@ -200,9 +237,11 @@ async def _fetch_json(ctx: Context, url: str, query: Any) -> Any:
     async with ctx.session.request(method, url, json=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
         if resp.status != 200:
             raise _BadAnswer(f"HTTP {resp.status}")
-        body = await resp.content.read(_MAX_BODY)
+        body = await read_body(resp.content, _MAX_BODY)
+    if body.truncated:
+        raise _BadAnswer(f"answer larger than {format_size(_MAX_BODY)}")
     try:
-        return json.loads(body)
+        return json.loads(body.data)
     except ValueError:
         raise _BadAnswer("answer is not JSON") from None
 

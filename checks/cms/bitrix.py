@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from checks.cms.model import Finding, Page, read_capped, same_site_paths
+from checks.cms.model import Finding, Page, Reader, same_site_paths
 from checks.cms.versions import Version, parse_version
 
 __all__ = ["ModuleRule", "detect_local", "detect_remote", "load_rules", "shipped_rules", "violations"]
@@ -39,14 +39,14 @@ class ModuleRule:
     note: str = ""
 
 
-def _module_versions(base: Path, limit: int) -> dict[str, str]:
+def _module_versions(reader: Reader, base: Path, limit: int) -> dict[str, str]:
     out: dict[str, str] = {}
-    if not base.is_dir():
+    if not reader.is_dir(base):
         return out
-    for entry in sorted(base.iterdir())[:limit]:
+    for entry in reader.entries(base)[:limit]:
         if not _MODULE_NAME.fullmatch(entry.name):
             continue
-        data = read_capped(entry / "install" / "version.php", 64 * 1024)
+        data = reader.read(entry / "install" / "version.php", 64 * 1024)
         match = _MODULE_VERSION.search(data or b"")
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
         if version is not None:
@@ -54,19 +54,20 @@ def _module_versions(base: Path, limit: int) -> dict[str, str]:
     return out
 
 
-def detect_local(root: Path) -> Finding | None:
+def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
     """Core ``SM_VERSION`` and every module's version; ``local/modules`` overrides. Blocking."""
+    reader = reader or Reader()
     for layout in LAYOUTS:
         site = root / layout if layout else root
         version_file = site / "bitrix" / "modules" / "main" / "classes" / "general" / "version.php"
-        data = read_capped(version_file, 64 * 1024)
+        data = reader.read(version_file, 64 * 1024)
         if data is None:
             continue
         match = _SM_VERSION.search(data)
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
         date = _SM_DATE.search(data)
-        modules = _module_versions(site / "bitrix" / "modules", MAX_MODULES)
-        overrides = _module_versions(site / "local" / "modules", MAX_MODULES)
+        modules = _module_versions(reader, site / "bitrix" / "modules", MAX_MODULES)
+        overrides = _module_versions(reader, site / "local" / "modules", MAX_MODULES)
         modules.update(overrides)
         if version is not None:
             modules.setdefault("main", str(version))

@@ -68,7 +68,9 @@ class CmsConfig(CheckConfig):
     refresh: Duration = 12 * 3600.0
     retry: Duration = 600.0  # after a failed refresh, wait this long before asking again
     source_timeout: Duration = 5.0  # never more than the check's own timeout
-    latest_unknown_warn: Duration = 7 * 86400.0  # warn when the latest version is unknown this long
+    # Warn when a source has been failing this long (3 days rides out a weekend outage upstream,
+    # not a week in which an insecure listing would go unseen).
+    latest_unknown_warn: Duration = 3 * 86400.0
     max_body: Annotated[int, pydantic.Field(ge=1024)] = 1024 * 1024
 
     @pydantic.field_validator("root", "bitrix_modules_file")

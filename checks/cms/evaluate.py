@@ -71,7 +71,7 @@ def judge(
     rules: Mapping[str, ModuleRule],
     now: float,
 ) -> Verdict:
-    """Status and reasons for ``finding``; a missing version is ``ok`` with state ``unknown``."""
+    """Status and reasons for ``finding``; a missing version or latest release is state ``unknown``."""
     verdict = Verdict(latest=latest_for(finding, answers))
     version = finding.version
     _stale(verdict, cfg, answers, now)
@@ -114,9 +114,15 @@ def judge(
             verdict.add(
                 Status.WARNING, f"{behind} minor releases behind {latest} (max_minor_behind {cfg.max_minor_behind})"
             )
-    verdict.outdated = outdated or bool(insecure)
-    if verdict.insecure and not finding.eol:
+    # Without a latest release "not outdated" is not known: the flag stays unset (no 0 sample)
+    # unless an insecure finding already makes it certain.
+    verdict.outdated = True if outdated or insecure else (False if latest is not None else None)
+    if finding.eol:
+        pass  # "end of life" says more than any of the states below
+    elif verdict.insecure:
         verdict.state = "insecure"
     elif outdated:
         verdict.state = "outdated"
+    elif latest is None:
+        verdict.state = "unknown"  # never "current" on the strength of a source that did not answer
     return verdict

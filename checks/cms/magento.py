@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from checks.cms.model import Finding, Page, read_capped, same_site_paths
+from checks.cms.model import Finding, Page, Reader, same_site_paths
 from checks.cms.versions import parse_version
 
 __all__ = ["M1_EOL", "PRODUCTS", "detect_local", "detect_remote", "parse_mage_php"]
@@ -36,19 +36,25 @@ def _packages(doc: Any) -> Iterable[dict[str, Any]]:
             yield from (p for p in doc.get(key) or () if isinstance(p, dict))
 
 
-def _from_composer(path: Path, *, lock: bool) -> Finding | None:
-    data = read_capped(path, _COMPOSER_LIMIT)
+def _from_composer(reader: Reader, path: Path, *, lock: bool) -> Finding | None:
+    data = reader.read(path, _COMPOSER_LIMIT)
     if data is None:
         return None
     try:
         doc = json.loads(data)
     except ValueError:
         return None
+    # Adobe Commerce's lock holds both metapackages (enterprise requires community): the edition
+    # is the highest one present, not the first one listed.
+    found = {}
     for package in _packages(doc):
         edition = PRODUCTS.get(package.get("name", ""))
         version = parse_version(str(package.get("version", "")))
         if edition and version is not None:
-            return Finding("magento", version, "local", where=str(path.resolve()), edition=edition)
+            found[edition] = version
+    for edition in ("enterprise", "community"):
+        if edition in found:
+            return Finding("magento", found[edition], "local", where=str(path.resolve()), edition=edition)
     if not lock and isinstance(doc, dict):
         name = str(doc.get("name", ""))
         version = parse_version(str(doc.get("version", "")))
@@ -74,8 +80,9 @@ def parse_mage_php(text: str) -> tuple[str, str] | None:
     return None
 
 
-def detect_local(root: Path) -> Finding | None:
+def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
     """Magento 2 from composer metadata (lock, installed.json, base package, git root), else Magento 1."""
+    reader = reader or Reader()
     for layout in LAYOUTS:
         site = root / layout if layout else root
         for path, lock in (
@@ -84,11 +91,11 @@ def detect_local(root: Path) -> Finding | None:
             (site / "vendor" / "magento" / "magento2-base" / "composer.json", False),
             (site / "composer.json", False),
         ):
-            found = _from_composer(path, lock=lock)
+            found = _from_composer(reader, path, lock=lock)
             if found is not None:
                 return found
         mage = site / "app" / "Mage.php"
-        data = read_capped(mage)
+        data = reader.read(mage)
         parsed = parse_mage_php(data.decode("utf-8", "replace")) if data is not None else None
         if parsed is not None:
             cms, text = parsed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import html
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,8 +14,9 @@ from typing import Any
 import yarl
 
 from checks.cms.versions import Version
+from sitewatch.probe import describe_os_error, read_regular
 
-__all__ = ["CMS_NAMES", "Finding", "Page", "meta_generators", "read_capped", "same_site_paths"]
+__all__ = ["CMS_NAMES", "Finding", "Page", "feed_links", "meta_generators", "Reader", "same_site_paths"]
 
 #: Label values of ``cms`` (bounded).
 CMS_NAMES = {"wordpress": "WordPress", "bitrix": "1C-Bitrix", "magento": "Magento", "openmage": "OpenMage"}
@@ -21,6 +24,8 @@ CMS_NAMES = {"wordpress": "WordPress", "bitrix": "1C-Bitrix", "magento": "Magent
 _MAX_FILE = 512 * 1024
 _META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_FEED_TYPES = {"application/rss+xml", "application/atom+xml"}
 _SRC = re.compile(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 
 
@@ -58,6 +63,7 @@ class Page:
     status: int
     headers: Mapping[str, tuple[str, ...]]  # lower-case names, every value kept (Set-Cookie repeats)
     body: str
+    truncated: bool = False  # the body was cut at ``max_body``: a signal past it was not seen
 
     def header(self, name: str) -> str:
         """All values of a header joined with ``, ``."""
@@ -69,16 +75,57 @@ class Page:
         return 200 <= self.status < 300
 
 
-def read_capped(path: Path, limit: int = _MAX_FILE) -> bytes | None:
-    """The first ``limit`` bytes of a file; ``None`` if it does not exist. Blocking: call in a thread.
+class Reader:
+    """Reads the files of one local detection: regular files only, capped, and failures noted, not fatal.
 
-    Permission errors propagate: "cannot read" is an error to report, not "not installed".
+    A file that cannot be read (permission denied, a FIFO, a symlink loop) is recorded in
+    ``unreadable`` (path -> reason) and treated as absent, so one unreadable side file never
+    aborts detection. Blocking: use in a worker thread.
     """
-    try:
-        with path.open("rb") as handle:
-            return handle.read(limit)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
+
+    def __init__(self) -> None:
+        self.unreadable: dict[str, str] = {}
+
+    def read(self, path: Path, limit: int = _MAX_FILE) -> bytes | None:
+        """The first ``limit`` bytes of ``path``; ``None`` if absent or unreadable (then noted)."""
+        try:
+            return read_regular(path, limit)
+        except OSError as exc:
+            self.note(path, exc)
+            return None
+
+    def is_dir(self, path: Path) -> bool:
+        """Whether ``path`` is a directory; a failure other than "absent" is noted."""
+        try:
+            return path.is_dir()
+        except OSError as exc:
+            self.note(path, exc)
+            return False
+
+    def entries(self, path: Path, pattern: str = "*") -> list[Path]:
+        """Sorted entries of the directory ``path`` matching ``pattern``; ``[]`` (noted) if it cannot be listed."""
+        try:
+            return sorted(path.glob(pattern)) if pattern != "*" else sorted(path.iterdir())
+        except OSError as exc:
+            self.note(path, exc)
+            return []
+
+    def note(self, path: Path, exc: OSError) -> None:
+        """Record why ``path`` could not be read; a symlink loop is named once, at the looping link."""
+        if exc.errno == errno.ELOOP:
+            path = _first_loop(path)
+        self.unreadable.setdefault(str(path), describe_os_error(exc))
+
+
+def _first_loop(path: Path) -> Path:
+    """The shortest prefix of ``path`` that is itself a symlink loop (``current -> current``)."""
+    for prefix in (*reversed(path.parents), path):
+        try:
+            os.stat(prefix)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return prefix
+    return path
 
 
 def _attrs(tag: str) -> dict[str, str]:
@@ -92,6 +139,27 @@ def meta_generators(body: str) -> list[str]:
         attrs = _attrs(tag)
         if attrs.get("name", "").lower() == "generator" and "content" in attrs:
             out.append(attrs["content"].strip())
+    return out
+
+
+def feed_links(body: str, base: yarl.URL) -> list[yarl.URL]:
+    """Feeds the page advertises (``<link rel="alternate" type="application/rss+xml">``) on its own host.
+
+    With plain permalinks WordPress has no ``/feed/``; its feed is ``/?feed=rss2``, and the
+    page says so.
+    """
+    out = []
+    for tag in _LINK.findall(body):
+        attrs = _attrs(tag)
+        rels = attrs.get("rel", "").lower().split()
+        if "alternate" not in rels or attrs.get("type", "").lower() not in _FEED_TYPES or not attrs.get("href"):
+            continue
+        try:
+            url = base.join(yarl.URL(attrs["href"]))
+        except ValueError:
+            continue
+        if url.host == base.host and url.scheme in ("http", "https"):
+            out.append(url)
     return out
 
 

@@ -49,14 +49,14 @@ def summary(finding: Finding, verdict: Verdict, has_sources: bool) -> str:
     if verdict.state in ("insecure", "outdated"):
         extra = ", ".join(x for x in (latest, *reasons) if x)
         return f"{what} is {verdict.state}" + (f" ({extra})" if extra else "")
-    if verdict.state == "unknown":
-        text = what + (f" ({latest})" if latest else "")
-    elif latest:
+    if latest and verdict.state == "current":
         text = f"{what} is current ({latest})"
-    elif finding.cms == "bitrix":
+    elif latest:
+        text = f"{what} ({latest})"
+    elif finding.cms == "bitrix" and finding.version is not None:
         text = f"{what} (no module below its minimum safe version)"
     else:
-        text = what + (" (latest version unknown)" if has_sources else "")
+        text = what + (" (latest version unknown)" if has_sources and finding.version is not None else "")
     return text + (f"; {reasons[0]}" if reasons else "")
 
 
@@ -77,6 +77,7 @@ def samples(  # noqa: PLR0917 - a private helper of one caller
     ]
     if verdict.outdated is not None:
         out.append(Sample("sitewatch_cms_outdated", float(verdict.outdated)))
+    out.append(Sample("sitewatch_cms_latest_known", float(verdict.latest is not None)))
     if verdict.insecure is not None:
         out.append(Sample("sitewatch_cms_insecure", float(verdict.insecure)))
     if verdict.latest is not None:

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from checks.cms.model import Finding, Page, meta_generators, read_capped
+from checks.cms.model import Finding, Page, Reader, meta_generators
 from checks.cms.versions import Version, parse_version
 
 __all__ = ["LAYOUTS", "SCORE_ASSET", "SCORE_FEED", "SCORE_META", "detect_local", "detect_remote"]
@@ -35,39 +35,51 @@ _VENDORED = re.compile(
     r"thickbox|codemirror|plupload|clipboard|swfobject|twemoji|polyfill|regenerator|moment|lodash|react)",
     re.IGNORECASE,
 )
+# WordPress core assets without a version of their own are enqueued with ``$wp_version``, which is
+# always major.minor[.patch] (pre-releases -beta1/-RC2). Assets with their own revision (the
+# classic-themes stylesheet's ``ver=1``, build hashes in js/dist) never have that shape.
+_CORE_RELEASE = re.compile(r"\d{1,2}\.\d{1,2}(?:\.\d{1,3})?(?:-(?:alpha|beta|RC)\d{0,3})?", re.IGNORECASE)
 _PLUGIN_NAME = re.compile(rb"^[ \t/*#@]*Plugin Name:\s*(.+)$", re.MULTILINE | re.IGNORECASE)
 _PLUGIN_VERSION = re.compile(rb"^[ \t/*#@]*Version:\s*([\w.\-]{1,40})", re.MULTILINE | re.IGNORECASE)
 MAX_PLUGINS = 300
 _PRESENCE = re.compile(r"/wp-(?:content|includes)/|wp-json|wp-emoji", re.IGNORECASE)
 
 
-def detect_local(root: Path) -> Finding | None:
-    """Find the core under ``root`` in any known layout. Blocking: call in a thread."""
+def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
+    """Find the core under ``root`` in any known layout. Blocking: call in a thread.
+
+    What cannot be read is noted in ``reader`` and skipped: an unreadable ``wp-config.php``
+    makes multisite unknown (``None``), an unreadable plugin is left out.
+    """
+    reader = reader or Reader()
     for layout in LAYOUTS:
         core = root / layout if layout else root
         version_file = core / "wp-includes" / "version.php"
-        data = read_capped(version_file)
+        data = reader.read(version_file)
         if data is None:
             continue
         match = _WP_VERSION.search(data)
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
         # Bedrock keeps plugins in web/app/plugins, beside the core rather than inside it.
-        plugins = _plugins(core / ("../app/plugins" if layout.endswith("web/wp") else "wp-content/plugins"))
-        multisite = any(_MULTISITE.search(read_capped(core / name) or b"") for name in _CONFIG_FILES)
+        plugins = _plugins(reader, core / ("../app/plugins" if layout.endswith("web/wp") else "wp-content/plugins"))
+        configs = [core / name for name in _CONFIG_FILES]
+        multisite: bool | None = any(_MULTISITE.search(reader.read(path) or b"") for path in configs)
+        if not multisite and str(configs[0]) in reader.unreadable:
+            multisite = None  # the one file that would say so could not be read
         where = str(version_file.resolve())
         extra = {"multisite": multisite, "layout": layout, "plugins": plugins}
         return Finding("wordpress", version, "local", where=where, extra=extra)
     return None
 
 
-def _plugins(base: Path) -> dict[str, str]:
+def _plugins(reader: Reader, base: Path) -> dict[str, str]:
     """``{slug: version}`` from the plugin headers (reported in details, not judged)."""
     out: dict[str, str] = {}
-    if not base.is_dir():
+    if not reader.is_dir(base):
         return out
-    for plugin in sorted(p for p in base.iterdir() if p.is_dir())[:MAX_PLUGINS]:
-        for php in sorted(plugin.glob("*.php"))[:20]:
-            head = read_capped(php, 8192) or b""
+    for plugin in [p for p in reader.entries(base) if reader.is_dir(p)][:MAX_PLUGINS]:
+        for php in reader.entries(plugin, "*.php")[:20]:
+            head = reader.read(php, 8192) or b""
             version = _PLUGIN_VERSION.search(head) if _PLUGIN_NAME.search(head) else None
             if version is not None:
                 out[plugin.name] = version[1].decode("ascii", "replace")
@@ -91,8 +103,8 @@ def _votes(home: Page | None, feed: Page | None) -> tuple[Counter[Version], bool
         body = home.body.replace("\\/", "/")  # the emoji settings script escapes its URLs
         for path, ver in _ASSET.findall(body):
             seen = True
-            version = parse_version(ver)
-            if version is not None and not _VENDORED.search(path):
+            version = parse_version(ver) if _CORE_RELEASE.fullmatch(ver) else None
+            if version is not None and not _VENDORED.search(path) and not path.startswith("js/dist/"):
                 votes[version] += SCORE_ASSET
                 signals.append(f"asset {path}")
         if _PRESENCE.search(body) or "api.w.org" in home.header("link"):

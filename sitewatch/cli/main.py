@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -268,12 +269,33 @@ def loop_factory(log: logging.Logger) -> Callable[[], asyncio.AbstractEventLoop]
     return factory
 
 
+#: After an orderly stop, how long the loop's shared executor gets to finish its threads.
+EXECUTOR_GRACE = 2.0
+
+
 def _run(path: Path, log: logging.Logger) -> int:
     config = _load(path)
     if config is None:
         return EXIT_UNUSABLE
     with asyncio.Runner(loop_factory=loop_factory(log)) as runner:
-        return runner.run(_serve(config, log))
+        code = runner.run(_serve(config, log))
+        if not runner.run(_executor_drained(EXECUTOR_GRACE)):
+            # A thread stuck in a syscall (a FIFO, a hung NFS mount, NSS asking a dead LDAP) would
+            # keep the process alive forever, past systemd's stop timeout: the agent is closed, so leave.
+            main = threading.main_thread()
+            stuck = [t.name for t in threading.enumerate() if t is not main and t.is_alive() and not t.daemon]
+            event(log, logging.WARNING, "exit_with_stuck_threads", threads=",".join(stuck)[:200])
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(code)
+        return code
+
+
+async def _executor_drained(timeout: float) -> bool:  # noqa: ASYNC109 - the caller's bound on an exit step
+    """Shut the default executor down; False when its threads did not finish within ``timeout``."""
+    shutdown = asyncio.ensure_future(asyncio.get_running_loop().shutdown_default_executor())
+    done, _ = await asyncio.wait({shutdown}, timeout=timeout)
+    return bool(done)
 
 
 async def _serve(config: Config, log: logging.Logger) -> int:

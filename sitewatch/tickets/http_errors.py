@@ -7,18 +7,23 @@ from typing import Any
 import aiohttp
 
 from sitewatch.tickets import SinkError
+from sitewatch.untrusted import printable, read_body
 
 __all__ = ["call_json", "check_status", "transport_error"]
 
 #: Worth retrying: the desk is busy, restarting or rate-limiting us.
 _RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+#: Bytes of an error answer read for the message (300 characters are shown).
+_SHOWN = 4096
 
 
 async def check_status(resp: aiohttp.ClientResponse, what: str) -> None:
     """Raise a :class:`SinkError` for a non-2xx answer; 4xx (but 408/429) are permanent."""
     if 200 <= resp.status < 300:
         return
-    text = (await resp.text(errors="replace"))[:300].replace("\n", " ")
+    # An error page can be large: read only what is shown (all of it, not the first network chunk).
+    body = await read_body(resp.content, _SHOWN)
+    text = printable(body.data.decode("utf-8", "replace"), 300)
     permanent = resp.status not in _RETRYABLE and resp.status < 500
     hint = " (check the API key and its permissions)" if resp.status in (401, 403) else ""
     raise SinkError(f"{what}: HTTP {resp.status}{hint}: {text}", permanent=permanent)
