@@ -7,8 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager;
-# chromium renders the status page; the tcp and dns checks talk to a real Redis and dnsmasq.
-APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium redis-server dnsmasq-base
+# chromium renders the status page; the tcp and dns checks talk to a real Redis, MariaDB and dnsmasq.
+APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium redis-server mariadb-server dnsmasq-base
 # What `make bench` compares against and probes: Debian's blackbox_exporter, Prometheus and nginx.
 BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -82,7 +82,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-# SITEWATCH_REQUIRE_BROWSER / _SERVICES: the browser test and the tests against Redis and dnsmasq
+# SITEWATCH_REQUIRE_BROWSER / _SERVICES: the browser test and the tests against Redis, MariaDB, dnsmasq
 # fail instead of skipping when chromium or those servers are missing.
 test: $(STAMP) apt lint typecheck
 	SITEWATCH_REQUIRE_BROWSER=1 SITEWATCH_REQUIRE_SERVICES=1 $(BIN)/pytest -q

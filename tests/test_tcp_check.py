@@ -48,6 +48,42 @@ async def redis(tmp_path: Path) -> AsyncIterator[int]:
         proc.wait(timeout=10)
 
 
+@pytest.fixture
+async def mariadb(tmp_path: Path) -> AsyncIterator[int]:
+    """Debian's mariadbd on 127.0.0.1 with an empty data directory, stopped by its PID; yields its port.
+
+    No system tables are needed to send the handshake: grant tables are skipped and InnoDB is
+    off (the data directory stays a few KB and the server is up in a fraction of a second).
+    """
+    binary = need_daemon("mariadbd", "mariadb-server")
+    port = free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    args = [
+        binary,
+        "--no-defaults",
+        f"--datadir={data}",
+        "--bind-address=127.0.0.1",
+        f"--port={port}",
+        f"--socket={tmp_path / 'mysqld.sock'}",
+        f"--pid-file={tmp_path / 'mysqld.pid'}",
+        f"--log-error={tmp_path / 'error.log'}",
+        "--skip-grant-tables",
+        "--skip-innodb",
+        "--default-storage-engine=Aria",
+        "--default-tmp-storage-engine=Aria",
+        "--skip-log-bin",
+        "--user=root",  # ignored unless started as root, which mariadbd otherwise refuses
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
+    try:
+        await wait_for(lambda: _accepts(port), what="mariadbd to listen")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 @contextlib.asynccontextmanager
 async def tcp_server(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], object], ssl_context: ssl.SSLContext | None = None
@@ -109,6 +145,16 @@ async def test_redis_wrong_answer_is_critical_and_says_what_came(redis: int) -> 
     assert record.result.status is Status.CRITICAL
     assert record.result.summary == f"expected /^\\+OK/ from 127.0.0.1:{redis}, got '$-1' (first 5 bytes)"
     assert samples(record)[("probe_failed_due_to_regex", ())] == 1
+
+
+async def test_mariadb_handshake(mariadb: int) -> None:
+    """A real MariaDB's binary greeting (no newline) is matched and its version quoted, printable."""
+    steps = [{"expect": r"\d+\.\d+\.\d+-MariaDB"}]
+    record = await run_check("tcp", {"host": "127.0.0.1", "port": mariadb, "steps": steps})
+    assert record.result.status is Status.OK, record.result.summary
+    (got,) = record.result.details["got"]
+    assert "-MariaDB" in got
+    assert got.isprintable()
 
 
 async def test_smtp_banner_and_ehlo(smtp: int) -> None:
