@@ -121,6 +121,20 @@ def test_comparison_values_follow_json_not_python() -> None:
     assert parse_assertion("a == b").left == "a"
 
 
+def test_typo_lists_json_as_written(tmp_path: Path) -> None:
+    """An unknown key on the http check lists `json` (the YAML key), not the Python field name."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "sites:\n  - name: api\n    url: https://api.example.com/\n    checks:\n      - {type: http, jsno: []}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = (str(p) for p in info.value.problems)
+    keys = problem.split("unknown key (expected one of: ", 1)[1]
+    assert " json," in keys
+    assert "json_" not in keys
+
+
 @pytest.mark.parametrize(
     ("item", "message"),
     [
