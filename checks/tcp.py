@@ -101,6 +101,9 @@ class TcpCheck(Check[TcpConfig]):
             status, summary = Status.ERROR, f"timed out after {format_duration(ctx.timeout)} {run.stage}"
             if run.seen:
                 summary += f", got {_clean(run.seen)!r}"
+        except OSError as exc:  # after connecting: the server reset or broke the dialogue
+            reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+            status, summary = Status.CRITICAL, f"connection broken {run.stage}: {reason}"
         finally:
             if writer is not None:
                 writer.transport.abort()  # no close handshake: a hostile peer must not hold us up

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -228,6 +230,23 @@ async def test_silent_server_is_a_timeout_error() -> None:
     assert accepted.is_set()
     assert record.result.status is Status.ERROR
     assert record.result.summary == f"timed out after 500ms waiting for /^220/ from 127.0.0.1:{port}"
+
+
+async def test_reset_during_the_dialogue_is_critical() -> None:
+    """A server that accepts and then resets the connection: critical, saying where it broke."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+
+    steps = [{"send": "PING"}, {"expect": "PONG"}]
+    async with tcp_server(reset) as port:
+        record = await run_check("tcp", {"host": "127.0.0.1", "port": port, "steps": steps})
+    assert record.result.status is Status.CRITICAL
+    assert record.result.summary == (
+        f"connection broken waiting for /PONG/ from 127.0.0.1:{port}: Connection reset by peer"
+    )
 
 
 async def test_closed_port_is_an_error() -> None:
