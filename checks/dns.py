@@ -10,6 +10,7 @@ resolver reports whether the answer was DNSSEC-authenticated.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -215,11 +216,18 @@ def _got(answer: _Answer) -> str:
 
 
 def _rcode(exc: dns.resolver.NoNameservers) -> str:
-    """The rcode the server answered (SERVFAIL, REFUSED …) from dnspython's error list."""
-    for error in exc.kwargs.get("errors", ()):
-        response = error[-1] if isinstance(error, tuple) else None
+    """Why the last attempt failed: the rcode answered (SERVFAIL, REFUSED …) or the I/O error."""
+    for error in reversed(exc.kwargs.get("errors") or ()):
+        if not isinstance(error, tuple) or len(error) < 5:
+            continue
+        tcp, problem, response = error[1], error[3], error[4]
         if isinstance(response, dns.message.Message):
             return str(dns.rcode.to_text(response.rcode()))
+        if isinstance(problem, OSError):
+            reason = os.strerror(problem.errno) if problem.errno else type(problem).__name__
+            return f"{reason} (over {'TCP' if tcp else 'UDP'})"
+        if problem is not None:
+            return type(problem).__name__
     return "no usable answer"
 
 

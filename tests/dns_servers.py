@@ -108,11 +108,11 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 @contextlib.asynccontextmanager
-async def toy_server(server: ToyServer) -> AsyncIterator[ToyServer]:
-    """``server`` on 127.0.0.1, UDP and TCP on one port (TCP: RFC 1035 two-byte length prefix)."""
+async def toy_server(server: ToyServer, tcp: bool = True) -> AsyncIterator[ToyServer]:
+    """``server`` on 127.0.0.1, UDP and (unless ``tcp`` is false) TCP on one port (RFC 1035 length prefix)."""
     handlers: set[asyncio.Task[None]] = set()
 
-    async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         handlers.add(task)
@@ -130,8 +130,11 @@ async def toy_server(server: ToyServer) -> AsyncIterator[ToyServer]:
         finally:
             writer.transport.abort()
 
-    listener = await asyncio.start_server(tcp, "127.0.0.1", 0)
+    listener = await asyncio.start_server(serve_tcp, "127.0.0.1", 0)
     server.port = listener.sockets[0].getsockname()[1]
+    if not tcp:  # keep the port number for UDP, with nothing listening on its TCP side
+        listener.close()
+        await listener.wait_closed()
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(server), local_addr=("127.0.0.1", server.port))
     try:

@@ -96,6 +96,16 @@ async def test_truncated_udp_answer_falls_back_to_tcp() -> None:
     assert toy.tcp_queries == 1
 
 
+async def test_truncated_answer_and_no_tcp_is_an_error() -> None:
+    """TC=1 over UDP and nothing on TCP: an error that says the TCP retry was refused."""
+    toy = ToyServer({"A": ["192.0.2.77"]}, truncate_udp=True)
+    async with toy_server(toy, tcp=False):
+        settings = {"records": {"A": ["192.0.2.77"]}, "resolvers": [f"127.0.0.1:{toy.port}"]}
+        record = await run_check("dns", settings, url="https://shop.test/")
+    assert record.result.status is Status.ERROR
+    assert record.result.summary == f"shop.test A: 127.0.0.1:{toy.port} failed to answer: Connection refused (over TCP)"
+
+
 async def test_silent_resolver_is_a_timeout_error() -> None:
     """A resolver that never answers: error naming it and the time waited, not ok."""
     with silent_resolver() as port:
