@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Entry", "load", "lock", "save"]
 
 #: Per event loop (a lock belongs to one loop), per domain; a closed loop's locks go with it.
+_MEMORY: dict[Path, Entry] = {}
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
@@ -57,13 +58,23 @@ def _write(path: Path, entry: Entry) -> None:
 
 
 async def load(cache_dir: Path, domain: str) -> Entry:
-    """The cached entry for ``domain`` (an empty one if none), read off the event loop."""
-    return await asyncio.to_thread(_read, _path(cache_dir, domain), domain)
+    """The entry for ``domain``: this process' copy, else the file (an empty entry if neither)."""
+    path = _path(cache_dir, domain)
+    entry = _MEMORY.get(path)
+    if entry is None:
+        entry = _MEMORY[path] = await asyncio.to_thread(_read, path, domain)
+    return replace(entry, statuses=list(entry.statuses))
 
 
 async def save(cache_dir: Path, entry: Entry) -> None:
-    """Write ``entry`` atomically; raises OSError if the directory is not writable."""
-    await asyncio.to_thread(_write, _path(cache_dir, entry.domain), entry)
+    """Remember ``entry`` and write it atomically; raises OSError if the directory is not writable.
+
+    The process keeps its copy either way, so an unwritable directory still means one query
+    per ``refresh`` (until a restart), not one per run.
+    """
+    path = _path(cache_dir, entry.domain)
+    _MEMORY[path] = entry
+    await asyncio.to_thread(_write, path, entry)
 
 
 def lock(domain: str) -> asyncio.Lock:

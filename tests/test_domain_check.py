@@ -238,6 +238,18 @@ async def test_rdap_failures_are_errors(rdap: Rdap, tmp_path: Path, url: str, re
     assert reason in result.summary
 
 
+async def test_unwritable_cache_still_asks_once(rdap: Rdap, tmp_path: Path) -> None:
+    """A cache directory that cannot be written (a file is in its way): the process remembers, one query."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    for _ in range(2):
+        result = await check(
+            "https://shop-ok.com/", tmp_path, rdap_bootstrap_url=rdap.bootstrap_url, cache_dir=str(blocked)
+        )
+        assert result.status is Status.OK, result.summary
+    assert rdap.hits["shop-ok.com"] == 1
+
+
 async def test_rate_limit_honours_retry_after(rdap: Rdap, tmp_path: Path) -> None:
     """429 is an error naming Retry-After, and no query is made again before it has passed."""
     first = await check("https://limited.com/", tmp_path, rdap_bootstrap_url=rdap.bootstrap_url)
