@@ -76,9 +76,9 @@ class TcpCheck(Check[TcpConfig]):
         super().__init__(config, site)
         self.host = (config.host or site.url.raw_host or site.name).rstrip(".")
         self.port = config.port
-        literal = _is_ip(self.host)
-        self.server_name = config.server_name or (None if literal else self.host)
-        self.literal = literal
+        self.literal = _is_ip(self.host)
+        # An IP address is verified against the certificate's IP SANs; Python sends no SNI for it.
+        self.server_name = config.server_name or self.host
         self.target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
@@ -153,6 +153,8 @@ class TcpCheck(Check[TcpConfig]):
         except (ssl.SSLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
             raise _Failed(Status.CRITICAL, f"TLS handshake with {self._at(run.address)} failed: {reason}") from None
+        except ValueError as exc:  # a server_name ssl refuses (empty, a leading dot)
+            raise _Failed(Status.ERROR, f"cannot start TLS with server_name {self.server_name!r}: {exc}") from None
         run.phases["tls"] = time.perf_counter() - started
         sslobj = writer.get_extra_info("ssl_object")
         if sslobj is not None:

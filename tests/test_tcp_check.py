@@ -299,6 +299,22 @@ async def test_tls_service_with_verified_certificate(ca: trustme.CA, ca_file: st
     assert found[("probe_tcp_duration_seconds", (("phase", "tls"),))] > 0
 
 
+async def test_tls_to_an_ip_address_verifies_its_ip_san(ca: trustme.CA, ca_file: str) -> None:
+    """host: 127.0.0.1 with TLS: the certificate must name that IP (no SNI is sent for an address)."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("mail.test").configure_cert(other)
+    settings = {"host": "127.0.0.1", "tls": True, "ca_file": ca_file}
+    async with tcp_server(_banner, server) as port:
+        good = await run_check("tcp", {**settings, "port": port})
+    async with tcp_server(_banner, other) as port:
+        wrong = await run_check("tcp", {**settings, "port": port})
+    assert good.result.status is Status.OK, good.result.summary
+    assert wrong.result.status is Status.CRITICAL
+    assert "IP address mismatch" in wrong.result.summary
+
+
 async def test_tls_untrusted_certificate_is_critical(ca: trustme.CA) -> None:
     """A certificate from an unknown CA is critical; verify: false accepts it."""
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
