@@ -156,7 +156,14 @@ async def whois() -> AsyncIterator[Whois]:
                 writer.write(tci_whois(name, NOW + 100 * DAY)[:200].encode())
                 await writer.drain()
                 await asyncio.Event().wait()  # holds the connection until cancelled
+            if name == "flood.ru":  # 2 MiB of a TCI-looking answer: over max_answer
+                with contextlib.suppress(ConnectionError):
+                    for _ in range(2048):
+                        writer.write(b"nserver:       ns.flood.ru.\r\n" * 32)
+                        await writer.drain()
             answer = answers.get(name, tci_not_found()).encode()
+            if name == "garbage.ru":
+                answer = b"\x00\xff<html>Access denied</html>\r\nretry later\r\n"
             for at in range(0, len(answer), 64):  # many small writes, as a real server's may arrive
                 writer.write(answer[at : at + 64])
                 await writer.drain()
@@ -285,13 +292,19 @@ async def test_not_delegated_su_is_critical(whois: Whois, tmp_path: Path) -> Non
 
 
 async def test_whois_failures_are_errors(whois: Whois, tmp_path: Path) -> None:
-    """A name WHOIS does not know, and a server that never closes (timeout), are errors."""
+    """A name WHOIS does not know, a server that never closes (timeout), an answer over max_answer
+    and one with no expiry date are all errors with the reason."""
     unknown = await check("https://free.ru/", tmp_path, whois_server=whois.address)
     held_open = await check("https://never-closes.ru/", tmp_path, whois_server=whois.address, timeout=0.5)
+    flood = await check("https://flood.ru/", tmp_path, whois_server=whois.address)
+    garbage = await check("https://garbage.ru/", tmp_path, whois_server=whois.address)
     assert unknown.status is Status.ERROR
     assert unknown.summary.startswith(
         f"free.ru: WHOIS {whois.address} has no record of free.ru: not registered, or deleted? (next attempt after "
     )
+    assert flood.status is garbage.status is Status.ERROR
+    assert flood.summary.startswith(f"flood.ru: WHOIS answer from {whois.address} is larger than max_answer 1.0 MiB")
+    assert garbage.summary.startswith(f"garbage.ru: WHOIS {whois.address} answer has no expiry date this parser knows")
     assert held_open.status is Status.ERROR
     assert held_open.summary.startswith(f"never-closes.ru: timed out after 500ms asking WHOIS {whois.address}")
 
