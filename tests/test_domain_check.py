@@ -114,9 +114,9 @@ async def rdap() -> AsyncIterator[Rdap]:
         result: web.StreamResponse = await handler(request)
         return result
 
-    async def dns_json(_: web.Request) -> web.Response:
+    async def dns_json(request: web.Request) -> web.StreamResponse:
         server.hits["bootstrap"] += 1
-        return web.json_response(bootstrap(server.base, {"com": "/com/v1/"}))
+        return await _gzip_chunked(request, json.dumps(bootstrap(server.base, {"com": "/com/v1/"})).encode())
 
     app = web.Application()
     app.router.add_get("/com/v1/domain/{name}", domain)
@@ -307,6 +307,15 @@ async def test_whois_failures_are_errors(whois: Whois, tmp_path: Path) -> None:
     assert garbage.summary.startswith(f"garbage.ru: WHOIS {whois.address} answer has no expiry date this parser knows")
     assert held_open.status is Status.ERROR
     assert held_open.summary.startswith(f"never-closes.ru: timed out after 500ms asking WHOIS {whois.address}")
+
+
+async def test_failed_bootstrap_refresh_keeps_the_shipped_table(rdap: Rdap, tmp_path: Path) -> None:
+    """A bootstrap URL that answers 404: the shipped table still routes .com to Verisign (whose
+    name the test resolver does not know, so nothing leaves loopback and the run is an error)."""
+    result = await check("https://shop-ok.com/", tmp_path, rdap_bootstrap_url=f"{rdap.base}/missing/dns.json")
+    assert result.status is Status.ERROR
+    assert result.summary.startswith("shop-ok.com: request to RDAP https://rdap.verisign.com/com/v1/ failed: ")
+    assert rdap.hits["shop-ok.com"] == 0
 
 
 async def test_routes_without_network(tmp_path: Path) -> None:
