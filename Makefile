@@ -7,8 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager;
-# chromium renders the status page.
-APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium
+# chromium renders the status page; the tcp and dns checks talk to a real Redis, MariaDB and dnsmasq.
+APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium redis-server mariadb-server dnsmasq-base
 # What `make bench` compares against and probes: Debian's blackbox_exporter, Prometheus and nginx.
 BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -23,6 +23,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	# A stale egg-info left by an older checkout would hide new entry points (checks) from pip.
+	rm -rf sitewatch.egg-info
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -82,9 +84,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-# SITEWATCH_REQUIRE_BROWSER: the browser test fails instead of skipping when chromium is missing.
+# SITEWATCH_REQUIRE_BROWSER / _SERVICES: the browser test and the tests against Redis, MariaDB, dnsmasq
+# fail instead of skipping when chromium or those servers are missing.
 test: $(STAMP) apt lint typecheck
-	SITEWATCH_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+	SITEWATCH_REQUIRE_BROWSER=1 SITEWATCH_REQUIRE_SERVICES=1 $(BIN)/pytest -q
 
 # Real service desks from Debian (Redmine, Request Tracker 5) on 127.0.0.1 for the sink tests;
 # each is stopped by its PID when the tests end.

@@ -11,6 +11,7 @@ from typing import Any
 import yarl
 
 from checks.http_config import HttpConfig, describe, find
+from checks.http_json import judge
 from sitewatch.probe import (
     Check,
     Context,
@@ -238,6 +239,10 @@ class HttpCheck(Check[HttpConfig]):
             if find(matcher, fetch.body) is None:
                 where = f" in the first {format_size(fetch.body_bytes)}" if fetch.truncated else ""
                 problems.append((Status.CRITICAL, f"page does not contain {describe(matcher)}{where} ({code})"))
+        if cfg.json_:
+            cut_at = fetch.body_bytes if fetch.truncated else None
+            content_type = fetch.headers.get("content-type", "")
+            problems += [(Status.CRITICAL, line) for line in judge(cfg.json_, fetch.body, content_type, cut_at)]
         if problems:
             status = worst(*(s for s, _ in problems))
             extra["problems"] = [text for _, text in problems]

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import yarl
 
+from checks.http_json import JsonAssertion, parse_assertion
 from sitewatch.probe import PRIVATE_NETWORKS, CheckConfig, Network, Pattern, Size
 
 __all__ = ["BasicAuth", "HttpConfig", "Matcher", "RegexMatch", "StatusRange"]
@@ -111,6 +112,10 @@ class HttpConfig(CheckConfig):
     contains: tuple[Matcher, ...] = ()
     not_contains: tuple[Matcher, ...] = ()
     expect_headers: dict[str, Pattern] = {}
+    # JMESPath assertions on a JSON answer: "status == 'UP'" or {path: status, equals: UP}.
+    json_: tuple[Annotated[JsonAssertion, pydantic.PlainValidator(parse_assertion)], ...] = pydantic.Field(
+        (), alias="json"
+    )
     follow_redirects: bool = True
     max_redirects: Annotated[int, pydantic.Field(ge=0, le=50)] = 10
     # A public site redirecting into the agent's own network is refused unless allowed here.

@@ -27,7 +27,17 @@ from sitewatch.probe import SiteInfo
 if TYPE_CHECKING:
     from sitewatch.agent import Agent
 
-__all__ = ["free_port", "make_spec", "need", "run_check", "running_agent", "send_in_pieces", "serve", "wait_for"]
+__all__ = [
+    "free_port",
+    "make_spec",
+    "need",
+    "need_daemon",
+    "run_check",
+    "running_agent",
+    "send_in_pieces",
+    "serve",
+    "wait_for",
+]
 
 
 def free_port() -> int:
@@ -44,6 +54,22 @@ def need(tool: str, package: str = "prometheus") -> str:
         if os.environ.get("CI"):
             pytest.fail(f"{tool} is missing: `make test` should have installed Debian package {package}")
         pytest.skip(f"{tool} not installed (run `make test`, which installs {package})")
+    return path
+
+
+def need_daemon(tool: str, package: str) -> str:
+    """Path of a server binary the tests start themselves (redis-server, dnsmasq).
+
+    Skips when it is missing, except in CI or under ``SITEWATCH_REQUIRE_SERVICES=1``
+    (set by `make test`, which installs ``package``): there a missing binary fails.
+    """
+    path = shutil.which(tool) or next(
+        (p for d in ("/usr/sbin", "/sbin") if os.access(p := os.path.join(d, tool), os.X_OK)), None
+    )
+    if path is None:
+        if os.environ.get("CI") or os.environ.get("SITEWATCH_REQUIRE_SERVICES"):
+            pytest.fail(f"{tool} is missing: `make test` should have installed Debian package {package}")
+        pytest.skip(f"{tool} not installed (run `make test`, which installs Debian package {package})")
     return path
 
 

@@ -92,7 +92,8 @@ async def test_dry_run_detects_wordpress_and_writes_nothing(tmp_path: Path, caps
 
 
 async def test_http_redirect_to_untrusted_https(tmp_path: Path, capsys: Any, ca: trustme.CA, server_ssl: Any) -> None:
-    """http → https redirect is followed to the canonical URL; an internal CA is used by the tls check."""
+    """http → https redirect is followed to the canonical URL; an internal CA is used by the tls check;
+    a named host gets a domain check, whose lookup result (here: .test has no registry) is its comment."""
     config = main_config(tmp_path)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -108,13 +109,15 @@ async def test_http_redirect_to_untrusted_https(tmp_path: Path, capsys: Any, ca:
     assert site["url"] == canonical
     checks = {c["type"]: c for c in site["checks"]}
     # The cms check's own fetch always verifies: without --root it cannot see an untrusted site.
-    assert set(checks) == {"http", "pageload", "tls"}
+    assert set(checks) == {"http", "pageload", "tls", "domain"}
+    assert checks["domain"] == {"type": "domain", "warn_days": 30, "crit_days": 7}
+    assert "# Registration of the site's domain: shop.test: no RDAP service for .test" in text
     assert "  # - type: cms" in text
     assert checks["tls"] == {"type": "tls", "warn_days": 21, "crit_days": 7, "ca_file": str(ca_file)}
     assert checks["http"]["verify_tls"] is False
     assert "followed 1 redirect to https://shop.test" in text
     assert "three weeks" in text  # thresholds carry their reasons
-    assert "OK (1 sites; shop: 3 checks)" in out
+    assert "OK (1 sites; shop: 4 checks)" in out
     assert load_config(config).sites[0].info.url.host == "shop.test"
 
 

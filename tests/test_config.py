@@ -274,7 +274,17 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RT_TOKEN", "example")
     config = load_config(root / "config.example.yaml")
     assert len(config.sites) >= 2
-    assert {c.type for c in config.checks} == {"http", "tls", "pageload", "backup", "heartbeat", "cms"}
+    assert {c.type for c in config.checks} == {
+        "http",
+        "tls",
+        "pageload",
+        "backup",
+        "heartbeat",
+        "cms",
+        "tcp",
+        "dns",
+        "domain",
+    }
 
 
 def test_world_writable_config_is_refused(tmp_path: Path) -> None:

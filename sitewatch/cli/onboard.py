@@ -7,8 +7,10 @@ the core still imports no concrete check.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,7 @@ FAILURE_PAGES = (
 )
 #: Load-time samples taken once to pick the pageload thresholds.
 SAMPLES = 5
-_TIMEOUTS = {"http": 15.0, "pageload": 60.0, "tls": 15.0, "cms": 30.0, "backup": 60.0}
+_TIMEOUTS = {"http": 15.0, "pageload": 60.0, "tls": 15.0, "cms": 30.0, "backup": 60.0, "domain": 15.0}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Detection only: the version sources (api.wordpress.org, …) are for the running agent to ask.
 _NO_SOURCES = {"wordpress_latest": None, "wordpress_insecure": None, "magento_latest": None}
@@ -58,6 +60,7 @@ class Discovery:
     load_samples: int = 0
     pageload_summary: str = ""
     tls_summary: str | None = None
+    domain_summary: str | None = None  # None: the host is an IP address, so there is no domain to watch
     cms: str | None = None
     cms_version: str | None = None
     cms_source: str | None = None
@@ -142,6 +145,14 @@ class _Runner:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _alternative(url: yarl.URL) -> yarl.URL | None:
@@ -275,6 +286,13 @@ async def _rest(
         tls = (await runner.run("tls", url, {"ca_file": ca_file} if ca_file else {})).result
         found.tls_summary = tls.summary
         progress(f"  {tls.status.value.upper()}: {tls.summary}")
+    if not _is_ip(url.host or ""):
+        progress("looking up the domain's registration …")
+        # A throwaway cache: add-site leaves no state behind; the agent asks again (once a day).
+        with tempfile.TemporaryDirectory(prefix="sitewatch-add-site-") as cache:
+            domain = (await runner.run("domain", url, {"cache_dir": cache})).result
+        found.domain_summary = domain.summary
+        progress(f"  {domain.status.value.upper()}: {domain.summary}")
     progress("detecting the CMS …")
     settings: dict[str, Any] = {"sources": _NO_SOURCES}
     if root is not None:

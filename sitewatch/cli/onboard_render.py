@@ -44,7 +44,7 @@ def render_site(
     ca_file: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """The site file's text: http, pageload, tls (https only), cms, backup and heartbeat as asked."""
+    """The site file's text: http, pageload, tls (https only), domain (a named host), cms, backup, heartbeat."""
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"# {name}: written by `sitewatch add-site` on {when} after probing {found.url}",
@@ -58,6 +58,8 @@ def render_site(
     lines += _pageload(found)
     if found.https:
         lines += _tls(found, ca_file)
+    if found.domain_summary is not None:
+        lines += _domain(found)
     lines += _cms(found, root)
     if backups is not None:
         lines += _backup(found, backups)
@@ -112,6 +114,16 @@ def _tls(found: Discovery, ca_file: str | None) -> list[str]:
     if ca_file is not None:
         lines.append(f"    ca_file: {_q(ca_file)}   # an internal CA: verify against it, not the system store")
     return [*lines, ""]
+
+
+def _domain(found: Discovery) -> list[str]:
+    return [
+        f"  # Registration of the site's domain: {_c(found.domain_summary)}.",
+        "  - type: domain       # RDAP, or WHOIS for .ru/.su/.рф; asked once a day",
+        "    warn_days: 30       # a month: time to reach whoever pays for the domain",
+        "    crit_days: 7        # one week left: renew now (expired, or on hold, is always critical)",
+        "",
+    ]
 
 
 def _cms(found: Discovery, root: Path | None) -> list[str]:

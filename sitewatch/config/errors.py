@@ -80,7 +80,8 @@ def _message(err: Any, secret: bool, model: type[pydantic.BaseModel] | None, loc
     given = err.get("input")
     if kind == "extra_forbidden":
         owner = _model_at(model, loc[:-1]) if model is not None else None
-        keys = sorted(owner.model_fields) if owner is not None else []
+        # The key as written in YAML: a field's alias (http's json: is the field json_).
+        keys = sorted(f.alias or n for n, f in owner.model_fields.items()) if owner is not None else []
         hint = f" (expected one of: {', '.join(keys)})" if keys else ""
         return f"unknown key{hint}"
     if kind == "missing":
