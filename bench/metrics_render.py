@@ -21,7 +21,7 @@ import logging
 import statistics
 import time
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, Sample, Status
 from sitewatch.web.metrics import Exposition, SitewatchCollector

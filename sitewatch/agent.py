@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.config.loader import CheckSpec, Config, ConfigError, load_config
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.incidents.tracker import IncidentTracker, incident_key

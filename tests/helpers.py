@@ -18,7 +18,7 @@ import pytest
 import yarl
 from aiohttp import web
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import RunRecord
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import SiteInfo

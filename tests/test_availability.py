@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitewatch.config.loader import Config, load_config
-from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.reports.availability import (
     Availability,
     Sample,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sitewatch.config.loader import Config, SiteSpec, load_config
-from sitewatch.incidents.state import Policy
+from sitewatch.config.policy import Policy
 from sitewatch.reports import availability_cache
 from sitewatch.reports.availability import Span, site_availability, tally, tally_by
 from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache

@@ -13,7 +13,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as om_latest
 from prometheus_client.registry import Collector
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.probe import Result, Sample, Status
 from sitewatch.web.metrics import Exposition, SitewatchCollector

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.web.metrics import CORE_METRICS
 from tests.helpers import need
 

@@ -21,7 +21,7 @@ from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
 from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
-from sitewatch.engine.registry import RegistryError
+from sitewatch.config.registry import RegistryError
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.logs import event, setup_logging

@@ -1,4 +1,6 @@
-"""The configuration: the YAML source map (file and line of every key), the models, located errors, secrets.
+"""The configuration: the YAML source map (file and line of every key), located errors, secrets, and the
+model of every section: agent, defaults, sites and checks (their types from the registry), maintenance
+windows, the incident policy, tickets and SLA targets, web-config.yml.
 
 ``load_config(path)`` turns a sitewatch.yaml into an immutable :class:`Config` or raises one
 :class:`ConfigError` that lists every problem as ``file:line: dotted.key: what was wrong``.
@@ -12,27 +14,63 @@ from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from sitewatch.config.errors import ConfigError
-    from sitewatch.config.loader import DEFAULT_LISTEN, AgentConfig, CheckSpec, Config, SiteSpec, load_config
+    from sitewatch.config.loader import (
+        DEFAULT_LISTEN,
+        AgentConfig,
+        AlertmanagerConfig,
+        CheckSpec,
+        Config,
+        SiteSpec,
+        load_config,
+    )
+    from sitewatch.config.maintenance import MaintenanceWindow, active
+    from sitewatch.config.policy import Policy
+    from sitewatch.config.registry import RegistryError, load_checks
+    from sitewatch.config.tickets import SlaTarget, TicketsConfig
+    from sitewatch.config.webconfig import WebConfig, read_web_config
     from sitewatch.config.yamlsource import Origin, Problem, SourceMap
 
 __all__ = [
     "AgentConfig",
+    "AlertmanagerConfig",
     "CheckSpec",
     "Config",
     "ConfigError",
     "DEFAULT_LISTEN",
+    "MaintenanceWindow",
     "Origin",
+    "Policy",
     "Problem",
+    "RegistryError",
     "SiteSpec",
+    "SlaTarget",
     "SourceMap",
+    "TicketsConfig",
+    "WebConfig",
+    "active",
+    "load_checks",
     "load_config",
+    "read_web_config",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
-        "loader": ("DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "SiteSpec", "load_config"),
+        "loader": (
+            "DEFAULT_LISTEN",
+            "AgentConfig",
+            "AlertmanagerConfig",
+            "CheckSpec",
+            "Config",
+            "SiteSpec",
+            "load_config",
+        ),
         "errors": ("ConfigError",),
         "yamlsource": ("Origin", "Problem", "SourceMap"),
+        "registry": ("RegistryError", "load_checks"),
+        "maintenance": ("MaintenanceWindow", "active"),
+        "policy": ("Policy",),
+        "tickets": ("SlaTarget", "TicketsConfig"),
+        "webconfig": ("WebConfig", "read_web_config"),
     },
 )

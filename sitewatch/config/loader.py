@@ -19,6 +19,11 @@ import yarl
 
 from sitewatch import __version__
 from sitewatch.config.errors import ConfigError, problems_from_validation
+from sitewatch.config.maintenance import MaintenanceWindow
+from sitewatch.config.policy import Policy
+from sitewatch.config.registry import load_checks
+from sitewatch.config.tickets import TicketsConfig
+from sitewatch.config.webconfig import read_web_config
 from sitewatch.config.yamlsource import (
     KeyPath,
     Origin,
@@ -28,15 +33,18 @@ from sitewatch.config.yamlsource import (
     format_path,
     load_yaml_tree,
 )
-from sitewatch.engine.registry import load_checks
-from sitewatch.incidents.maintenance import MaintenanceWindow
-from sitewatch.incidents.state import Policy
-from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
-from sitewatch.tickets.settings import TicketsConfig
-from sitewatch.web.alertmanager import AlertmanagerConfig
-from sitewatch.web.auth import load_web_config
+from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
 
-__all__ = ["DEFAULT_LISTEN", "AgentConfig", "CheckSpec", "Config", "ConfigError", "SiteSpec", "load_config"]
+__all__ = [
+    "DEFAULT_LISTEN",
+    "AgentConfig",
+    "AlertmanagerConfig",
+    "CheckSpec",
+    "Config",
+    "ConfigError",
+    "SiteSpec",
+    "load_config",
+]
 
 #: 9879 is not taken in Prometheus' default-port allocation list for exporters.
 DEFAULT_LISTEN = "127.0.0.1:9879"
@@ -76,6 +84,20 @@ def _sla(value: Any) -> float:
 
 #: ``sla:`` — the availability promised to the client, in percent (site level or in defaults:).
 SlaTarget = Annotated[float, pydantic.BeforeValidator(_sla)]
+
+
+class AlertmanagerConfig(pydantic.BaseModel):
+    """``agent.alertmanager:`` — accept Alertmanager's webhook at ``POST /alertmanager``."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    #: Bearer token Alertmanager sends (http_config.authorization.credentials); put it in ${ENV} or ${file:…}.
+    token: Annotated[str, pydantic.Field(min_length=20)] | None = None
+    #: Request bodies above this are refused with 413 (lower Alertmanager's max_alerts instead).
+    max_body: Size = 1024 * 1024
+    #: Site importance for the priority matrix when an alert has no ``importance`` label.
+    importance: Literal["high", "normal", "low"] = "normal"
 
 
 class AgentConfig(_Model):
@@ -291,7 +313,7 @@ def _web_config_problems(web_config: Path, base: Path, smap: SourceMap) -> list[
         where = smap.origin(("agent", "web_config"))
         return [Problem(where, "agent.web_config", f"no such file: {str(target)!r}")]
     try:
-        load_web_config(target)
+        read_web_config(target)
     except ConfigError as exc:
         return exc.problems
     return []
@@ -305,7 +327,7 @@ def _alertmanager_problems(agent: AgentConfig, base: Path, smap: SourceMap) -> l
     if agent.web_config is not None:
         target = agent.web_config if agent.web_config.is_absolute() else base / agent.web_config
         try:
-            if load_web_config(target).users:
+            if read_web_config(target).users:
                 return []
         except ConfigError:
             return []  # already reported by the web_config check

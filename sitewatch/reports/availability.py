@@ -34,7 +34,7 @@ from typing import Literal
 from cronsim import CronSim
 
 from sitewatch.config.loader import CheckSpec, SiteSpec
-from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.store.database import Store
 
 __all__ = [

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sitewatch.incidents.state import IncidentEvent
+from sitewatch.incidents.state import IncidentEvent, OpenIncident
 
-__all__ = ["OpenIncident", "OutboxRow", "Store"]
+__all__ = ["OutboxRow", "Store"]
 
 _MIGRATIONS: Sequence[str] = (
     """
@@ -107,17 +107,6 @@ _MIGRATIONS: Sequence[str] = (
         GROUP BY i.id HAVING COUNT(DISTINCT o.sink) = 1;
     """,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OpenIncident:
-    """An incident that has not resolved (what a restarted agent must remember)."""
-
-    id: int
-    key: str
-    opened_at: float
-    severity: str | None
-    flapping: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,15 +29,16 @@ import pydantic
 import yarl
 from aiohttp import web
 
+from sitewatch.config.loader import AlertmanagerConfig
+from sitewatch.config.tickets import TicketsConfig
 from sitewatch.incidents.priority import priority_for
-from sitewatch.incidents.state import EventKind, IncidentEvent
+from sitewatch.incidents.state import EventKind, IncidentEvent, OpenIncident
 from sitewatch.logs import event
-from sitewatch.probe import Size, Status, redact_url
-from sitewatch.store.database import OpenIncident, Store
-from sitewatch.tickets.settings import TicketsConfig
+from sitewatch.probe import Status, redact_url
+from sitewatch.store.database import Store
 from sitewatch.web.auth import WebSecurity
 
-__all__ = ["PATH", "AlertmanagerBridge", "AlertmanagerConfig", "alert_key", "severity_for"]
+__all__ = ["PATH", "AlertmanagerBridge", "alert_key", "severity_for"]
 
 PATH = "/alertmanager"
 #: Alertmanager's default max_alerts is 0 (unlimited); a grouped flood is still one request.
@@ -65,20 +66,6 @@ _SEVERITY = {
 #: Severities that are worth a ticket but no hurry: warning, and P4 whatever the importance.
 _LOW = frozenset({"info", "informational", "notice", "low", "none"})
 _PRIORITIES = ("P1", "P2", "P3", "P4")
-
-
-class AlertmanagerConfig(pydantic.BaseModel):
-    """``agent.alertmanager:`` — accept Alertmanager's webhook at ``POST /alertmanager``."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = False
-    #: Bearer token Alertmanager sends (http_config.authorization.credentials); put it in ${ENV} or ${file:…}.
-    token: Annotated[str, pydantic.Field(min_length=20)] | None = None
-    #: Request bodies above this are refused with 413 (lower Alertmanager's max_alerts instead).
-    max_body: Size = 1024 * 1024
-    #: Site importance for the priority matrix when an alert has no ``importance`` label.
-    importance: Literal["high", "normal", "low"] = "normal"
 
 
 # -- the payload, as Alertmanager documents it (extra fields ignored: newer versions add some) --
