@@ -32,7 +32,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from sitewatch.config.loader import Config, load_config
+from sitewatch.config.loader import load_config
+from sitewatch.config.models import Config
 from sitewatch.reports.availability import site_availability
 from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache
 from sitewatch.store.database import Store

@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config.loader import CheckSpec, Config, ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.models import CheckSpec, Config
 from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitewatch.config.loader import Config, load_config
+from sitewatch.config.loader import load_config
 from sitewatch.config.maintenance import MaintenanceWindow
+from sitewatch.config.models import Config
 from sitewatch.reports.availability import (
     Availability,
     Sample,

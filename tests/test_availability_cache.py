@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.config.loader import Config, SiteSpec, load_config
+from sitewatch.config.loader import load_config
+from sitewatch.config.models import Config, SiteSpec
 from sitewatch.config.policy import Policy
 from sitewatch.reports import availability_cache
 from sitewatch.reports.availability import Span, site_availability, tally, tally_by

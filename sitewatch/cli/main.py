@@ -20,7 +20,8 @@ from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
 from sitewatch.cli.tickets import tickets_command
-from sitewatch.config.loader import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.models import DEFAULT_LISTEN, CheckSpec, Config
 from sitewatch.config.registry import RegistryError
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler

@@ -14,21 +14,16 @@ from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from sitewatch.config.errors import ConfigError
-    from sitewatch.config.loader import (
-        DEFAULT_LISTEN,
-        AgentConfig,
-        AlertmanagerConfig,
-        CheckSpec,
-        Config,
-        SiteSpec,
-        load_config,
-    )
+    from sitewatch.config.loader import load_config
     from sitewatch.config.maintenance import MaintenanceWindow, active
+    from sitewatch.config.models import DEFAULT_LISTEN, AgentConfig, AlertmanagerConfig, CheckSpec, Config, SiteSpec
     from sitewatch.config.policy import Policy
     from sitewatch.config.registry import RegistryError, load_checks
+    from sitewatch.config.secrets import lookup
+    from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap
     from sitewatch.config.tickets import SlaTarget, TicketsConfig
     from sitewatch.config.webconfig import WebConfig, read_web_config
-    from sitewatch.config.yamlsource import Origin, Problem, SourceMap
+    from sitewatch.config.yamlsource import load_yaml_tree
 
 __all__ = [
     "AgentConfig",
@@ -37,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DEFAULT_LISTEN",
+    "KeyPath",
     "MaintenanceWindow",
     "Origin",
     "Policy",
@@ -50,23 +46,20 @@ __all__ = [
     "active",
     "load_checks",
     "load_config",
+    "load_yaml_tree",
+    "lookup",
     "read_web_config",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
-        "loader": (
-            "DEFAULT_LISTEN",
-            "AgentConfig",
-            "AlertmanagerConfig",
-            "CheckSpec",
-            "Config",
-            "SiteSpec",
-            "load_config",
-        ),
+        "models": ("DEFAULT_LISTEN", "AgentConfig", "AlertmanagerConfig", "CheckSpec", "Config", "SiteSpec"),
+        "loader": ("load_config",),
+        "secrets": ("lookup",),
         "errors": ("ConfigError",),
-        "yamlsource": ("Origin", "Problem", "SourceMap"),
+        "sourcemap": ("KeyPath", "Origin", "Problem", "SourceMap"),
+        "yamlsource": ("load_yaml_tree",),
         "registry": ("RegistryError", "load_checks"),
         "maintenance": ("MaintenanceWindow", "active"),
         "policy": ("Policy",),

@@ -20,7 +20,8 @@ from pathlib import Path
 import pydantic
 
 from sitewatch.config.errors import ConfigError, problems_from_validation
-from sitewatch.config.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
+from sitewatch.config.sourcemap import Origin, Problem, SourceMap
+from sitewatch.config.yamlsource import load_yaml_tree
 
 __all__ = ["WebConfig", "read_web_config"]
 

@@ -12,8 +12,8 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sitewatch.config.loader import CheckSpec
 from sitewatch.config.maintenance import active
+from sitewatch.config.models import CheckSpec
 from sitewatch.engine.results import RunRecord
 from sitewatch.incidents.priority import DEFAULT_TERMS, IncidentTerms, priority_for
 from sitewatch.incidents.state import CheckState, IncidentEvent, OpenIncident, step

@@ -33,8 +33,8 @@ from typing import Literal
 
 from cronsim import CronSim
 
-from sitewatch.config.loader import CheckSpec, SiteSpec
 from sitewatch.config.maintenance import MaintenanceWindow
+from sitewatch.config.models import CheckSpec, SiteSpec
 from sitewatch.store.database import Store
 
 __all__ = [

@@ -39,7 +39,7 @@ import threading
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
-from sitewatch.config.loader import SiteSpec
+from sitewatch.config.models import SiteSpec
 from sitewatch.reports.availability import (
     EMPTY,
     Availability,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sitewatch.config.loader import Config, SiteSpec
+from sitewatch.config.models import Config, SiteSpec
 from sitewatch.probe import format_duration, parse_duration
 from sitewatch.reports.availability import (
     Availability,

@@ -29,7 +29,7 @@ import pydantic
 import yarl
 from aiohttp import web
 
-from sitewatch.config.loader import AlertmanagerConfig
+from sitewatch.config.models import AlertmanagerConfig
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.incidents.priority import priority_for
 from sitewatch.incidents.state import EventKind, IncidentEvent, OpenIncident

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import jinja2
 
 from sitewatch import __version__
-from sitewatch.config.loader import SiteSpec
+from sitewatch.config.models import SiteSpec
 from sitewatch.engine.results import ResultBook, TicketStats
 from sitewatch.probe import Status, format_duration, redact_url, worst
 from sitewatch.store.database import Store
