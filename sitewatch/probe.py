@@ -33,7 +33,8 @@ from sitewatch.net.httpclient import (
     resolve_override,
     untrusted_target,
 )
-from sitewatch.net.httpexchange import ExchangeError, HttpAnswer, exchange
+from sitewatch.net.httpexchange import exchange
+from sitewatch.net.response import ExchangeError, HttpAnswer
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
 
 __all__ = [

@@ -14,7 +14,8 @@ import trustme
 import yarl
 
 from sitewatch.net.httpclient import ProbeResolver, measure_phases
-from sitewatch.net.httpexchange import MAX_HEAD, ExchangeError, HttpAnswer, exchange
+from sitewatch.net.httpexchange import exchange
+from sitewatch.net.response import MAX_HEAD, ExchangeError, HttpAnswer
 from tests.helpers import run_check
 
 Reply = Callable[[bytes], bytes]

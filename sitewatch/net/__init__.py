@@ -11,7 +11,8 @@ from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from sitewatch.net.httpclient import ForbiddenAddress, PhaseTimer, ProbeResolver, current_timer, make_session
-    from sitewatch.net.httpexchange import ExchangeError, HttpAnswer, exchange
+    from sitewatch.net.httpexchange import exchange
+    from sitewatch.net.response import ExchangeError, HttpAnswer
 
 __all__ = [
     "ExchangeError",
