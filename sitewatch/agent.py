@@ -34,7 +34,8 @@ from sitewatch.tickets.factory import build_sinks
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.web.alertmanager import AlertmanagerBridge
 from sitewatch.web.auth import load_web_config
-from sitewatch.web.metrics import Exposition, SitewatchCollector, build_registry
+from sitewatch.web.exposition import Exposition
+from sitewatch.web.metrics import SitewatchCollector, build_registry
 from sitewatch.web.server import WebServer, build_app
 from sitewatch.web.statuspage import StatusPage
 

@@ -14,7 +14,8 @@ from sitewatch._lazy import lazy_exports
 if TYPE_CHECKING:
     from sitewatch.web.alertmanager import AlertmanagerBridge
     from sitewatch.web.auth import WebSecurity, load_web_config
-    from sitewatch.web.metrics import Exposition, SitewatchCollector, build_registry
+    from sitewatch.web.exposition import Exposition
+    from sitewatch.web.metrics import SitewatchCollector, build_registry
     from sitewatch.web.server import WebServer, build_app
     from sitewatch.web.statuspage import StatusPage
 
