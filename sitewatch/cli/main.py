@@ -19,6 +19,7 @@ from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
+from sitewatch.cli.report import report_command
 from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import DEFAULT_LISTEN, CheckSpec, Config
@@ -28,7 +29,7 @@ from sitewatch.engine.scheduler import Scheduler
 from sitewatch.logs import event, setup_logging
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import format_duration, parse_duration, worst
-from sitewatch.reports.report import FORMATS, report_command
+from sitewatch.reports.formats import FORMATS
 from sitewatch.reports.table import render_table
 from sitewatch.store.database import Store
 

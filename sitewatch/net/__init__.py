@@ -29,6 +29,7 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "httpclient": ("ForbiddenAddress", "PhaseTimer", "ProbeResolver", "current_timer", "make_session"),
-        "httpexchange": ("ExchangeError", "HttpAnswer", "exchange"),
+        "httpexchange": ("exchange",),
+        "response": ("ExchangeError", "HttpAnswer"),
     },
 )
