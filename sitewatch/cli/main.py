@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import importlib
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sitewatch import __version__
@@ -31,6 +30,7 @@ from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import format_duration, parse_duration, worst
 from sitewatch.reports.formats import FORMATS
 from sitewatch.reports.table import render_table
+from sitewatch.runtime import loop_factory
 from sitewatch.store.database import Store
 
 __all__ = ["main"]
@@ -255,24 +255,6 @@ async def _probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger
         await session.close()
         await resolver.close()
     return [t.result() for t in tasks]
-
-
-def loop_factory(log: logging.Logger) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when ``SITEWATCH_LOOP=uvloop`` asks for it (and it is installed), else None.
-
-    asyncio's own loop is the default because it measured cheaper: in bench/fleet.py
-    (1,000 probes/s, fresh connections, 10 % TLS) uvloop cost about 8 % more CPU per
-    probe. The switch stays so that the comparison can be repeated on other machines.
-    """
-    if os.environ.get("SITEWATCH_LOOP", "asyncio") != "uvloop":
-        return None
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        event(log, logging.WARNING, "uvloop_missing", hint="pip install uvloop, or unset SITEWATCH_LOOP")
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def _run(path: Path, log: logging.Logger) -> int:
