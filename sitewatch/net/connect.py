@@ -2,7 +2,7 @@
 
 Addresses come from the agent's :class:`~sitewatch.net.httpclient.ProbeResolver` (so the
 ``resolve:`` overrides, the family preference and the address guards apply), and each
-phase is timed into the current :class:`~sitewatch.net.httpclient.PhaseTimer`.
+phase is timed into the current :class:`~sitewatch.net.phases.PhaseTimer`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import aiohappyeyeballs
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.net.httpclient import ForbiddenAddress, PhaseTimer
+from sitewatch.net.addresses import ForbiddenAddress
+from sitewatch.net.phases import PhaseTimer
 from sitewatch.net.response import MAX_HEAD, ExchangeError
 
 __all__ = ["HAPPY_EYEBALLS_DELAY"]

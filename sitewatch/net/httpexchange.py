@@ -9,7 +9,7 @@ This module does only what a probe needs: resolve (through the agent's
 preference and the redirect guards apply unchanged), connect with happy
 eyeballs, TLS, write the request, parse the response with llhttp (httptools),
 inflate gzip/deflate up to a cap, and time each phase into the current
-:class:`~sitewatch.net.httpclient.PhaseTimer`.
+:class:`~sitewatch.net.phases.PhaseTimer`.
 
 Every failure is an :class:`ExchangeError` whose ``kind`` says which step broke
 and whose ``detail`` says how, in words.
@@ -26,7 +26,7 @@ import yarl
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.net.connect import _DEFAULT_PORTS, _basic, _connect, _handshake, _Idle, _Plan, _plan, _Tunnel
-from sitewatch.net.httpclient import PhaseTimer, current_timer
+from sitewatch.net.phases import PhaseTimer, current_timer
 from sitewatch.net.response import ExchangeError, HttpAnswer, _Response
 
 __all__ = ["exchange", "tls_context"]

@@ -13,7 +13,7 @@ from typing import Literal
 
 import httptools
 
-from sitewatch.net.httpclient import PhaseTimer
+from sitewatch.net.phases import PhaseTimer
 
 __all__ = ["ErrorKind", "MAX_HEAD", "ExchangeError", "HttpAnswer"]
 
