@@ -20,7 +20,7 @@ from aiohttp import web
 from sitewatch.agent import Agent
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.probe import Status
-from sitewatch.web.alertmanager import alert_key, severity_for
+from sitewatch.web.alerts import alert_key, severity_for
 from tests.helpers import free_port, running_agent, serve, wait_for
 
 TOKEN = "am-token-0123456789abcdef"

@@ -38,8 +38,6 @@ __all__ = [
 
 #: 9879 is not taken in Prometheus' default-port allocation list for exporters.
 DEFAULT_LISTEN = "127.0.0.1:9879"
-
-
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 

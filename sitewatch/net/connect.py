@@ -27,8 +27,6 @@ __all__ = ["HAPPY_EYEBALLS_DELAY"]
 
 #: As aiohttp's connector: the delay before racing the next address family.
 HAPPY_EYEBALLS_DELAY = 0.25
-
-
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

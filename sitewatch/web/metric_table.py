@@ -23,8 +23,6 @@ class _Core:
 
 
 _SC = ("site", "check")
-
-
 #: Every series the core exports, in one place.
 CORE_METRICS = {
     m.name: m
