@@ -21,7 +21,7 @@ from sitewatch.config.models import SiteSpec
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Result, SiteInfo, Status
-from sitewatch.reports.availability import site_availability
+from sitewatch.reports.history import site_availability
 from sitewatch.store.database import Store
 from sitewatch.web.statuspage import StatusPage
 from tests.helpers import make_spec

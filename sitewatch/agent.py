@@ -24,8 +24,8 @@ from sitewatch.incidents.tracker import IncidentTracker, incident_key
 from sitewatch.logs import event
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
-from sitewatch.reports.availability import site_availability
 from sitewatch.reports.availability_cache import WINDOW_LABEL, AvailabilityCache
+from sitewatch.reports.history import site_availability
 from sitewatch.runtime import collector_paused, freeze_long_lived
 from sitewatch.sdnotify import Notifier
 from sitewatch.store.database import Store

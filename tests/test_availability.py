@@ -18,16 +18,14 @@ from sitewatch.reports.availability import (
     Availability,
     Sample,
     Span,
-    check_availability,
     classify,
     combine,
-    counted_checks,
     coverage,
     maintenance_intervals,
     outages,
-    site_availability,
     tally,
 )
+from sitewatch.reports.history import check_availability, counted_checks, site_availability
 from sitewatch.store.database import Store
 
 

@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sitewatch.probe import format_duration
-from sitewatch.reports.availability import (
-    Availability,
-)
+from sitewatch.reports.availability import Availability
 from sitewatch.reports.report import Incidents, Period, SiteReport
 from sitewatch.reports.table import render_table
 

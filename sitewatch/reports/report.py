@@ -18,17 +18,8 @@ from dataclasses import dataclass
 
 from sitewatch.config.models import SiteSpec
 from sitewatch.probe import format_duration, parse_duration
-from sitewatch.reports.availability import (
-    Availability,
-    check_spans,
-    counted_checks,
-    maintenance_intervals,
-    outages,
-    site_rows,
-    site_spans,
-    tally,
-    windows_of,
-)
+from sitewatch.reports.availability import Availability, maintenance_intervals, outages, tally
+from sitewatch.reports.history import check_spans, counted_checks, site_rows, site_spans, windows_of
 from sitewatch.store.database import Store
 
 __all__ = [
