@@ -18,15 +18,13 @@ from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
+from sitewatch.cli.probe import probe_all
 from sitewatch.cli.report import report_command
 from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import DEFAULT_LISTEN, CheckSpec, Config
+from sitewatch.config.models import DEFAULT_LISTEN, Config
 from sitewatch.config.registry import RegistryError
-from sitewatch.engine.results import RunRecord
-from sitewatch.engine.scheduler import Scheduler
 from sitewatch.logs import event, setup_logging
-from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import format_duration, parse_duration, worst
 from sitewatch.reports.formats import FORMATS
 from sitewatch.reports.table import render_table
@@ -218,7 +216,7 @@ def _probe(path: Path, site: str | None, check: str | None, log: logging.Logger)
         names = ", ".join(s.info.name for s in config.sites) or "none"
         print(f"sitewatch: no {what or 'checks'} in {path} (sites: {names})", file=sys.stderr)
         return EXIT_UNUSABLE
-    records = asyncio.run(_probe_all(config, specs, log))
+    records = asyncio.run(probe_all(config, specs, log))
     rows = [
         [r.site, r.check, r.result.status.value.upper(), format_duration(r.duration), r.result.summary] for r in records
     ]
@@ -226,35 +224,6 @@ def _probe(path: Path, site: str | None, check: str | None, log: logging.Logger)
     used = max((len(r[0]) + len(r[1]) + 30 for r in rows), default=0)
     print(render_table(["SITE", "CHECK", "STATUS", "TIME", "SUMMARY"], rows, (width - used) if width else None))
     return worst(*(r.result.status for r in records)).exit_code
-
-
-async def _probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:
-    resolver = ProbeResolver()
-    session = make_session(resolver, user_agent=config.agent.user_agent)
-    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=log)
-    # run_once takes none of the scheduler's slots: the agent's concurrency limit is applied here.
-    limit = asyncio.Semaphore(config.agent.concurrency)
-    done = 0
-    show = sys.stderr.isatty() and len(specs) > 1
-
-    async def one(spec: CheckSpec) -> RunRecord:
-        nonlocal done
-        async with limit:
-            record = await scheduler.run_once(spec)
-        done += 1
-        if show:
-            print(f"\r{done}/{len(specs)} checks done", end="", file=sys.stderr, flush=True)
-        return record
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(s)) for s in specs]
-    finally:
-        if show:
-            print(file=sys.stderr)
-        await session.close()
-        await resolver.close()
-    return [t.result() for t in tasks]
 
 
 def _run(path: Path, log: logging.Logger) -> int:
