@@ -14,7 +14,7 @@ BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
 BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_ARGS ?=
 
-.PHONY: run test test-integration test-latest lint typecheck unit venv apt bench bench-apt lock lock-check clean
+.PHONY: run test test-integration test-latest lint typecheck contracts unit venv apt bench bench-apt lock lock-check clean
 
 venv: $(STAMP)
 
@@ -81,12 +81,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import contracts of pyproject.toml [tool.importlinter]: the layers of the data flow,
+# checks on the probe API only, a pure state machine (docs/architecture.md).
+contracts: $(STAMP)
+	$(BIN)/lint-imports --no-logo
+
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
 # SITEWATCH_REQUIRE_BROWSER / _SERVICES: the browser test and the tests against Redis, MariaDB, dnsmasq
 # fail instead of skipping when chromium or those servers are missing.
-test: $(STAMP) apt lint typecheck
+test: $(STAMP) apt lint typecheck contracts
 	SITEWATCH_REQUIRE_BROWSER=1 SITEWATCH_REQUIRE_SERVICES=1 $(BIN)/pytest -q
 
 # Real service desks from Debian (Redmine, Request Tracker 5) on 127.0.0.1 for the sink tests;
@@ -101,4 +106,4 @@ test-integration: $(STAMP)
 	SITEWATCH_REQUIRE_REDMINE=1 SITEWATCH_REQUIRE_RT=1 $(BIN)/pytest -q tests/test_sinks.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -32,9 +32,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from sitewatch.config.loader import Config, load_config
-from sitewatch.reports.availability import site_availability
+from sitewatch.config.loader import load_config
+from sitewatch.config.models import Config
 from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache
+from sitewatch.reports.history import site_availability
 from sitewatch.store.database import Store
 
 NOW = 1_790_000_000.0  # a fixed "now" (2026-09-21), so runs compare

@@ -21,10 +21,11 @@ import logging
 import statistics
 import time
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, Sample, Status
-from sitewatch.web.metrics import Exposition, SitewatchCollector
+from sitewatch.web.exposition import Exposition
+from sitewatch.web.metrics import SitewatchCollector
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 STATUSES = (Status.OK, Status.OK, Status.OK, Status.WARNING, Status.CRITICAL)

@@ -31,7 +31,7 @@ import trustme
 import yarl
 from aiohttp import web
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Context, SiteInfo, SystemClock
 

@@ -44,10 +44,10 @@ import yaml
 
 from bench.fleet import Point, Target, sitewatch_config
 from sitewatch.agent import Agent
+from sitewatch.config import includes, yamlsource
 from sitewatch.config import loader as config_module
-from sitewatch.config import yamlsource
 from sitewatch.config.loader import load_config
-from sitewatch.config.yamlsource import Origin, Problem, SourceMap
+from sitewatch.config.sourcemap import Origin, Problem, SourceMap
 
 T = TypeVar("T")
 LOG = logging.getLogger("sitewatch.bench")
@@ -109,7 +109,7 @@ def stages(path: Path) -> dict[str, float]:
     out["YAML parse (events only)"], _ = cpu(lambda: parse_only(text))
     tree, data = cpu(lambda: yamlsource.load_yaml_tree(path, smap, problems))
     out["data with origins and ${} (incl. parse)"] = tree
-    out["includes"], _ = cpu(lambda: config_module._merge_includes(data, path.parent, smap, problems))
+    out["includes"], _ = cpu(lambda: includes.merge_includes(data, path.parent, smap, problems))
     parsed = config_module._Parsed()
     out["pydantic: outer structure"], raw = cpu(lambda: config_module._Raw.model_validate(data, context=parsed))
     out["sites and checks (check validation)"], _ = cpu(

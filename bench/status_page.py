@@ -17,11 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sitewatch.config.loader import SiteSpec
+from sitewatch.config.models import SiteSpec
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Result, SiteInfo, Status
-from sitewatch.reports.availability import site_availability
+from sitewatch.reports.history import site_availability
 from sitewatch.store.database import Store
 from sitewatch.web.statuspage import StatusPage
 from tests.helpers import make_spec

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import hmac
 import logging
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config.loader import CheckSpec, Config, ConfigError, load_config
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.models import CheckSpec, Config
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.incidents.tracker import IncidentTracker, incident_key
 from sitewatch.logs import event
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
-from sitewatch.reports.availability import site_availability
 from sitewatch.reports.availability_cache import WINDOW_LABEL, AvailabilityCache
+from sitewatch.reports.history import site_availability
+from sitewatch.runtime import collector_paused, freeze_long_lived
 from sitewatch.sdnotify import Notifier
 from sitewatch.store.database import Store
 from sitewatch.store.silences import active as active_silences
@@ -34,7 +35,8 @@ from sitewatch.tickets.factory import build_sinks
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.web.alertmanager import AlertmanagerBridge
 from sitewatch.web.auth import load_web_config
-from sitewatch.web.metrics import Exposition, SitewatchCollector, build_registry
+from sitewatch.web.exposition import Exposition
+from sitewatch.web.metrics import SitewatchCollector, build_registry
 from sitewatch.web.server import WebServer, build_app
 from sitewatch.web.statuspage import StatusPage
 
@@ -47,8 +49,6 @@ HISTORY_FLUSH_SECONDS = 5.0
 AVAILABILITY_REFRESH_SECONDS = 60.0
 #: How long a stopping agent lets ticket deliveries finish; far inside the unit's TimeoutStopSec=60s.
 DELIVERY_GRACE = 5.0
-#: Allocations between collections of the youngest generation in ``sitewatch run`` (Python's default: 700).
-GC_YOUNG_THRESHOLD = 20_000
 
 
 class Agent:
@@ -300,53 +300,11 @@ class Agent:
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)
         if self._freeze_gc:
-            self._freeze()
-
-    def _freeze(self) -> None:
-        """Hide the long-lived objects (config, checks, schedule) from the cyclic garbage collector.
-
-        With 10,000 checks they are about a million objects, and every full
-        collection walked them all: 100-200 ms with the event loop stopped, the
-        worst of the scheduling lag. Frozen objects are still freed by reference
-        counting when a reload drops them (a dropped 10,000-check config leaves no
-        cyclic garbage: measured), so a reload collects only what is new since the
-        last freeze instead of unfreezing everything (which cost ~0.3 s per reload).
-        Only the real agent (``sitewatch run``) does this: it changes the whole
-        process, which in tests is pytest's.
-
-        The youngest generation is also collected every 20,000 allocations
-        instead of 700: each probe allocates a few hundred short-lived objects,
-        almost all freed by reference counting, and collecting them every few
-        probes cost ~10 % of the agent's CPU at 1,000 probes/s (measured:
-        0.40 → 0.36 ms per probe, same RSS).
-        """
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-    @contextlib.contextmanager
-    def _collector_paused(self) -> Iterator[None]:
-        """Pause the cyclic garbage collector while a reload builds and applies the new config.
-
-        The new config is hundreds of thousands of fresh objects: the collector's young
-        generations filled up again and again while it was built, and after a freeze
-        (little left in the tracked generations) each fill also set off a full collection
-        of everything built so far, about half the CPU a 10,000-check load took. A config
-        leaves no cyclic garbage, and :meth:`_freeze` collects once at the end. Only the
-        real agent (``freeze_gc``) does this, for the same reason as the freeze.
-        """
-        if not (self._freeze_gc and gc.isenabled()):
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.enable()
+            freeze_long_lived()
 
     def reload(self, path: Path | None = None) -> bool:
         """Re-read the config; on error keep the running one and say why."""
-        with self._collector_paused():
+        with collector_paused(self._freeze_gc):
             return self._reload(path)
 
     def _reload(self, path: Path | None) -> bool:

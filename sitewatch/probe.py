@@ -30,19 +30,18 @@ from sitewatch.files import (
     read_regular,
     regular_fd,
 )
-from sitewatch.net.httpclient import (
+from sitewatch.net.addresses import (
     PRIVATE_NETWORKS,
     ForbiddenAddress,
     Network,
-    PhaseTimer,
     forbidden_address,
-    ip_preference,
-    measure_phases,
     private_address,
-    resolve_override,
     untrusted_target,
 )
-from sitewatch.net.httpexchange import ExchangeError, HttpAnswer, exchange
+from sitewatch.net.httpclient import ip_preference, resolve_override
+from sitewatch.net.httpexchange import exchange
+from sitewatch.net.phases import PhaseTimer, measure_phases
+from sitewatch.net.response import ExchangeError, HttpAnswer
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
 from sitewatch.untrusted import Body, printable, read_body
 

@@ -19,7 +19,7 @@ import pytest
 import yarl
 from aiohttp import web
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import RunRecord
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import SiteInfo
@@ -151,8 +151,8 @@ def make_spec(
     timeout: float = 5.0,
 ) -> Any:
     """A validated CheckSpec, built the way the config loader builds one."""
-    from sitewatch.config.loader import CheckSpec
-    from sitewatch.config.yamlsource import Origin
+    from sitewatch.config.models import CheckSpec
+    from sitewatch.config.sourcemap import Origin
 
     cls = load_checks()[check_type]
     info = SiteInfo(site, yarl.URL(url))

@@ -21,7 +21,7 @@ from sitewatch.agent import Agent
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.i18n import local_time
 from sitewatch.probe import Status
-from sitewatch.web.alertmanager import alert_key, severity_for
+from sitewatch.web.alerts import alert_key, severity_for
 from tests.helpers import free_port, running_agent, serve, wait_for
 
 TOKEN = "am-token-0123456789abcdef"

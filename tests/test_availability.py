@@ -11,22 +11,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitewatch.config.loader import Config, load_config
-from sitewatch.incidents.maintenance import MaintenanceWindow
+from sitewatch.config.loader import load_config
+from sitewatch.config.maintenance import MaintenanceWindow
+from sitewatch.config.models import Config
 from sitewatch.reports.availability import (
     Availability,
     Sample,
     Span,
-    check_availability,
     classify,
     combine,
-    counted_checks,
     coverage,
     maintenance_intervals,
     outages,
-    site_availability,
     tally,
 )
+from sitewatch.reports.history import check_availability, counted_checks, site_availability
 from sitewatch.store.database import Store
 
 

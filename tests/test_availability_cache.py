@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.config.loader import Config, SiteSpec, load_config
-from sitewatch.incidents.state import Policy
+from sitewatch.config.loader import load_config
+from sitewatch.config.models import Config, SiteSpec
+from sitewatch.config.policy import Policy
 from sitewatch.reports import availability_cache
-from sitewatch.reports.availability import Span, site_availability, tally, tally_by
+from sitewatch.reports.availability import Span, tally, tally_by
 from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache
+from sitewatch.reports.history import site_availability
 from sitewatch.store.database import Store
 from tests.configs import write_site_config
 

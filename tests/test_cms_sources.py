@@ -308,7 +308,7 @@ async def test_slow_site_leaves_time_for_sources(tmp_path: Path, feeds: Any) -> 
 
 async def test_metrics_read_back_through_the_registry(tmp_path: Path, feeds: Any) -> None:
     """The samples render through the agent's real collector with site and check labels."""
-    from sitewatch.engine.registry import load_checks
+    from sitewatch.config.registry import load_checks
     from sitewatch.engine.results import ResultBook
     from sitewatch.web.metrics import SitewatchCollector, build_registry
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.probe import Status
 from tests.cms_pages import wordpress_front_page
 from tests.helpers import run_check, send_in_pieces, serve

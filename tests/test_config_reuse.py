@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from sitewatch.config.loader import Config, ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.models import Config
 
 CONFIG = """
 defaults:

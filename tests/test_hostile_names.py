@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from prometheus_client import generate_latest
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook
 from sitewatch.probe import Result, Sample, Status, printable
 from sitewatch.web.metrics import SitewatchCollector, build_registry

@@ -13,8 +13,10 @@ import pytest
 import trustme
 import yarl
 
-from sitewatch.net.httpclient import ProbeResolver, measure_phases
-from sitewatch.net.httpexchange import MAX_HEAD, ExchangeError, HttpAnswer, exchange
+from sitewatch.net.httpclient import ProbeResolver
+from sitewatch.net.httpexchange import exchange
+from sitewatch.net.phases import measure_phases
+from sitewatch.net.response import MAX_HEAD, ExchangeError, HttpAnswer
 from tests.helpers import run_check
 
 Reply = Callable[[bytes], bytes]

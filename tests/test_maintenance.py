@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.engine.results import RunRecord
-from sitewatch.incidents.maintenance import MaintenanceWindow
 from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.probe import Result, Status
 from sitewatch.store.database import Store

@@ -13,10 +13,11 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as om_latest
 from prometheus_client.registry import Collector
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.probe import Result, Sample, Status
-from sitewatch.web.metrics import Exposition, SitewatchCollector
+from sitewatch.web.exposition import Exposition
+from sitewatch.web.metrics import SitewatchCollector
 
 ODD_VALUES = [0, 1, -1, 200, 0.1234567, 999_999.5, 1e6, 1_764_190_000.123, 1e-7, math.inf, -math.inf, math.nan, 2**40]
 

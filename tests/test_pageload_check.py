@@ -16,7 +16,7 @@ import yarl
 from aiohttp import web
 from prometheus_client.exposition import generate_latest
 
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, Sample, Status
 from sitewatch.web.metrics import SitewatchCollector, build_registry

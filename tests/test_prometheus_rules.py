@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from sitewatch.engine.registry import load_checks
-from sitewatch.web.metrics import CORE_METRICS
+from sitewatch.config.registry import load_checks
+from sitewatch.web.metric_table import CORE_METRICS
 from tests.helpers import need
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib" / "prometheus"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sitewatch.cli.main import main
-from sitewatch.reports.report import ReportError, format_percent, last, month
+from sitewatch.reports.formats import format_percent
+from sitewatch.reports.report import ReportError, last, month
 from sitewatch.store.database import Store
 from tests.configs import write_site_config
 
@@ -217,7 +218,8 @@ def test_html_is_self_contained(capsys: pytest.CaptureFixture[str], config: Path
 
 def test_site_names_are_escaped_in_html(tmp_path: Path) -> None:
     """Nothing from the config reaches the page unescaped (names are restricted, but escape anyway)."""
-    from sitewatch.reports.report import Period, render_html, site_report
+    from sitewatch.reports.formats import render_html
+    from sitewatch.reports.report import Period, site_report
     from tests.test_availability import shop_config
 
     db = Store(tmp_path / "sitewatch.db")
@@ -283,8 +285,8 @@ def test_report_reads_while_the_store_is_open_for_writing(
 
 def test_the_current_month_is_reported_so_far(config: Path, store: Path) -> None:
     """Mid-month, the period ends now: the rest of the month is neither up nor no data yet; --since counts back."""
+    from sitewatch.cli.report import make_report
     from sitewatch.config.loader import load_config
-    from sitewatch.reports.report import make_report
 
     cfg = load_config(config)
     now = FEB + 10 * 86400 + 5

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from sitewatch import agent as agent_module
+from sitewatch import runtime
 from sitewatch.agent import Agent
-from sitewatch.cli.main import loop_factory
 from sitewatch.config.loader import load_config
+from sitewatch.runtime import loop_factory
 from tests.helpers import free_port, running_agent
 from tests.test_agent_metrics import write_config
 
@@ -89,7 +89,7 @@ async def test_gc_freeze_after_each_applied_config(
     is collected every 20,000 allocations instead of 700 (the older thresholds are kept).
     """
     calls: list[str] = []
-    monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
+    monkeypatch.setattr(runtime, "gc", fake_gc(calls))
     path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
     async with running_agent(path, freeze_gc=freeze) as agent:
         assert agent.reload()
@@ -101,7 +101,7 @@ async def test_gc_freeze_after_each_applied_config(
 async def test_a_failed_reload_turns_the_collector_back_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An invalid file: the running config stays, nothing is frozen, and the collector runs again."""
     calls: list[str] = []
-    monkeypatch.setattr(agent_module, "gc", fake_gc(calls))
+    monkeypatch.setattr(runtime, "gc", fake_gc(calls))
     path = write_config(tmp_path / "config.yaml", "http://127.0.0.1:9/", f"127.0.0.1:{free_port()}")
     async with running_agent(path, freeze_gc=True) as agent:
         running = agent.config

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from sitewatch import __version__
-from sitewatch.engine.registry import load_checks
+from sitewatch.config.registry import load_checks
 
 
 def test_http_check_is_registered_through_the_entry_point_group() -> None:

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitewatch.incidents.state import CheckState, IncidentEvent, Policy, step
+from sitewatch.config.policy import Policy
+from sitewatch.incidents.state import CheckState, IncidentEvent, step
 from sitewatch.probe import Status
 
 OK, WARN, CRIT, ERR = Status.OK, Status.WARNING, Status.CRITICAL, Status.ERROR

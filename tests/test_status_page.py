@@ -11,7 +11,7 @@ import pytest
 
 from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status
-from sitewatch.reports.availability import site_availability
+from sitewatch.reports.history import site_availability
 from sitewatch.store.database import Store
 from tests.statuspage_helpers import Dom, fixed_availability, page_app, record, site
 

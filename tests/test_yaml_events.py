@@ -17,7 +17,8 @@ import yaml
 
 from sitewatch.config import yamlsource
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
+from sitewatch.config.sourcemap import Origin, Problem, SourceMap
+from sitewatch.config.yamlsource import load_yaml_tree
 from tests.test_config import BAD_CASES
 
 LOADERS = [

@@ -18,7 +18,8 @@ from aiohttp.abc import AbstractResolver
 
 from sitewatch.cli.onboard import Discovery, OnboardError, discover, site_url
 from sitewatch.cli.onboard_render import render_site
-from sitewatch.config.loader import Config, ConfigError, load_config
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.models import Config
 
 __all__ = ["AddSite", "add_site_command", "default_name"]
 

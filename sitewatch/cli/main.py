@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import importlib
 import logging
 import os
 import shutil
@@ -13,24 +12,25 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
+from sitewatch.cli.probe import probe_all
 from sitewatch.cli.probe_table import probe_table
+from sitewatch.cli.report import report_command
 from sitewatch.cli.silence import silence_command
 from sitewatch.cli.tickets import tickets_command
-from sitewatch.config.loader import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
-from sitewatch.engine.registry import RegistryError
-from sitewatch.engine.results import RunRecord
-from sitewatch.engine.scheduler import Scheduler
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.models import DEFAULT_LISTEN, Config
+from sitewatch.config.registry import RegistryError
 from sitewatch.logs import event, setup_logging
-from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import worst
-from sitewatch.reports.report import FORMATS, report_command
+from sitewatch.reports.formats import FORMATS
+from sitewatch.runtime import loop_factory
 
 __all__ = ["main"]
 
@@ -217,56 +217,9 @@ def _probe(path: Path, args: argparse.Namespace, log: logging.Logger) -> int:
         names = ", ".join(s.info.name for s in config.sites) or "none"
         print(f"sitewatch: no {what or 'checks'} in {path} (sites: {names})", file=sys.stderr)
         return EXIT_UNUSABLE
-    records = asyncio.run(_probe_all(config, specs, log))
+    records = asyncio.run(probe_all(config, specs, log))
     print(probe_table(records, tty=sys.stdout.isatty(), wide=args.wide, failing=args.failing))
     return worst(*(r.result.status for r in records)).exit_code
-
-
-async def _probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:
-    resolver = ProbeResolver()
-    session = make_session(resolver, user_agent=config.agent.user_agent)
-    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=log)
-    # run_once takes none of the scheduler's slots: the agent's concurrency limit is applied here.
-    limit = asyncio.Semaphore(config.agent.concurrency)
-    done = 0
-    show = sys.stderr.isatty() and len(specs) > 1
-
-    async def one(spec: CheckSpec) -> RunRecord:
-        nonlocal done
-        async with limit:
-            record = await scheduler.run_once(spec)
-        done += 1
-        if show:
-            print(f"\r{done}/{len(specs)} checks done", end="", file=sys.stderr, flush=True)
-        return record
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(s)) for s in specs]
-    finally:
-        if show:
-            print(file=sys.stderr)
-        await session.close()
-        await resolver.close()
-    return [t.result() for t in tasks]
-
-
-def loop_factory(log: logging.Logger) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when ``SITEWATCH_LOOP=uvloop`` asks for it (and it is installed), else None.
-
-    asyncio's own loop is the default because it measured cheaper: in bench/fleet.py
-    (1,000 probes/s, fresh connections, 10 % TLS) uvloop cost about 8 % more CPU per
-    probe. The switch stays so that the comparison can be repeated on other machines.
-    """
-    if os.environ.get("SITEWATCH_LOOP", "asyncio") != "uvloop":
-        return None
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        event(log, logging.WARNING, "uvloop_missing", hint="pip install uvloop, or unset SITEWATCH_LOOP")
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 #: After an orderly stop, how long the loop's shared executor gets to finish its threads.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 
-from sitewatch.config.yamlsource import KeyPath, Problem, SourceMap, format_path
+from sitewatch.config.sourcemap import KeyPath, Problem, SourceMap, format_path
 
 __all__ = ["ConfigError", "problems_from_validation"]
 

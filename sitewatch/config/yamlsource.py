@@ -8,12 +8,9 @@ values are remembered as secret so no error message ever echoes them.
 
 from __future__ import annotations
 
-import glob
-import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,9 +29,11 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-__all__ = ["KeyPath", "Origin", "Problem", "SourceMap", "expand_include", "format_path", "load_yaml_tree"]
+from sitewatch.config.secrets import lookup
+from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap, format_path
 
-KeyPath = tuple[str | int, ...]
+__all__ = ["load_yaml_tree"]
+
 
 try:  # the C loader is ~10x faster on big configs; fall back when libyaml is absent
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -43,87 +42,6 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 # One level of nesting, so systemd's ``${file:${CREDENTIALS_DIRECTORY}/token}`` reads as written.
 _SUBST = re.compile(r"\$\$|\$\{((?:[^{}]|\$\{[^{}]*\})*)\}")
-_PATH_VAR = re.compile(r"\$\{([^{}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a value was written: file name and 1-based line."""
-
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One config error: where, which key, and what was expected."""
-
-    origin: Origin
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.origin}: {where}{self.message}"
-
-
-def format_path(path: KeyPath) -> str:
-    """Render ``("sites", 2, "checks", 0, "timeout")`` as ``sites[2].checks[0].timeout``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-@dataclass
-class SourceMap:
-    """Maps key paths to origins and remembers which values are secrets."""
-
-    origins: dict[KeyPath, Origin] = field(default_factory=dict)
-    secrets: set[KeyPath] = field(default_factory=set)
-    default: Origin = Origin("<config>", 1)
-
-    def origin(self, path: KeyPath) -> Origin:
-        """The origin of ``path`` or of its nearest ancestor that has one."""
-        for end in range(len(path), -1, -1):
-            found = self.origins.get(path[:end])
-            if found is not None:
-                return found
-        return self.default
-
-    def is_secret(self, path: KeyPath) -> bool:
-        """True when ``path`` (or a parent) holds a substituted value."""
-        return any(path[:end] in self.secrets for end in range(len(path), 0, -1))
-
-    def holds_secret(self, path: KeyPath) -> bool:
-        """True when ``path``, a parent or anything below it holds a substituted value.
-
-        Errors about a whole mapping (a sink whose ``type`` is unknown) may quote any part of it.
-        """
-        n = len(path)
-        return self.is_secret(path) or any(key[:n] == path for key in self.secrets)
-
-    def relocate(self, old: KeyPath, new: KeyPath) -> None:
-        """Re-key every entry under ``old`` to live under ``new`` (for merged includes)."""
-        n = len(old)
-        for table in (self.origins,):
-            for key in [k for k in table if k[:n] == old]:
-                table[new + key[n:]] = table.pop(key)
-        for key in [k for k in self.secrets if k[:n] == old]:
-            self.secrets.discard(key)
-            self.secrets.add(new + key[n:])
-
-    def merge(self, other: SourceMap) -> None:
-        """Adopt every entry of ``other``."""
-        self.origins.update(other.origins)
-        self.secrets |= other.secrets
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -340,7 +258,7 @@ class _Tree:
             substituted = True
             ref = match.group(1).strip()
             try:
-                return _lookup(ref, Path(self.file).parent)
+                return lookup(ref, Path(self.file).parent)
             except LookupError as exc:
                 self._problem(event, path, str(exc))
                 return ""
@@ -352,29 +270,6 @@ class _Tree:
 
     def _problem(self, event: Event, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(self.origin(event), format_path(path), message))
-
-
-def _lookup(ref: str, base: Path) -> str:
-    if ref.startswith("file:"):
-        target = Path(_PATH_VAR.sub(lambda m: _env(m.group(1) or m.group(2)), ref[5:].strip()))
-        target = target if target.is_absolute() else base / target
-        try:
-            return target.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise LookupError(
-                f"cannot read secret file {str(target)!r} ({exc.strerror or exc}); "
-                "check the path and that the agent's user may read it"
-            ) from None
-    return _env(ref[4:] if ref.startswith("env:") else ref)
-
-
-def _env(ref: str) -> str:
-    name = ref.strip()
-    if not _ENV_NAME.fullmatch(name):
-        raise LookupError(f"expected ${{NAME}} or ${{file:/path}}, got ${{{ref}}} (write $$ for a literal $)")
-    if name not in os.environ:
-        raise LookupError(f"environment variable {name} is not set (set it, or use ${{file:/path}})")
-    return os.environ[name]
 
 
 def load_yaml_tree(path: Path, smap: SourceMap, problems: list[Problem], prefix: KeyPath = ()) -> Any:
@@ -448,11 +343,3 @@ def _world_writable(path: Path) -> bool:
         return bool(path.stat().st_mode & stat.S_IWOTH)
     except OSError:  # pragma: no cover - it was just read
         return False
-
-
-def expand_include(pattern: str, base: Path) -> list[Path] | None:
-    """Files an ``include:`` entry names, sorted; None when a plain path is missing."""
-    full = pattern if os.path.isabs(pattern) else str(base / pattern)
-    if any(c in full for c in "*?["):
-        return sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
-    return [Path(full)] if os.path.isfile(full) else None

@@ -1,7 +1,8 @@
-"""Incidents: the pure state machine, the tracker that feeds it results, maintenance windows, priority and SLA targets.
+"""Incidents: the pure state machine, the tracker that feeds it results, priority and SLA terms.
 
 ``state`` is pure (no I/O); ``tracker`` applies its transitions to the store, which writes
-the change and the outbox row together.
+the change and the outbox row together. It reads maintenance windows, the policy and the
+SLA targets from the configuration and silences from the store.
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ from typing import TYPE_CHECKING
 from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from sitewatch.incidents.maintenance import MaintenanceWindow, active
-    from sitewatch.incidents.priority import SlaTarget, priority_for
-    from sitewatch.incidents.state import CheckState, IncidentEvent, Policy, step
-    from sitewatch.incidents.tracker import IncidentTracker, incident_key
+    from sitewatch.incidents.priority import IncidentTerms, priority_for
+    from sitewatch.incidents.state import CheckState, IncidentEvent, OpenIncident, step
+    from sitewatch.incidents.tracker import IncidentStore, IncidentTracker, incident_key
 
 __all__ = [
     "CheckState",
     "IncidentEvent",
+    "IncidentStore",
+    "IncidentTerms",
     "IncidentTracker",
-    "MaintenanceWindow",
-    "Policy",
-    "SlaTarget",
-    "active",
+    "OpenIncident",
     "incident_key",
     "priority_for",
     "step",
@@ -32,9 +31,8 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
-        "priority": ("SlaTarget", "priority_for"),
-        "state": ("CheckState", "IncidentEvent", "Policy", "step"),
-        "tracker": ("IncidentTracker", "incident_key"),
-        "maintenance": ("MaintenanceWindow", "active"),
+        "state": ("CheckState", "IncidentEvent", "OpenIncident", "step"),
+        "tracker": ("IncidentStore", "IncidentTracker", "incident_key"),
+        "priority": ("IncidentTerms", "priority_for"),
     },
 )

@@ -1,8 +1,8 @@
 """Priority and SLA targets: facts of the incident and the client's contract, handed to the sinks.
 
 A ticket sink renders the priority and the promised response and resolve times it is
-given; it does not decide them. The targets are still written under ``tickets: sla:``
-in sitewatch.yaml.
+given; it does not decide them. The targets are configured under ``tickets: sla:``
+(:class:`sitewatch.config.tickets.SlaTarget`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-import pydantic
+from sitewatch.config.tickets import SlaTarget
 
-from sitewatch.probe import Duration
-
-__all__ = ["DEFAULT_TERMS", "IncidentTerms", "Priority", "SlaTarget", "Terms", "priority_for"]
+__all__ = ["DEFAULT_TERMS", "IncidentTerms", "Priority", "Terms", "priority_for"]
 
 #: The four priorities a site's incident can have, P1 the most urgent.
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -31,15 +29,6 @@ _MATRIX = {
 def priority_for(severity: str | None, importance: str = "normal") -> str:
     """Priority from the severity and the site's importance (recoveries keep P3 for display)."""
     return _MATRIX.get(severity or "", {}).get(importance, "P3")
-
-
-class SlaTarget(pydantic.BaseModel):
-    """What the contract promises for one priority."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    response: Duration
-    resolve: Duration
 
 
 class IncidentTerms(Protocol):

@@ -14,23 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from sitewatch.config.policy import Policy
 from sitewatch.probe import Status
 
-__all__ = ["CheckState", "IncidentEvent", "Policy", "step"]
+__all__ = ["CheckState", "EventKind", "IncidentEvent", "OpenIncident", "step"]
 
 EventKind = Literal["opened", "worsened", "improved", "resolved"]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """When a run of failures becomes an incident, and when it is over."""
-
-    fail_after: int = 3
-    recover_after: int = 2
-    fail_for: float | None = None  # seconds failing that open an incident even before fail_after
-    error_is_failure: bool = True
-    flap_changes: int = 6  # this many ok↔failing flips…
-    flap_window: float = 3600.0  # …within this many seconds is flapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +48,17 @@ class IncidentEvent:
     opened_at: float | None = None  # for resolved: how long it lasted
     flapping: bool = False
     details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """An incident that has not resolved (what a restarted agent must remember)."""
+
+    id: int
+    key: str
+    opened_at: float
+    severity: str | None
+    flapping: bool
 
 
 def _failing(status: Status, policy: Policy) -> bool:

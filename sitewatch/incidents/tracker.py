@@ -9,22 +9,40 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
-from sitewatch.config.loader import CheckSpec
+from sitewatch.config.maintenance import active
+from sitewatch.config.models import CheckSpec
 from sitewatch.engine.results import RunRecord
-from sitewatch.incidents.maintenance import active
 from sitewatch.incidents.priority import DEFAULT_TERMS, IncidentTerms, priority_for
-from sitewatch.incidents.state import CheckState, IncidentEvent, step
+from sitewatch.incidents.state import CheckState, IncidentEvent, OpenIncident, step
 from sitewatch.logs import event
 from sitewatch.probe import Status, redact_url
-from sitewatch.store.database import Store
 
-__all__ = ["IncidentTracker", "incident_key"]
+__all__ = ["IncidentStore", "IncidentTracker", "incident_key"]
 
 #: When a site's own http check is failing, these only repeat the same outage.
 _DEPENDENT_TYPES = frozenset({"pageload", "cms"})
+
+
+class IncidentStore(Protocol):
+    """What the tracker needs of the store (:class:`sitewatch.store.database.Store` is one).
+
+    Typed here so that incidents sit below the store: the store imports the incident
+    events it persists, not the other way round.
+    """
+
+    def open_incidents(self) -> Mapping[str, OpenIncident]:
+        """Every incident not yet resolved, by key."""
+
+    def record(
+        self, key: str, event: IncidentEvent, *, site: str, check: str, sinks: Iterable[str], payload: dict[str, Any]
+    ) -> int:
+        """Write a transition and its outbox rows in one transaction; return the incident id."""
+
+    def silence(self, site: str, at: float) -> str | None:
+        """The reason ``site`` is silenced at ``at``, or None."""
 
 
 def incident_key(site: str, check: str) -> str:
@@ -37,7 +55,7 @@ class IncidentTracker:
 
     def __init__(
         self,
-        store: Store,
+        store: IncidentStore,
         sinks: Sequence[str],
         log: logging.Logger,
         latest_status: Callable[[str, str], Status | None],

@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING
 from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from sitewatch.net.httpclient import ForbiddenAddress, PhaseTimer, ProbeResolver, current_timer, make_session
-    from sitewatch.net.httpexchange import ExchangeError, HttpAnswer, exchange
+    from sitewatch.net.addresses import ForbiddenAddress, forbidden_address, private_address
+    from sitewatch.net.httpclient import ProbeResolver, make_session
+    from sitewatch.net.httpexchange import exchange
+    from sitewatch.net.phases import PhaseTimer, current_timer, measure_phases
+    from sitewatch.net.response import ExchangeError, HttpAnswer
 
 __all__ = [
     "ExchangeError",
@@ -21,13 +24,19 @@ __all__ = [
     "ProbeResolver",
     "current_timer",
     "exchange",
+    "forbidden_address",
     "make_session",
+    "measure_phases",
+    "private_address",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
-        "httpclient": ("ForbiddenAddress", "PhaseTimer", "ProbeResolver", "current_timer", "make_session"),
-        "httpexchange": ("ExchangeError", "HttpAnswer", "exchange"),
+        "httpclient": ("ProbeResolver", "make_session"),
+        "phases": ("PhaseTimer", "current_timer", "measure_phases"),
+        "addresses": ("ForbiddenAddress", "forbidden_address", "private_address"),
+        "httpexchange": ("exchange",),
+        "response": ("ExchangeError", "HttpAnswer"),
     },
 )

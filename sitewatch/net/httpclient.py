@@ -4,10 +4,11 @@ phase timings in the style of blackbox_exporter, taken at the few points where
 aiohttp resolves, connects and reads headers rather than through its (costly)
 tracing signals.
 
-Per-request settings (phase timer, ``resolve:`` override, IP family preference)
-travel in context variables: aiohttp resolves and connects inside the task that
-made the request (we disable its DNS cache, which would share lookups between
-requests), so the values set around a request are the ones its connect sees.
+Per-request settings (phase timer, ``resolve:`` override, IP family preference, the
+address policy of :mod:`sitewatch.net.addresses`) travel in context variables: aiohttp
+resolves and connects inside the task that made the request (we disable its DNS cache,
+which would share lookups between requests), so the values set around a request are the
+ones its connect sees.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
-import ipaddress
 import socket
 import ssl
 import sys
-import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -29,94 +27,19 @@ import aiohappyeyeballs
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-__all__ = [
-    "ForbiddenAddress",
-    "PhaseTimer",
-    "ProbeConnector",
-    "ProbeResolver",
-    "current_timer",
-    "ip_preference",
-    "make_session",
-    "measure_phases",
-    "PRIVATE_NETWORKS",
-    "Network",
-    "forbidden_address",
-    "private_address",
-    "resolve_override",
-    "untrusted_target",
-]
+from sitewatch.net.addresses import ForbiddenAddress, _untrusted, forbidden_address, private_address
+from sitewatch.net.phases import _timer
+
+__all__ = ["ProbeConnector", "ProbeResolver", "ip_preference", "make_session", "resolve_override"]
 
 IpProtocol = Literal["auto", "ip4", "ip6"]
 
 
-class PhaseTimer:
-    """Accumulates phase durations (seconds) over every request made while active.
-
-    Phases follow blackbox_exporter: ``resolve``, ``connect``, ``tls``,
-    ``processing`` (connection ready → response headers) and ``transfer``
-    (headers → body read, reported by :meth:`body_done`). A plain slotted class:
-    one is made per probe, and a dataclass with factories cost ~1 % of the agent.
-    """
-
-    __slots__ = ("_marks", "peer", "phases", "stage")
-
-    def __init__(self) -> None:
-        self.phases: dict[str, float] = {"resolve": 0.0, "connect": 0.0, "tls": 0.0, "processing": 0.0, "transfer": 0.0}
-        self._marks: dict[str, float] = {}
-        #: Where the current request is, in words, for "timed out while …" messages.
-        self.stage = "starting"
-        #: The address the latest connection reached (redirect policy compares hops against it).
-        self.peer: str | None = None
-
-    def _mark(self, name: str) -> None:
-        self._marks[name] = time.perf_counter()
-
-    def _add_since(self, phase: str, mark: str) -> None:
-        start = self._marks.pop(mark, None)
-        if start is not None:
-            self.phases[phase] += time.perf_counter() - start
-
-    def body_done(self) -> None:
-        """Mark the end of reading a response body (closes the transfer phase)."""
-        self._add_since("transfer", "headers")
-        self.stage = "done"
-
-    @property
-    def total(self) -> float:
-        """Sum of all phases."""
-        return sum(self.phases.values())
-
-
-_timer: contextvars.ContextVar[PhaseTimer | None] = contextvars.ContextVar("sitewatch_timer", default=None)
 _NO_OVERRIDE: Mapping[str, str] = types.MappingProxyType({})
 _override: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("sitewatch_resolve", default=_NO_OVERRIDE)
 _family: contextvars.ContextVar[tuple[IpProtocol, bool]] = contextvars.ContextVar(
     "sitewatch_family", default=("auto", True)
 )
-
-
-def current_timer() -> PhaseTimer | None:
-    """The phase timer of the enclosing :func:`measure_phases` block, if any."""
-    return _timer.get()
-
-
-class measure_phases:  # lower case: it reads as the function it replaced, ``with measure_phases() as t``
-    """Time every request made inside the block; yields the accumulating timer.
-
-    A class, not a generator context manager: it is entered once per probe.
-    """
-
-    __slots__ = ("_timer", "_token")
-
-    def __init__(self) -> None:
-        self._timer = PhaseTimer()
-
-    def __enter__(self) -> PhaseTimer:
-        self._token = _timer.set(self._timer)
-        return self._timer
-
-    def __exit__(self, *exc: object) -> None:
-        _timer.reset(self._token)
 
 
 @contextlib.contextmanager
@@ -141,77 +64,6 @@ def ip_preference(protocol: IpProtocol, fallback: bool = True) -> Iterator[None]
         yield
     finally:
         _family.reset(token)
-
-
-class ForbiddenAddress(OSError):
-    """A redirect led somewhere the agent must not go: refused, never connected to."""
-
-
-#: Where a probed site must never send the agent: link-local ranges and cloud metadata endpoints.
-_FORBIDDEN = (
-    ipaddress.ip_network("169.254.0.0/16"),
-    ipaddress.ip_network("fe80::/10"),
-    ipaddress.ip_network("fd00:ec2::254/128"),
-)
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-#: Networks a public site may not redirect into unless the check allows it (RFC 1918,
-#: carrier-grade NAT, loopback, unique-local IPv6): the agent sits inside them.
-PRIVATE_NETWORKS: tuple[Network, ...] = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "::1/128", "fc00::/7")
-)
-
-
-def _address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address in ``address`` (scope and brackets dropped), IPv4-mapped IPv6 unwrapped."""
-    try:
-        ip = ipaddress.ip_address(address.strip("[]").split("%", maxsplit=1)[0])
-    except ValueError:
-        return None
-    # ::ffff:169.254.169.254 reaches the IPv4 host: judge it as that host.
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def forbidden_address(address: str) -> bool:
-    """True for addresses a redirect must not reach (169.254.169.254 and friends)."""
-    ip = _address(address)
-    return ip is not None and any(ip in net for net in _FORBIDDEN)
-
-
-def private_address(address: str, networks: Sequence[Network] = PRIVATE_NETWORKS) -> bool:
-    """True when ``address`` lies in one of ``networks`` (by default the private and loopback ranges)."""
-    return _private(address, tuple(networks))
-
-
-@functools.lru_cache(maxsize=4096)
-def _private(address: str, networks: tuple[Network, ...]) -> bool:
-    # Asked once per probe with the peer's address: parsing it each time was ~1 % of the agent's CPU.
-    ip = _address(address)
-    return ip is not None and any(ip.version == net.version and ip in net for net in networks)
-
-
-#: None outside a redirect hop; inside one, the networks the hop may not enter besides the forbidden ones.
-_untrusted: contextvars.ContextVar[tuple[Network, ...] | None] = contextvars.ContextVar(
-    "sitewatch_untrusted", default=None
-)
-
-
-@contextlib.contextmanager
-def untrusted_target(private: Sequence[Network] = ()) -> Iterator[None]:
-    """Inside the block, names resolving to link-local/metadata addresses are refused (redirect hops).
-
-    ``private`` adds networks to refuse: a public site's redirect into the agent's own
-    network is refused this way.
-    """
-    token = _untrusted.set(tuple(private))
-    try:
-        yield
-    finally:
-        _untrusted.reset(token)
 
 
 def _result(host: str, address: str, port: int) -> ResolveResult:

@@ -9,7 +9,7 @@ This module does only what a probe needs: resolve (through the agent's
 preference and the redirect guards apply unchanged), connect with happy
 eyeballs, TLS, write the request, parse the response with llhttp (httptools),
 inflate gzip/deflate up to a cap, and time each phase into the current
-:class:`~sitewatch.net.httpclient.PhaseTimer`.
+:class:`~sitewatch.net.phases.PhaseTimer`.
 
 Every failure is an :class:`ExchangeError` whose ``kind`` says which step broke
 and whose ``detail`` says how, in words.
@@ -18,66 +18,18 @@ and whose ``detail`` says how, in words.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import socket
 import ssl
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
 
-import aiohappyeyeballs
-import httptools
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.net.httpclient import ForbiddenAddress, PhaseTimer, current_timer
+from sitewatch.net.connect import _DEFAULT_PORTS, _basic, _connect, _handshake, _Idle, _Plan, _plan, _Tunnel
+from sitewatch.net.phases import PhaseTimer, current_timer
+from sitewatch.net.response import ExchangeError, HttpAnswer, _Response
 
-__all__ = ["ExchangeError", "HttpAnswer", "exchange", "tls_context"]
-
-
-ErrorKind = Literal[
-    "request", "resolve", "forbidden", "connect", "certificate", "tls", "proxy", "disconnected", "body", "protocol"
-]
-
-#: Response headers beyond this are refused (aiohttp allowed 8 KiB per line; a whole head of 64 KiB is generous).
-MAX_HEAD = 64 * 1024
-#: As aiohttp's connector: the delay before racing the next address family.
-HAPPY_EYEBALLS_DELAY = 0.25
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class ExchangeError(Exception):
-    """The request did not produce a complete response; ``kind`` names the step that broke."""
-
-    def __init__(self, kind: ErrorKind, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-
-
-@dataclass
-class HttpAnswer:
-    """What came back: status line, headers (names lower-cased), the (inflated, capped) body."""
-
-    status: int
-    reason: str
-    headers: dict[str, str]
-    body: bytes
-    truncated: bool
-    content_length: int
-    peer: str | None
-    location: str | None = None
-
-    @property
-    def charset(self) -> str | None:
-        """The ``charset`` parameter of Content-Type, if any."""
-        for param in self.headers.get("content-type", "").split(";")[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset":
-                return value.strip().strip('"') or None
-        return None
+__all__ = ["exchange", "tls_context"]
 
 
 @functools.cache
@@ -97,11 +49,6 @@ def _host_header(url: yarl.URL) -> str:
         host = f"[{host}]"
     port = url.port
     return host if port is None or port == _DEFAULT_PORTS.get(url.scheme) else f"{host}:{port}"
-
-
-def _basic(user: str | None, password: str | None) -> str:
-    token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode("ascii")
-    return f"Basic {token}"
 
 
 def _head(
@@ -130,309 +77,6 @@ def _head(
     fields["connection"] = ("Connection", "close")
     lines = [f"{method} {target} HTTP/1.1", *(f"{n}: {v}" for n, v in fields.values()), "", ""]
     return "\r\n".join(lines).encode("utf-8") + (body or b"")
-
-
-class _Inflater:
-    """Inflates gzip or deflate bodies without ever holding more than the cap."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._z: zlib._Decompress | None = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16) if encoding == "gzip" else None
-
-    def feed(self, data: bytes, room: int) -> tuple[bytes, bool]:
-        """Inflate ``data`` into at most ``room`` bytes; the flag is True when output was left over."""
-        if self._z is None:  # deflate: zlib-wrapped as the RFC says, or raw as some servers send it
-            self._z = zlib.decompressobj(wbits=zlib.MAX_WBITS if data[:1] and data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
-        try:
-            out = self._z.decompress(data, room)
-        except zlib.error as exc:
-            raise ExchangeError("body", f"cannot inflate the {self.encoding} body: {exc}") from None
-        return out, bool(self._z.unconsumed_tail)
-
-
-class _Response(asyncio.Protocol):
-    """Parses one response as it arrives; ``done`` resolves when the whole message is in (or broke).
-
-    The head's arrival is timed in its parser callback rather than through a second future.
-    """
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, max_body: int, head_only: bool, host: str, timer: PhaseTimer | None
-    ) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.head_in = False
-        self.timer = timer
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.host = host
-        self.max_body = max_body
-        self.head_only = head_only
-        self.head_bytes = 0  # bytes received before the head was complete
-        self.head_fields = 0  # bytes of header names and values parsed
-        self.reason = bytearray()
-        self.headers: dict[str, str] = {}
-        self.location: str | None = None
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.truncated = False
-        self.overflow = False  # body bytes arrived beyond the cap
-        self.complete = False
-        self.inflater: _Inflater | None = None
-        self.framed = False  # the body's end is known from Content-Length or chunking (else: at EOF)
-
-    # -- asyncio.Protocol
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail("protocol", "the server switched protocols (upgrade), not an HTTP response")
-        except httptools.HttpParserCallbackError as exc:
-            cause = exc.__context__
-            if isinstance(cause, ExchangeError):
-                self._fail(cause.kind, cause.detail)
-            else:  # pragma: no cover - our callbacks raise only ExchangeError
-                self._fail("protocol", str(cause or exc))
-        except httptools.HttpParserError as exc:
-            self._fail("protocol", str(exc).strip() or type(exc).__name__)
-        if not self.head_in:
-            # llhttp buffers a header of any size: bound the head here (the body is capped separately).
-            self.head_bytes += len(data)
-            if self.head_bytes > MAX_HEAD:
-                self._fail("protocol", f"response headers larger than {MAX_HEAD // 1024} KiB")
-        if self.size >= self.max_body and not self.done.done():
-            self._finish()  # at the cap: what was read is judged, the rest is neither read nor kept
-
-    def eof_received(self) -> bool | None:
-        return None  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
-            return
-        if not self.head_in:
-            self._fail("disconnected", f"{self.host} closed the connection without a complete response")
-        elif exc is None and not self.framed:
-            self._finish()  # a body delimited by the end of the connection (HTTP/1.0 style)
-        else:
-            why = f"{exc.strerror or exc}" if isinstance(exc, OSError) else "the connection closed"
-            self._fail("body", f"{why} after {self.size} bytes of the body")
-
-    # -- httptools callbacks
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_fields += len(name) + len(value)
-        if self.head_fields > MAX_HEAD:
-            raise ExchangeError("protocol", f"response headers larger than {MAX_HEAD // 1024} KiB")
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        if key == "location" and self.location is None:
-            self.location = text
-        self.headers[key] = text
-
-    def on_headers_complete(self) -> None:
-        encoding = self.headers.get("content-encoding", "").strip().lower()
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            self.inflater = _Inflater("gzip" if encoding == "x-gzip" else encoding)
-        self.framed = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
-        self.head_in = True
-        if (timer := self.timer) is not None:  # timed here: one future and loop turn fewer than awaiting it
-            timer._add_since("processing", "ready")
-            timer._mark("headers")
-            timer.stage = "reading the body"
-        if self.head_only:
-            self.complete = True
-            self._finish()
-
-    def on_body(self, body: bytes) -> None:
-        room = self.max_body - self.size
-        if room <= 0 or self.done.done():
-            self.overflow = True
-            return
-        if self.inflater is not None:
-            body, more = self.inflater.feed(body, room)
-        else:
-            body, more = body[:room], len(body) > room
-        self.chunks.append(body)
-        self.size += len(body)
-        self.overflow = self.overflow or more
-
-    def on_message_complete(self) -> None:
-        self.complete = True
-        self._finish()
-
-    # -- endings
-    def _finish(self) -> None:
-        if not self.done.done():
-            self.truncated = self.overflow or (self.size >= self.max_body and not self.complete)
-            self.done.set_result(None)
-
-    def _fail(self, kind: ErrorKind, detail: str) -> None:
-        if kind == "protocol":
-            detail = f"invalid HTTP response from {self.host}: {detail}"
-        elif kind == "body":
-            detail = f"response body from {self.host} is broken: {detail}"
-        error = ExchangeError(kind, detail)
-        if not self.done.done():
-            self.done.set_exception(error)
-
-
-class _Tunnel(asyncio.Protocol):
-    """Reads a proxy's answer to CONNECT (up to the blank line) and nothing more."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.buffer = bytearray()
-        self.answered: asyncio.Future[bytes] = loop.create_future()
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end >= 0 and not self.answered.done():
-            self.answered.set_result(bytes(self.buffer[:end]))
-        elif len(self.buffer) > MAX_HEAD and not self.answered.done():
-            self.answered.set_exception(ExchangeError("proxy", "the proxy's answer to CONNECT is too long"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.answered.done():
-            self.answered.set_exception(ExchangeError("proxy", "the proxy closed the connection during CONNECT"))
-
-
-@dataclass
-class _Plan:
-    """Where the TCP connection goes and what the request line names."""
-
-    host: str
-    port: int
-    target: str
-    proxy: yarl.URL | None = None
-    tunnel: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def _plan(url: yarl.URL, proxy: str | None) -> _Plan:
-    host, port = url.raw_host or "", url.port or _DEFAULT_PORTS[url.scheme]
-    target = url.raw_path_qs or "/"
-    if proxy is None:
-        return _Plan(host, port, target)
-    via = yarl.URL(proxy)
-    extra = {"Proxy-Authorization": _basic(via.user, via.password)} if via.user is not None else {}
-    via_port = via.port or _DEFAULT_PORTS[via.scheme]
-    if url.scheme == "https":
-        return _Plan(via.raw_host or "", via_port, target, via, tunnel=True, extra=extra)
-    absolute = str(url.with_user(None).with_fragment(None))
-    return _Plan(via.raw_host or "", via_port, absolute, via, extra=extra)
-
-
-@functools.lru_cache(maxsize=4096)
-def _literal(host: str) -> int | None:
-    """The address family of an IP literal, None for a name.
-
-    Cached: for a name both parses fail, and two exceptions per probe is a cost on the hot path.
-    """
-    try:
-        socket.inet_pton(socket.AF_INET, host)
-    except OSError:
-        pass
-    else:
-        return socket.AF_INET
-    try:
-        socket.inet_pton(socket.AF_INET6, host)
-    except OSError:
-        return None
-    return socket.AF_INET6
-
-
-async def _addresses(
-    host: str, port: int, resolver: AbstractResolver, timer: PhaseTimer | None
-) -> list[aiohappyeyeballs.AddrInfoType]:
-    family = _literal(host)
-    if family is not None:  # as aiohttp: an address is not resolved, so no resolve phase
-        sockaddr = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
-        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
-    if timer is not None:
-        timer._mark("dns")
-        timer.stage = "resolving the name"
-    try:
-        found = await resolver.resolve(host, port, socket.AF_UNSPEC)
-    except ForbiddenAddress as exc:
-        raise ExchangeError("forbidden", str(exc)) from None
-    except OSError as exc:
-        raise ExchangeError("resolve", f"cannot resolve {host}: {exc.strerror or exc}") from None
-    if timer is not None:
-        timer._add_since("resolve", "dns")
-    infos: list[aiohappyeyeballs.AddrInfoType] = []
-    for r in found:
-        family = r["family"]
-        sockaddr = (r["host"], r["port"]) if family == socket.AF_INET else (r["host"], r["port"], 0, 0)
-        infos.append((family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
-    return infos
-
-
-class _Idle(asyncio.Protocol):
-    """Holds a fresh TCP connection until TLS is started on it."""
-
-
-async def _connect(
-    loop: asyncio.AbstractEventLoop,
-    plan: _Plan,
-    resolver: AbstractResolver,
-    timer: PhaseTimer | None,
-    protocol: asyncio.BaseProtocol,
-) -> asyncio.Transport:
-    """A TCP connection to the plan's host (the site or the proxy), read by ``protocol``."""
-    infos = await _addresses(plan.host, plan.port, resolver, timer)
-    if timer is not None:
-        timer._mark("tcp")
-        timer.stage = "connecting"
-    try:
-        if len(infos) == 1:  # the usual case: asyncio connects an address without a resolver round trip
-            address = infos[0][4]
-            transport, _ = await loop.create_connection(lambda: protocol, address[0], address[1])
-        else:
-            sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
-            try:
-                transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
-            except BaseException:
-                sock.close()
-                raise
-    except OSError as exc:
-        raise ExchangeError("connect", f"cannot connect to {plan.host}:{plan.port}: {exc.strerror or exc}") from None
-    if timer is not None:
-        timer._add_since("connect", "tcp")
-        timer.peer = str(transport.get_extra_info("peername")[0])
-    return transport
-
-
-async def _handshake(
-    loop: asyncio.AbstractEventLoop,
-    raw: asyncio.Transport,
-    reader: asyncio.Protocol,
-    *,
-    name: str,
-    context: ssl.SSLContext,
-    timer: PhaseTimer | None,
-    where: str,
-) -> asyncio.Transport:
-    """Start TLS on ``raw`` (the ``tls`` phase) and hand the secured transport to ``reader``."""
-    if timer is not None:
-        timer._mark("tls")
-        timer.stage = "in the TLS handshake"
-    try:
-        secured = await loop.start_tls(raw, reader, context, server_hostname=name, ssl_shutdown_timeout=0.1)
-    except ssl.SSLCertVerificationError as exc:
-        reason = exc.verify_message or exc.reason or exc
-        raise ExchangeError("certificate", f"TLS certificate of {name} is not valid: {reason}") from None
-    except ssl.SSLError as exc:
-        raise ExchangeError("tls", f"TLS handshake with {where} failed: {exc.reason or exc}") from None
-    except OSError as exc:
-        raise ExchangeError("tls", f"TLS handshake with {where} failed: {exc.strerror or exc}") from None
-    if secured is None:  # pragma: no cover - only while the loop closes
-        raise ExchangeError("tls", f"TLS handshake with {where} failed: the connection closed")
-    if timer is not None:
-        timer._add_since("tls", "tls")
-    reader.connection_made(secured)
-    return secured
 
 
 async def _open(

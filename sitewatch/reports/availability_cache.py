@@ -39,20 +39,9 @@ import threading
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
-from sitewatch.config.loader import SiteSpec
-from sitewatch.reports.availability import (
-    EMPTY,
-    Availability,
-    Interval,
-    counted_checks,
-    maintenance_intervals,
-    reach,
-    site_rows,
-    site_spans,
-    tally,
-    tally_by,
-    windows_of,
-)
+from sitewatch.config.models import SiteSpec
+from sitewatch.reports.availability import EMPTY, Availability, Interval, maintenance_intervals, tally, tally_by
+from sitewatch.reports.history import counted_checks, reach, site_rows, site_spans, windows_of
 from sitewatch.store.database import Store
 
 __all__ = ["BATCH", "FILL_CHUNK", "SETTLE_SLACK", "WINDOW", "WINDOW_LABEL", "AvailabilityCache"]

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from sitewatch.store.database import OpenIncident, OutboxRow, Store
+    from sitewatch.store.database import OutboxRow, Store
     from sitewatch.store.queries import HistoryRow, IncidentRow, history, incidents
 
-__all__ = ["HistoryRow", "IncidentRow", "OpenIncident", "OutboxRow", "Store", "history", "incidents"]
+__all__ = ["HistoryRow", "IncidentRow", "OutboxRow", "Store", "history", "incidents"]
 
 __getattr__ = lazy_exports(
     __name__,
     {
-        "database": ("OpenIncident", "OutboxRow", "Store"),
+        "database": ("OutboxRow", "Store"),
         "queries": ("HistoryRow", "IncidentRow", "history", "incidents"),
     },
 )

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sitewatch.incidents.state import IncidentEvent
+from sitewatch.incidents.state import IncidentEvent, OpenIncident
 
-__all__ = ["OpenIncident", "OutboxRow", "Store"]
+__all__ = ["OutboxRow", "Store"]
 
 _MIGRATIONS: Sequence[str] = (
     """
@@ -118,17 +118,6 @@ _MIGRATIONS: Sequence[str] = (
     ALTER TABLE silences ADD COLUMN lifted_by TEXT;
     """,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OpenIncident:
-    """An incident that has not resolved (what a restarted agent must remember)."""
-
-    id: int
-    key: str
-    opened_at: float
-    severity: str | None
-    flapping: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from sitewatch.store.database import Store
-from sitewatch.tickets import Sink
-from sitewatch.tickets.jira import JiraSink
-from sitewatch.tickets.local import LocalSink
-from sitewatch.tickets.redmine import RedmineSink
-from sitewatch.tickets.rt import RtSink
-from sitewatch.tickets.settings import (
+from sitewatch.config.tickets import (
     JiraSinkConfig,
     LocalSinkConfig,
     RedmineSinkConfig,
@@ -21,6 +15,12 @@ from sitewatch.tickets.settings import (
     TicketsConfig,
     WebhookSinkConfig,
 )
+from sitewatch.store.database import Store
+from sitewatch.tickets import Sink
+from sitewatch.tickets.jira import JiraSink
+from sitewatch.tickets.local import LocalSink
+from sitewatch.tickets.redmine import RedmineSink
+from sitewatch.tickets.rt import RtSink
 from sitewatch.tickets.smtp import EmailSink
 from sitewatch.tickets.webhook import WebhookSink
 

@@ -14,12 +14,15 @@ from sitewatch._lazy import lazy_exports
 if TYPE_CHECKING:
     from sitewatch.web.alertmanager import AlertmanagerBridge
     from sitewatch.web.auth import WebSecurity, load_web_config
-    from sitewatch.web.metrics import Exposition, SitewatchCollector, build_registry
+    from sitewatch.web.exposition import Exposition
+    from sitewatch.web.metric_table import CORE_METRICS
+    from sitewatch.web.metrics import SitewatchCollector, build_registry
     from sitewatch.web.server import WebServer, build_app
     from sitewatch.web.statuspage import StatusPage
 
 __all__ = [
     "AlertmanagerBridge",
+    "CORE_METRICS",
     "Exposition",
     "SitewatchCollector",
     "StatusPage",
@@ -37,6 +40,8 @@ __getattr__ = lazy_exports(
         "auth": ("WebSecurity", "load_web_config"),
         "statuspage": ("StatusPage",),
         "alertmanager": ("AlertmanagerBridge",),
-        "metrics": ("Exposition", "SitewatchCollector", "build_registry"),
+        "metrics": ("SitewatchCollector", "build_registry"),
+        "exposition": ("Exposition",),
+        "metric_table": ("CORE_METRICS",),
     },
 )

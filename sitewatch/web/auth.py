@@ -1,5 +1,7 @@
 """Optional TLS and basic auth for the agent's web server, in Prometheus' ``web-config.yml`` format.
 
+The file is read and checked by :mod:`sitewatch.config.webconfig`; this module enforces it.
+
 Ops staff already write this file for node_exporter and Prometheus itself::
 
     tls_server_config:
@@ -19,12 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bcrypt
-import pydantic
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sitewatch.config.errors import ConfigError, problems_from_validation
-from sitewatch.config.yamlsource import Origin, Problem, SourceMap, load_yaml_tree
+from sitewatch.config.webconfig import read_web_config
 
 __all__ = ["WebSecurity", "load_web_config"]
 
@@ -32,30 +32,6 @@ __all__ = ["WebSecurity", "load_web_config"]
 _OPEN_PREFIXES = ("/ping/",)
 #: Paths whose handler checks credentials itself: Alertmanager sends either a bearer token or basic auth.
 _SELF_AUTHENTICATED = frozenset({"/alertmanager"})
-
-
-class _Model(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-
-class _Tls(_Model):
-    cert_file: Path
-    key_file: Path
-    min_version: str = "TLS12"
-
-
-class _WebConfig(_Model):
-    tls_server_config: _Tls | None = None
-    basic_auth_users: dict[str, str] = {}
-    http_server_config: dict[str, object] = {}
-
-    @pydantic.field_validator("basic_auth_users")
-    @classmethod
-    def _hashes(cls, users: dict[str, str]) -> dict[str, str]:
-        for user, hashed in users.items():
-            if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-                raise ValueError(f"password of {user!r} must be a bcrypt hash ($2y$...), not plain text")
-        return users
 
 
 @dataclass
@@ -108,26 +84,5 @@ class WebSecurity:
 
 def load_web_config(path: Path) -> WebSecurity:
     """Read a web-config.yml; raises ``ConfigError`` with file:line problems."""
-    smap = SourceMap(default=Origin(str(path), 1))
-    problems: list[Problem] = []
-    data = load_yaml_tree(path, smap, problems)
-    if problems:
-        raise ConfigError(problems)
-    try:
-        model = _WebConfig.model_validate(data or {})
-    except pydantic.ValidationError as exc:
-        raise ConfigError(problems_from_validation(exc, (), smap, _WebConfig, data)) from None
-    security = WebSecurity(users={u: h.encode() for u, h in model.basic_auth_users.items()})
-    tls = model.tls_server_config
-    if tls is not None:
-        base = path.parent
-        cert, key = (p if p.is_absolute() else base / p for p in (tls.cert_file, tls.key_file))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_3 if tls.min_version == "TLS13" else ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:
-            where = Origin(str(path), smap.origin(("tls_server_config",)).line)
-            raise ConfigError([Problem(where, "tls_server_config", f"cannot load certificate/key: {exc}")]) from None
-        security.ssl_context = context
-    return security
+    checked = read_web_config(path)
+    return WebSecurity(ssl_context=checked.ssl_context, users=checked.users)

@@ -1,6 +1,6 @@
 """A Prometheus collector that renders the latest results of the :class:`ResultBook`.
 
-Every metric name the agent itself exports is declared in :data:`CORE_METRICS`;
+Every metric name the agent itself exports is declared in :data:`~sitewatch.web.metric_table.CORE_METRICS`;
 checks declare theirs in their ``metrics`` table. Because the collector reads the
 current book on every scrape, a site removed from config simply has no series any
 more. For speed it keeps each check's exposition lines, rendered when the result
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from operator import itemgetter
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -23,75 +21,18 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.exposition import generate_latest as _text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as _om_latest
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from sitewatch import __version__
 from sitewatch.engine.results import CheckKey, ResultBook, RunRecord, TicketStats
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
 from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
+from sitewatch.web.metric_table import _CORE_PER_CHECK, _NO_GO_EXPONENT, _SC, CORE_METRICS, _esc, _num
 
-__all__ = ["CORE_METRICS", "Exposition", "SitewatchCollector", "build_registry"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Core:
-    name: str
-    kind: str
-    help: str
-    labels: tuple[str, ...]
-
-
-_SC = ("site", "check")
-#: Every series the core exports, in one place.
-CORE_METRICS = {
-    m.name: m
-    for m in (
-        _Core("probe_success", "gauge", "1 if the last run was ok or warning, 0 if critical or error.", _SC),
-        _Core("probe_duration_seconds", "gauge", "How long the last run took.", _SC),
-        _Core(
-            "sitewatch_check_status",
-            "gauge",
-            "Status of the last run: 0 ok, 1 warning, 2 error (could not measure), 3 critical.",
-            (*_SC, "type"),
-        ),
-        _Core("sitewatch_check_last_run_timestamp_seconds", "gauge", "When the last run started (unix time).", _SC),
-        _Core("sitewatch_check_runs", "counter", "Finished runs by status since the agent started.", (*_SC, "status")),
-        _Core("sitewatch_checks_configured", "gauge", "Number of configured checks.", ()),
-        _Core("sitewatch_scheduler_lag_seconds", "histogram", "How late runs started after they were due.", ()),
-        _Core("sitewatch_config_last_reload_successful", "gauge", "1 if the last config (re)load worked.", ()),
-        _Core(
-            "sitewatch_config_last_reload_success_timestamp_seconds",
-            "gauge",
-            "When the config was last loaded successfully (unix time).",
-            (),
-        ),
-        _Core("sitewatch_open_incidents", "gauge", "Incidents open right now.", ()),
-        _Core("sitewatch_outbox_depth", "gauge", "Ticket actions waiting for delivery.", ()),
-        _Core("sitewatch_outbox_dead", "gauge", "Ticket actions given up after a permanent error.", ()),
-        _Core("sitewatch_outbox_oldest_pending_age_seconds", "gauge", "Age of the oldest undelivered action.", ()),
-        _Core("sitewatch_ticket_deliveries", "counter", "Delivery attempts by sink and outcome.", ("sink", "outcome")),
-        _Core("sitewatch_build_info", "gauge", "Build information; the value is always 1.", ("version",)),
-        _Core(
-            "sitewatch_metrics_render_seconds",
-            "gauge",
-            "CPU time the previous /metrics scrape spent rendering its body (writing it out, and each check's lines"
-            " rendered as its result arrived, not included).",
-            (),
-        ),
-        _Core(
-            "sitewatch_availability_ratio",
-            "gauge",
-            "Share of the window the site was observed up, of the time observed up or down"
-            " (maintenance and no-data time excluded; see docs/availability.md).",
-            ("site", "window"),
-        ),
-    )
-}
+__all__ = ["SitewatchCollector", "build_registry"]
 
 
 class SitewatchCollector(Collector):
@@ -114,7 +55,7 @@ class SitewatchCollector(Collector):
         self._prefixes: dict[CheckKey, tuple[str, str, str]] = {}
         self._headers: dict[tuple[str, bool], str] = {}
         self._escaped: dict[str, str] = {}
-        #: Set by :class:`Exposition` after each scrape; exported on the next one.
+        #: Set by :class:`~sitewatch.web.exposition.Exposition` after each scrape; exported on the next one.
         self.last_render_seconds = 0.0
         for type_name, cls in checks.items():
             for spec in cls.metrics:
@@ -424,43 +365,6 @@ class SitewatchCollector(Collector):
             event(self._log, logging.WARNING, "metric_undeclared", check_type=check_type, metric=name)
 
 
-def build_registry(collector: SitewatchCollector) -> CollectorRegistry:
-    """A fresh registry with the sitewatch collector plus process and platform metrics."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    return registry
-
-
-_OK_RANKS = frozenset({Status.OK.rank, Status.WARNING.rank})
-_NOTHING: frozenset[str] = frozenset()
-#: The per-check core families, in exposition order (before the checks' own families).
-_CORE_PER_CHECK = (
-    "probe_success",
-    "probe_duration_seconds",
-    "sitewatch_check_status",
-    "sitewatch_check_last_run_timestamp_seconds",
-)
-
-
-def _esc(value: str) -> str:
-    """Label value escaping of both exposition formats (backslash, newline, double quote)."""
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-#: From here up, Go (and so prometheus_client) writes floats with an exponent where Python's repr does not.
-_NO_GO_EXPONENT = 1e6
-
-
-def _num(value: float) -> str:
-    """``floatToGoString`` with a fast path: below 1e6 (and finite) Go and Python agree on repr."""
-    value = float(value)
-    if -math.inf < value < _NO_GO_EXPONENT:
-        return repr(value)
-    return str(floatToGoString(value))  # type: ignore[no-untyped-call]
-
-
 class _Fixed(Collector):
     """A collector that yields the families it was given (headers, the agent-wide tail)."""
 
@@ -477,43 +381,14 @@ class _Fixed(Collector):
         return iter(())
 
 
-class Exposition:
-    """Renders ``/metrics``: the per-check bulk by :meth:`SitewatchCollector.per_check_text`,
-    the agent-wide, process and platform families through prometheus_client.
+def build_registry(collector: SitewatchCollector) -> CollectorRegistry:
+    """A fresh registry with the sitewatch collector plus process and platform metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
 
-    The result is the same text the library makes of :func:`build_registry`, in
-    either format ``Accept`` chooses, at a fraction of the CPU.
-    """
 
-    def __init__(self, collector: SitewatchCollector) -> None:
-        self.collector = collector
-        self._tail = CollectorRegistry(auto_describe=False)
-        self._tail.register(_Fixed(collector.agent_families))
-        ProcessCollector(registry=self._tail)
-        PlatformCollector(registry=self._tail)
-
-    def render(self, accept: str = "") -> tuple[bytes, str]:
-        """``(body, content type)`` for a scrape sending ``accept``."""
-        chunks, content_type = self.render_chunks(accept)
-        return b"".join(chunks), content_type
-
-    def render_chunks(self, accept: str = "") -> tuple[Iterator[bytes], str]:
-        """The body as one chunk per family (for a streamed response), and its content type."""
-        encoder, content_type = choose_encoder(accept)
-        openmetrics = content_type.startswith("application/openmetrics-text")
-
-        def chunks() -> Iterator[bytes]:
-            # CPU time of this thread while making the chunks: not the waits for the scraper or
-            # other processes holding the CPU (on a busy small server, wall time says more about
-            # the neighbours than about the renderer).
-            spent, started = 0.0, time.thread_time()
-            for text in self.collector.per_check_chunks(openmetrics):
-                data = text.encode()
-                spent += time.thread_time() - started
-                yield data
-                started = time.thread_time()
-            data = encoder(self._tail)
-            self.collector.last_render_seconds = spent + time.thread_time() - started
-            yield data
-
-        return chunks(), content_type
+_OK_RANKS = frozenset({Status.OK.rank, Status.WARNING.rank})
+_NOTHING: frozenset[str] = frozenset()

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import jinja2
 
 from sitewatch import __version__
-from sitewatch.config.loader import SiteSpec
+from sitewatch.config.models import SiteSpec
 from sitewatch.engine.results import ResultBook, TicketStats
 from sitewatch.i18n import finding, local_time, percent, plural, severity_word, short_duration, text
 from sitewatch.probe import Status, redact_url, worst

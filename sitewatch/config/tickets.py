@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 import pydantic
 
-from sitewatch.incidents.priority import SlaTarget
 from sitewatch.probe import Duration
 
 __all__ = [
@@ -129,6 +128,13 @@ SinkConfig = Annotated[
     LocalSinkConfig | WebhookSinkConfig | RedmineSinkConfig | JiraSinkConfig | RtSinkConfig | EmailSinkConfig,
     pydantic.Field(discriminator="type"),
 ]
+
+
+class SlaTarget(_Model):
+    """What the contract promises for one priority."""
+
+    response: Duration
+    resolve: Duration
 
 
 class TicketsConfig(_Model):

@@ -1,0 +1,48 @@
+"""``sitewatch probe``: run the configured checks once, now, outside the agent's schedule.
+
+The checks run through a one-shot scheduler (the agent's timeouts and crash containment),
+at most ``agent.concurrency`` at a time; progress goes to stderr when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from sitewatch.config.models import CheckSpec, Config
+from sitewatch.engine.results import RunRecord
+from sitewatch.engine.scheduler import Scheduler
+from sitewatch.net.httpclient import ProbeResolver, make_session
+
+__all__ = ["probe_all"]
+
+
+async def probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:
+    """Run ``specs`` once each, in parallel up to ``agent.concurrency``; their records in the same order."""
+    resolver = ProbeResolver()
+    session = make_session(resolver, user_agent=config.agent.user_agent)
+    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=log)
+    # run_once takes none of the scheduler's slots: the agent's concurrency limit is applied here.
+    limit = asyncio.Semaphore(config.agent.concurrency)
+    done = 0
+    show = sys.stderr.isatty() and len(specs) > 1
+
+    async def one(spec: CheckSpec) -> RunRecord:
+        nonlocal done
+        async with limit:
+            record = await scheduler.run_once(spec)
+        done += 1
+        if show:
+            print(f"\r{done}/{len(specs)} checks done", end="", file=sys.stderr, flush=True)
+        return record
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(s)) for s in specs]
+    finally:
+        if show:
+            print(file=sys.stderr)
+        await session.close()
+        await resolver.close()
+    return [t.result() for t in tasks]

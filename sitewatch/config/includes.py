@@ -1,0 +1,72 @@
+"""``include:``: more files of sites (and maintenance windows) merged into the main config.
+
+Each entry is a path or a glob, relative to the including file; the sites of every
+included file are appended in order, and their problems point at their own file and line.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+from sitewatch.config.sourcemap import KeyPath, Problem, SourceMap, format_path
+from sitewatch.config.yamlsource import load_yaml_tree
+
+__all__ = ["expand_include", "merge_includes"]
+
+
+def merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: list[Problem]) -> None:
+    patterns = data.get("include", [])
+    if isinstance(patterns, str):
+        patterns = [patterns]
+        smap.relocate(("include",), ("include", 0))
+    if not isinstance(patterns, list):
+        return  # the model reports the wrong type
+    sites = data.setdefault("sites", [])
+    if not isinstance(sites, list):
+        return
+    for i, pattern in enumerate(patterns):
+        if not isinstance(pattern, str):
+            continue
+        files = expand_include(pattern, base)
+        if files is None:
+            problems.append(Problem(smap.origin(("include", i)), f"include[{i}]", f"no such file: {pattern!r}"))
+            continue
+        for file in files:
+            scratch: KeyPath = ("@include", str(file))
+            found: list[Problem] = []
+            sub = load_yaml_tree(file, smap, found, prefix=scratch)
+            moves: list[tuple[KeyPath, KeyPath]] = []
+            if isinstance(sub, dict) and set(sub) == {"sites"} and isinstance(sub["sites"], list):
+                for j, site in enumerate(sub["sites"]):
+                    moves.append(((*scratch, "sites", j), ("sites", len(sites))))
+                    sites.append(site)
+            elif isinstance(sub, dict):
+                moves.append((scratch, ("sites", len(sites))))
+                sites.append(sub)
+            for old, new in moves:
+                smap.relocate(old, new)
+                found = [_moved(p, old, new) for p in found]
+            problems += found
+            if sub is not None and not isinstance(sub, dict):
+                where = smap.origin(scratch)
+                problems.append(Problem(where, "", "expected one site (name:, url:, checks:) or a mapping with sites:"))
+    data["include"] = [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else patterns
+
+
+def _moved(problem: Problem, old: KeyPath, new: KeyPath) -> Problem:
+    """Re-express a problem found under a scratch include path at its merged path."""
+    before, after = format_path(old), format_path(new)
+    if problem.path == before or problem.path.startswith((before + ".", before + "[")):
+        return Problem(problem.origin, after + problem.path[len(before) :], problem.message)
+    return problem
+
+
+def expand_include(pattern: str, base: Path) -> list[Path] | None:
+    """Files an ``include:`` entry names, sorted; None when a plain path is missing."""
+    full = pattern if os.path.isabs(pattern) else str(base / pattern)
+    if any(c in full for c in "*?["):
+        return sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+    return [Path(full)] if os.path.isfile(full) else None

@@ -1,0 +1,292 @@
+"""The configuration's models: agent, defaults, sites and checks, and the resolved specs the rest reads.
+
+``CheckSpec``, ``SiteSpec`` and ``Config`` are what a load produces (frozen); the pydantic
+models here only validate the YAML. Building them is :mod:`sitewatch.config.loader`'s job.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import re
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yarl
+
+from sitewatch import __version__
+from sitewatch.config.maintenance import MaintenanceWindow
+from sitewatch.config.policy import Policy
+from sitewatch.config.sourcemap import Origin
+from sitewatch.config.tickets import TicketsConfig
+from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
+
+__all__ = [
+    "DEFAULT_LISTEN",
+    "PositiveDuration",
+    "SlaTarget",
+    "AlertmanagerConfig",
+    "AgentConfig",
+    "DefaultsConfig",
+    "CheckSpec",
+    "SiteSpec",
+    "Config",
+]
+
+
+#: 9879 is not taken in Prometheus' default-port allocation list for exporters.
+DEFAULT_LISTEN = "127.0.0.1:9879"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+PositiveDuration = Annotated[Duration, pydantic.Field(gt=0)]
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+def _listen(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected host:port like {DEFAULT_LISTEN}, got {value!r}")
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port like {DEFAULT_LISTEN} or [::1]:9879, got {value!r}")
+    return value
+
+
+def _timezone(value: Any) -> str:
+    """An IANA time zone name that this machine's zone database knows."""
+    expected = "expected an IANA time zone name like Europe/Moscow or UTC"
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{expected}, got {value!r}")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} ({expected})") from None
+    return value
+
+
+#: ``timezone:`` — the zone people's times are shown in (tickets, pages, reports); logs stay UTC.
+TimeZone = Annotated[str, pydantic.BeforeValidator(_timezone)]
+
+
+def _sla(value: Any) -> float:
+    """An SLA target in percent: ``99.9`` or ``"99.9%"``, above 0 and at most 100."""
+    expected = "expected an SLA target in percent above 0 and at most 100, like 99.9"
+    number = value[:-1].strip() if isinstance(value, str) and value.endswith("%") else value
+    if isinstance(number, bool) or not isinstance(number, int | float | str):
+        raise ValueError(f"{expected}, got {value!r}")
+    try:
+        percent = float(number)
+    except ValueError:
+        raise ValueError(f"{expected}, got {value!r}") from None
+    if not 0 < percent <= 100:  # also refuses nan
+        raise ValueError(f"{expected}, got {value!r}")
+    return percent
+
+
+#: ``sla:`` — the availability promised to the client, in percent (site level or in defaults:).
+SlaTarget = Annotated[float, pydantic.BeforeValidator(_sla)]
+
+
+class AlertmanagerConfig(pydantic.BaseModel):
+    """``agent.alertmanager:`` — accept Alertmanager's webhook at ``POST /alertmanager``."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    #: Bearer token Alertmanager sends (http_config.authorization.credentials); put it in ${ENV} or ${file:…}.
+    token: Annotated[str, pydantic.Field(min_length=20)] | None = None
+    #: Request bodies above this are refused with 413 (lower Alertmanager's max_alerts instead).
+    max_body: Size = 1024 * 1024
+    #: Site importance for the priority matrix when an alert has no ``importance`` label.
+    importance: Literal["high", "normal", "low"] = "normal"
+
+
+class AgentConfig(_Model):
+    """``agent:`` — where the agent listens, keeps state, and how hard it may probe."""
+
+    listen: Annotated[str, pydantic.BeforeValidator(_listen)] = DEFAULT_LISTEN
+    state_dir: Path = Path("/var/lib/sitewatch")
+    concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
+    per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8
+    #: Runs due within this much of each other start together (each up to this late): fewer
+    #: event-loop wake-ups, and the connections they open are then served in shared loop turns.
+    timer_slack: Annotated[Duration, pydantic.Field(ge=0, le=1.0)] = 0.02
+    user_agent: str = f"sitewatch/{__version__}"
+    #: Times people read (tickets, status page, reports) are shown in this zone, with its name.
+    timezone: TimeZone = "UTC"
+    #: The language of what people read from the agent itself: the status page and reports
+    #: (tickets follow ``tickets.language``).
+    language: Literal["en", "ru"] = "en"
+    #: How long the result history (for availability reports) is kept.
+    history_retention: PositiveDuration = 400 * 86400.0
+    #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.
+    web_config: Path | None = None
+    #: ``POST /alertmanager``: Alertmanager's webhook as a ticket bridge (off unless enabled).
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """``listen`` split for binding (brackets stripped from IPv6)."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class _Incident(_Model):
+    """When failures become an incident; settable in defaults, per site and per check."""
+
+    fail_after: Annotated[int, pydantic.Field(ge=1, le=1000)] | None = None
+    recover_after: Annotated[int, pydantic.Field(ge=1, le=1000)] | None = None
+    fail_for: PositiveDuration | None = None
+    error_is_failure: bool | None = None
+
+
+class DefaultsConfig(_Incident):
+    """``defaults:`` — settings every check inherits unless its site or itself overrides them."""
+
+    interval: PositiveDuration = 60.0
+    timeout: PositiveDuration = 10.0
+    sla: SlaTarget | None = None
+
+
+class _Site(_Incident):
+    name: str
+    importance: Literal["high", "normal", "low"] = "normal"
+    runbook: str | None = None
+    sla: SlaTarget | None = None
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    url: str
+    tags: tuple[str, ...] = ()
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+    checks: tuple[Any, ...] | None = None
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                f"expected a name of letters, digits, '.', '_' or '-' (it becomes a metric label), got {value!r}"
+            )
+        return value
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: pydantic.ValidationInfo) -> str:
+        url = _parse_url(value) or yarl.URL()
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"expected a URL like https://shop.example.com/, got {value!r}")
+        if isinstance(info.context, _Parsed):  # so that building the site does not parse it again
+            info.context.urls[value] = url
+        return value
+
+
+class _Common(_Incident):
+    type: str
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None  # fixed priority, e.g. P4 for cms
+    runbook: str | None = None
+    name: str | None = None
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+
+
+class _Raw(_Model):
+    agent: AgentConfig = AgentConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
+    tickets: TicketsConfig = TicketsConfig()
+    # Each site is validated on its own while it is built (_validated_site): a reload of
+    # 10,000 sites then holds one site model at a time, not all of them (~10 MB at the peak).
+    sites: tuple[Any, ...] = ()
+    include: tuple[str, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One configured check, with inherited timing resolved."""
+
+    site: SiteInfo
+    name: str
+    type: str
+    interval: float
+    timeout: float
+    settings: CheckConfig
+    check_class: builtins.type[AnyCheck]
+    origin: Origin
+    policy: Policy = Policy()
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # the site's windows and the global ones
+    importance: str = "normal"
+    priority: str | None = None
+    runbook: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Stable identity: (site name, check name)."""
+        return (self.site.name, self.name)
+
+    def build(self) -> AnyCheck:
+        """Instantiate the check with its validated settings."""
+        return self.check_class(self.settings, self.site)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSpec:
+    """One configured site and its checks."""
+
+    info: SiteInfo
+    checks: tuple[CheckSpec, ...]
+    sla: float | None = None  # availability target in percent (the site's, else defaults:)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A complete, validated configuration. Immutable: reloads build a new one."""
+
+    source: Path
+    agent: AgentConfig
+    defaults: DefaultsConfig
+    tickets: TicketsConfig
+    sites: tuple[SiteSpec, ...]
+
+    @property
+    def checks(self) -> tuple[CheckSpec, ...]:
+        """Every check of every site."""
+        return tuple(c for s in self.sites for c in s.checks)
+
+
+@dataclass
+class _Parsed:
+    """What one load has already worked out, so it is not worked out twice."""
+
+    #: URLs parsed while validating the sites, by their text.
+    urls: dict[str, yarl.URL] = dataclasses.field(default_factory=dict)
+    #: The running config's sites and checks, by name: equal ones are taken from there.
+    sites: dict[str, SiteSpec] = dataclasses.field(default_factory=dict)
+    checks: dict[tuple[str, str], CheckSpec] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def reusing(cls, previous: Config | None) -> _Parsed:
+        """Remember the running config's sites and checks (none without one)."""
+        if previous is None:
+            return cls()
+        return cls(
+            sites={s.info.name: s for s in previous.sites},
+            checks={c.key: c for s in previous.sites for c in s.checks},
+        )
+
+    def same(self, new: Any, old: Any) -> Any:
+        """``old`` when it equals ``new`` (the running copy stays, the new one is freed), else ``new``."""
+        return old if old is not None and old == new else new
+
+
+def _parse_url(text: str) -> yarl.URL | None:
+    """``text`` as a URL, or None when yarl cannot read it (a bad port, a broken IPv6 literal)."""
+    try:
+        return yarl.URL(text)
+    except ValueError:
+        return None
