@@ -161,6 +161,7 @@ class _Response(asyncio.Protocol):
     ) -> None:
         self.parser = httptools.HttpResponseParser(self)
         self.head_in = False
+        self.interim = False  # inside a 1xx answer, which precedes the real one (RFC 9110 §15.2)
         self.timer = timer
         self.done: asyncio.Future[None] = loop.create_future()
         self.host = host
@@ -218,6 +219,12 @@ class _Response(asyncio.Protocol):
             self._fail("body", f"{why} after {self.size} bytes of the body")
 
     # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        # A new message after a 1xx: nothing of the interim answer belongs to the final one.
+        self.reason.clear()
+        self.headers = {}
+        self.location = None
+
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
 
@@ -232,6 +239,10 @@ class _Response(asyncio.Protocol):
         self.headers[key] = text
 
     def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # interim (100 Continue, 103 Early Hints): read on
+            self.interim = True
+            return
         encoding = self.headers.get("content-encoding", "").strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
             self.inflater = _Inflater("gzip" if encoding == "x-gzip" else encoding)
@@ -259,6 +270,9 @@ class _Response(asyncio.Protocol):
         self.overflow = self.overflow or more
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         self.complete = True
         self._finish()
 
