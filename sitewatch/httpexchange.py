@@ -528,7 +528,11 @@ async def exchange(
         user_agent=user_agent,
     )
     response = _Response(loop, max_body, method == "HEAD", f"{url.raw_host}:{url.port}", timer)
-    transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
+    try:
+        transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
+    except BaseException:
+        response.done.cancel()  # nobody will await it: a late connection_lost must not leave an unread error
+        raise
     try:
         if timer is not None:
             timer._mark("ready")
