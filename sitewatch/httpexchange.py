@@ -69,6 +69,8 @@ class HttpAnswer:
     content_length: int
     peer: str | None
     location: str | None = None
+    #: The head used bare LF line ends (accepted as RFC 9112 allows; worth a warning).
+    bare_lf: bool = False
 
     @property
     def charset(self) -> str | None:
@@ -160,8 +162,12 @@ class _Response(asyncio.Protocol):
         self, loop: asyncio.AbstractEventLoop, max_body: int, head_only: bool, host: str, timer: PhaseTimer | None
     ) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        # RFC 9112 §2.2 lets a client accept a bare LF as a line end; the answer reports it (``bare_lf``).
+        self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         self.head_in = False
         self.interim = False  # inside a 1xx answer, which precedes the real one (RFC 9110 §15.2)
+        self.bare_lf = False
+        self._cr = False  # the previous piece of the head ended with CR
         self.timer = timer
         self.done: asyncio.Future[None] = loop.create_future()
         self.host = host
@@ -184,6 +190,8 @@ class _Response(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.done.done():
             return
+        if not self.head_in and not self.bare_lf:
+            self._scan_line_ends(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -195,7 +203,10 @@ class _Response(asyncio.Protocol):
             else:  # pragma: no cover - our callbacks raise only ExchangeError
                 self._fail("protocol", str(cause or exc))
         except httptools.HttpParserError as exc:
-            self._fail("protocol", str(exc).strip() or type(exc).__name__)
+            if self.parser.get_status_code() == 0:  # not even a status line: some other protocol answered
+                self._fail("protocol", f"not an HTTP server at {self.host} (its answer is not an HTTP status line)")
+            else:
+                self._fail("protocol", str(exc).strip() or type(exc).__name__)
         if not self.head_in:
             # llhttp buffers a header of any size: bound the head here (the body is capped separately).
             self.head_bytes += len(data)
@@ -217,6 +228,14 @@ class _Response(asyncio.Protocol):
         else:
             why = f"{exc.strerror or exc}" if isinstance(exc, OSError) else "the connection closed"
             self._fail("body", f"{why} after {self.size} bytes of the body")
+
+    def _scan_line_ends(self, data: bytes) -> None:
+        # Only the head is scanned: it ends at the first CRLF blank line when line ends are proper.
+        end = data.find(b"\r\n\r\n")
+        part = data if end < 0 else data[:end]
+        crlf = part.count(b"\r\n") + (1 if self._cr and part[:1] == b"\n" else 0)
+        self.bare_lf = part.count(b"\n") > crlf
+        self._cr = part[-1:] == b"\r"
 
     # -- httptools callbacks
     def on_message_begin(self) -> None:
@@ -557,4 +576,5 @@ async def exchange(
         content_length=int(length) if length.isdigit() else -1,
         peer=timer.peer if timer is not None else str(transport.get_extra_info("peername")[0]),
         location=response.location,
+        bare_lf=response.bare_lf,
     )

@@ -100,3 +100,60 @@ async def test_interim_answers_without_end_are_bounded() -> None:
         record = await run_check("http", {}, url=f"http://127.0.0.1:{port}/")
     assert record.result.status is Status.ERROR
     assert "response headers larger than 64 KiB" in record.result.summary
+
+
+async def test_redirect_without_location_is_critical() -> None:
+    """A 302 with no Location leads nowhere: critical, as blackbox_exporter fails it, never OK."""
+    reply = b"HTTP/1.1 302 Found\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nmoved"
+    async with raw_site(lambda _: reply) as port:
+        record = await run_check("http", {}, url=f"http://127.0.0.1:{port}/")
+    assert record.result.status is Status.CRITICAL
+    assert record.result.summary == "HTTP 302 redirect without Location"
+
+
+async def test_body_cut_at_max_body_says_it_was_cut() -> None:
+    """A page larger than max_body is judged on its first part, and the summary says the body is larger."""
+    big = b"<html>" + b"<p>catalogue row</p>" * 150_000 + b"</html>"  # ~2.9 MiB, gzip'd and chunked
+    reply = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_gzip(big)
+    async with raw_site(lambda _: reply, piece=1400) as port:
+        record = await run_check("http", {}, url=f"http://127.0.0.1:{port}/")
+    assert record.result.status is Status.OK
+    assert record.result.summary.endswith(", first 2.0 MiB read, body is larger"), record.result.summary
+    assert record.result.details["body_truncated"] is True
+
+
+async def test_redirect_to_a_port_that_is_not_http_names_the_hop() -> None:
+    """A redirect to an SSH port says it is not an HTTP server and which page redirected there."""
+    async with raw_site(lambda _: b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n") as ssh:
+        location = f"http://127.0.0.1:{ssh}/admin"
+        moved = f"HTTP/1.1 301 Moved Permanently\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+        async with raw_site(lambda _: moved) as port:
+            record = await run_check("http", {"allow_private_redirects": True}, url=f"http://127.0.0.1:{port}/old")
+    assert record.result.status is Status.ERROR
+    summary = record.result.summary
+    assert summary.startswith(f"invalid HTTP response from 127.0.0.1:{ssh}: not an HTTP server at 127.0.0.1:{ssh}")
+    assert summary.endswith(f"reached by redirect from http://127.0.0.1:{port}/old"), summary
+    assert "Expected HTTP/" not in summary
+
+
+async def test_bare_lf_line_endings_are_accepted_with_a_warning() -> None:
+    """A head with bare LF line ends (old CGI scripts, hand-written servers) is parsed and reported as a warning."""
+    reply = b"HTTP/1.1 200 OK\nContent-Type: text/html\nContent-Length: %d\n\n" % len(PAGE) + PAGE
+    async with raw_site(lambda _: reply, piece=5) as port:
+        got = await fetch(port)
+        record = await run_check("http", {"contains": ["Welcome to the shop"]}, url=f"http://127.0.0.1:{port}/")
+    assert (got.status, got.body, got.bare_lf) == (200, PAGE, True)
+    assert record.result.status is Status.WARNING
+    assert "server uses bare LF line endings (RFC 9112 allows clients to accept; fix the server)" in (
+        record.result.summary
+    )
+
+
+async def test_proper_line_ends_with_lf_in_the_body_are_not_bare_lf() -> None:
+    """A CRLF head followed by a body full of plain LFs, in one write or split at CR|LF, is no warning."""
+    body = b"line one\nline two\n" * 200
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    for piece in (len(reply), 16):  # 16 splits the head between a CR and its LF
+        async with raw_site(lambda _: reply, piece=piece) as port:
+            got = await fetch(port)
+        assert (got.body, got.bare_lf) == (body, False), piece
