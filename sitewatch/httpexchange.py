@@ -165,6 +165,7 @@ class _Response(asyncio.Protocol):
         # RFC 9112 §2.2 lets a client accept a bare LF as a line end; the answer reports it (``bare_lf``).
         self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         self.head_in = False
+        self.status = 0
         self.interim = False  # inside a 1xx answer, which precedes the real one (RFC 9110 §15.2)
         self.bare_lf = False
         self._cr = False  # the previous piece of the head ended with CR
@@ -262,6 +263,7 @@ class _Response(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:  # interim (100 Continue, 103 Early Hints): read on
             self.interim = True
             return
+        self.status = status
         encoding = self.headers.get("content-encoding", "").strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
             self.inflater = _Inflater("gzip" if encoding == "x-gzip" else encoding)
@@ -296,6 +298,20 @@ class _Response(asyncio.Protocol):
         self._finish()
 
     # -- endings
+    def release(self) -> list[bytes]:
+        """Hand over the body pieces and drop the parser.
+
+        The parser holds this object for its callbacks and this object holds the
+        parser: a cycle only the cyclic collector frees, which ``sitewatch run`` has
+        made rare, so every run's page stayed in memory until a full collection.
+        """
+        if not self.done.done():
+            self.done.cancel()  # anything the transport still reports is for nobody
+        chunks, self.chunks = self.chunks, []
+        del self.parser
+        self.inflater = None
+        return chunks
+
     def _finish(self) -> None:
         if not self.done.done():
             self.truncated = self.overflow or (self.size >= self.max_body and not self.complete)
@@ -550,7 +566,7 @@ async def exchange(
     try:
         transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
     except BaseException:
-        response.done.cancel()  # nobody will await it: a late connection_lost must not leave an unread error
+        response.release()  # nobody will await it: a late connection_lost must not leave an unread error
         raise
     try:
         if timer is not None:
@@ -566,12 +582,13 @@ async def exchange(
             transport.close()
         else:
             transport.abort()
+        chunks = response.release()
     length = response.headers.get("content-length", "")
     return HttpAnswer(
-        status=response.parser.get_status_code(),
+        status=response.status,
         reason=response.reason.decode("utf-8", errors="replace"),
         headers=response.headers,
-        body=b"".join(response.chunks),
+        body=b"".join(chunks),
         truncated=response.truncated,
         content_length=int(length) if length.isdigit() else -1,
         peer=timer.peer if timer is not None else str(transport.get_extra_info("peername")[0]),
