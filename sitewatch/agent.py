@@ -137,7 +137,7 @@ class Agent:
             page=self.page,
             alertmanager=self.alertmanager.handle if self.alertmanager else None,
         )
-        self.web = WebServer(app, host, port, security.ssl_context if security else None)
+        self.web = WebServer(app, host, port, security.ssl_context if security else None, log=log)
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self.notifier = notifier or Notifier()

@@ -46,6 +46,8 @@ _SUMMARY_MAX = 200
 _TEXT_MAX = 2000
 _LABELS_MAX = 64
 _LABEL_VALUE_MAX = 200
+#: Alertmanager's payload is 4 levels deep; deeper documents are refused before anything walks them.
+MAX_DEPTH = 32
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{1,32}")
 
 #: severity label → sitewatch status. Alertmanager has no fixed vocabulary; these are the common ones.
@@ -108,6 +110,20 @@ class _Payload(_In):
 
 
 # -- mapping -----------------------------------------------------------------------------------
+
+
+def _too_deep(document: object) -> bool:
+    """True when lists and objects nest deeper than :data:`MAX_DEPTH` (walked without recursion)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def clean(text: object, limit: int) -> str:
@@ -271,6 +287,10 @@ class AlertmanagerBridge:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return _error(400, "body is not JSON")
+        except RecursionError:  # the parser's own recursion limit: far deeper than any payload
+            return _error(400, f"JSON nested deeper than {MAX_DEPTH} levels; not an Alertmanager payload")
+        if _too_deep(document):
+            return _error(400, f"JSON nested deeper than {MAX_DEPTH} levels; not an Alertmanager payload")
         if not isinstance(document, dict):
             return _error(400, "expected a JSON object (Alertmanager webhook payload)")
         if "version" not in document:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import ssl
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from sitewatch.queries import IncidentState, history, incidents
 from sitewatch.results import ResultBook
 from sitewatch.statuspage import StatusPage
 from sitewatch.webauth import WebSecurity
+from sitewatch.weblog import listener_logger
 
 __all__ = ["WebServer", "build_app", "status_document"]
 
@@ -236,8 +238,17 @@ def build_app(
 class WebServer:
     """Binds the app to host:port and closes it explicitly."""
 
-    def __init__(self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        # Malformed requests become rate-limited events, not tracebacks on stderr (sitewatch.weblog).
+        handler_log = listener_logger(log) if log is not None else logging.getLogger("aiohttp.server")
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=handler_log)
         self._ssl = ssl_context
         self._host = host
         self._port = port
