@@ -264,19 +264,19 @@ class AlertmanagerBridge:
         self._clock = clock
         self._agent = socket.gethostname()
 
-    def authorized(self, header: str | None) -> bool:
+    async def authorized(self, header: str | None) -> bool:
         """A matching bearer token, or a web-config basic-auth user (Alertmanager sends one or the other)."""
         header = header or ""
         token = self._config.token
         if token is not None and header[:7].lower() == "bearer ":
             return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-        return self._users is not None and self._users.check(header)
+        return self._users is not None and await self._users.check(header)
 
     async def handle(self, request: web.Request) -> web.Response:
         """``POST /alertmanager``: 200 with what changed, or a 4xx/5xx JSON error and no change."""
         if request.method != "POST":
             return _error(405, "use POST with Alertmanager's webhook JSON", Allow="POST")
-        if not self.authorized(request.headers.get("Authorization")):
+        if not await self.authorized(request.headers.get("Authorization")):
             event(self._log, logging.WARNING, "alertmanager_unauthorized", peer=request.remote or "")
             scheme = "Bearer" if self._config.token is not None else "Basic"
             return _error(401, "missing or wrong credentials", **{"WWW-Authenticate": f'{scheme} realm="sitewatch"'})

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -194,6 +194,13 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
+def _closer(security: WebSecurity) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_: web.Application) -> None:
+        security.close()  # the password threads go with the server
+
+    return close
+
+
 def build_app(
     book: ResultBook,
     metrics: MetricsRenderer,
@@ -215,6 +222,8 @@ def build_app(
     app[_METRICS] = metrics
     app[_INFO] = info
     app[_HEALTH] = health
+    if security is not None:
+        app.on_cleanup.append(_closer(security))
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/status", _status)
