@@ -22,6 +22,7 @@ from sitewatch.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.config import CheckSpec, Config, ConfigError, load_config
 from sitewatch.httpclient import ProbeResolver, make_session
 from sitewatch.incidents import IncidentTracker, incident_key
+from sitewatch.limits import listener_cap
 from sitewatch.logs import event
 from sitewatch.metrics import Exposition, SitewatchCollector, build_registry
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
@@ -137,7 +138,16 @@ class Agent:
             page=self.page,
             alertmanager=self.alertmanager.handle if self.alertmanager else None,
         )
-        self.web = WebServer(app, host, port, security.ssl_context if security else None, log=log)
+        listener = config.agent.listener
+        self.web = WebServer(
+            app,
+            host,
+            port,
+            security.ssl_context if security else None,
+            log=log,
+            listener=listener,
+            max_connections=listener_cap(listener.max_connections, config.agent.concurrency, log),
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self.notifier = notifier or Notifier()

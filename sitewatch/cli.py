@@ -23,6 +23,7 @@ from sitewatch.cli_tickets import tickets_command
 from sitewatch.config import DEFAULT_LISTEN, CheckSpec, Config, ConfigError, load_config
 from sitewatch.demo import DemoTarget, demo_config_path
 from sitewatch.httpclient import ProbeResolver, make_session
+from sitewatch.limits import AcceptFailures, raise_nofile
 from sitewatch.logs import event, setup_logging
 from sitewatch.probe import format_duration, parse_duration, worst
 from sitewatch.registry import RegistryError
@@ -282,6 +283,9 @@ def _run(path: Path, log: logging.Logger) -> int:
 
 
 async def _serve(config: Config, log: logging.Logger) -> int:
+    # The whole process's descriptors and loop: only the real agent changes them (sitewatch.limits).
+    raise_nofile(log)
+    asyncio.get_running_loop().set_exception_handler(AcceptFailures(log))
     agent = Agent(config, log, freeze_gc=True)
     try:
         await agent.serve()

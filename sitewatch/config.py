@@ -20,6 +20,7 @@ import yarl
 from sitewatch import __version__
 from sitewatch.alertmanager import AlertmanagerConfig
 from sitewatch.config_errors import ConfigError, problems_from_validation
+from sitewatch.listener import ListenerConfig
 from sitewatch.maintenance import MaintenanceWindow
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo
 from sitewatch.registry import load_checks
@@ -82,6 +83,8 @@ class AgentConfig(_Model):
     """``agent:`` — where the agent listens, keeps state, and how hard it may probe."""
 
     listen: Annotated[str, pydantic.BeforeValidator(_listen)] = DEFAULT_LISTEN
+    #: Timeouts and the connection cap of that listener (sitewatch.listener); read at start.
+    listener: ListenerConfig = ListenerConfig()
     state_dir: Path = Path("/var/lib/sitewatch")
     concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
     per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8

@@ -24,6 +24,7 @@ from sitewatch.api import (
     parse_limit,
     parse_since,
 )
+from sitewatch.listener import Gate, ListenerConfig, ListenerSite
 from sitewatch.queries import IncidentState, history, incidents
 from sitewatch.results import ResultBook
 from sitewatch.statuspage import StatusPage
@@ -253,11 +254,23 @@ class WebServer:
         host: str,
         port: int,
         ssl_context: ssl.SSLContext | None = None,
+        *,
         log: logging.Logger | None = None,
+        listener: ListenerConfig | None = None,
+        max_connections: int | None = None,
     ) -> None:
         # Malformed requests become rate-limited events, not tracebacks on stderr (sitewatch.weblog).
         handler_log = listener_logger(log) if log is not None else logging.getLogger("aiohttp.server")
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=handler_log)
+        listener = listener or ListenerConfig()
+        self._handler_args: dict[str, Any] = {
+            "access_log": None,
+            "logger": handler_log,
+            "keepalive_timeout": listener.idle_timeout,
+        }
+        self._runner = web.AppRunner(app, handle_signals=False, **self._handler_args)
+        # Connection cap and header deadline (sitewatch.listener); the cap leaves the probes their descriptors.
+        cap = max_connections if max_connections is not None else listener.max_connections
+        self.gate = Gate(cap, listener.header_timeout, log or logging.getLogger("sitewatch.web"))
         self._ssl = ssl_context
         self._host = host
         self._port = port
@@ -271,7 +284,9 @@ class WebServer:
     async def start(self) -> None:
         """Bind; raises OSError with the address when the port is taken."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True, ssl_context=self._ssl)
+        site = ListenerSite(
+            self._runner, self._host, self._port, gate=self.gate, handler_args=self._handler_args, ssl_context=self._ssl
+        )
         await site.start()
         self.bound = [_address(a) for a in self._runner.addresses]
 
