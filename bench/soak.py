@@ -12,6 +12,8 @@ would; every ``--flap`` seconds a tenth of the healthy sites flip between 200 an
 and resolves incidents; the webhook desk is down for a third of each ``--outage`` period. One row
 per ``--sample`` seconds (RSS, fds, tasks, runs, the worst healthy start lag, open incidents,
 queued deliveries) goes to ``bench/results/<date>-soak.md`` with a verdict: flat lines or not.
+``--large`` sites fetch a 2 MiB page every 2 s, and the collector is frozen as ``sitewatch run`` freezes
+it: a page kept alive by a reference cycle shows up as RSS climbing by megabytes per sample.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from tests.reliability.hostile_server import HangingResolver, HostileServer
 
 HOSTILE = ["/slow-headers", "/drip", "/endless", "/endless-chunked", "/gzip-bomb", "/huge-headers", "/garbage"]
 HOSTILE += ["/reset", "/loop/a", "/chain/0?hops=50"]
+#: The large-page point: a 2 MiB catalogue page, as a big shop's category page is.
+LARGE_PAGE = "".join(f"<li>item {i:07d} in stock</li>\n" for i in range(80_000))[: 2 * 1024 * 1024]
 
 
 def rss_kib() -> int:
@@ -77,6 +81,14 @@ class World:
         app = web.Application()
         app.router.add_get("/", page)
         app.router.add_get("/v2", page)
+
+        async def large(_: web.Request) -> web.Response:
+            response = web.Response(text=LARGE_PAGE, content_type="text/html")
+            response.enable_compression()  # gzip'd and chunked, as a real shop sends it
+            response.enable_chunked_encoding()
+            return response
+
+        app.router.add_get("/large", large)
         return app
 
     def desk_app(self) -> web.Application:
@@ -107,6 +119,10 @@ def write_config(world: World, args: argparse.Namespace, generation: int) -> Non
     for i in range(args.healthy):
         page = "v2" if generation % 2 and i % 3 == 0 else ""
         lines.append(f"  - {{name: ok{i}, url: 'http://h{i}.test:{port}/{page}?i={i}'}}")
+    for k in range(args.large):
+        i = args.healthy + args.hostile + k
+        url = f"http://h{i}.test:{port}/large"
+        lines.append(f"  - {{name: large{k}, url: '{url}', interval: 2s, checks: [{{type: http, max_body: 4MiB}}]}}")
     for j in range(args.hostile):
         i = args.healthy + j
         url = f"http://h{i}.test:{bad_port}{HOSTILE[j % len(HOSTILE)]}"
@@ -176,8 +192,8 @@ async def run_agent(world: World, args: argparse.Namespace, log: logging.Logger)
         write_config(world, args, 0)
         config = load_config(world.config_path)
         args.listen_port = config.agent.host_port[1]
-        hosts = {f"h{i}.test": ["127.0.0.1"] for i in range(args.healthy + args.hostile)}
-        agent = Agent(config, log, resolver=HangingResolver(hosts))
+        hosts = {f"h{i}.test": ["127.0.0.1"] for i in range(args.healthy + args.hostile + args.large)}
+        agent = Agent(config, log, resolver=HangingResolver(hosts), freeze_gc=True)  # as `sitewatch run`
         lag = WorstLag(agent.book.lag.observe)
         agent.book.lag.observe = lag  # type: ignore[method-assign]
         await agent.start()
@@ -247,8 +263,9 @@ def report(args: argparse.Namespace, rows: list[list[object]], started: dt.datet
         f"# Soak {started:%Y-%m-%d %H:%M} UTC",
         "",
         f"`python -m bench.soak --minutes {args.minutes:g} --healthy {args.healthy} --hostile {args.hostile} "
-        f"--interval {args.interval:g} --reload {args.reload:g} --flap {args.flap:g} --outage {args.outage:g} "
-        f"--sample {args.sample:g}` on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"--large {args.large} --interval {args.interval:g} --reload {args.reload:g} --flap {args.flap:g} "
+        f"--outage {args.outage:g} --sample {args.sample:g}` on {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}, "
         f"load average at the end {os.getloadavg()[0]:.2f}.",
         "",
         "Churn: config rewritten and reloaded every `--reload` s; a tenth of the healthy sites flip to 503"
@@ -277,6 +294,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0, help="total run time (the bound)")
     parser.add_argument("--healthy", type=int, default=500)
     parser.add_argument("--hostile", type=int, default=50)
+    parser.add_argument("--large", type=int, default=2, help="sites fetching a 2 MiB page every 2 s")
     parser.add_argument("--interval", type=float, default=5.0, help="healthy checks' interval, seconds")
     parser.add_argument("--reload", type=float, default=60.0, help="seconds between config reloads")
     parser.add_argument("--flap", type=float, default=20.0, help="seconds between target flips")

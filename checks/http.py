@@ -39,6 +39,7 @@ __all__ = ["HttpCheck"]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _SNIPPET = 160
+_BARE_LF = "server uses bare LF line endings (RFC 9112 allows clients to accept; fix the server)"
 #: One label tuple per phase, shared by every result (10,000 checks kept 100,000 copies).
 _PHASE_LABELS = {p: (("phase", p),) for p in ("resolve", "connect", "tls", "processing", "transfer")}
 #: Reusable no-op context for the usual run without ``resolve:`` or an IP family preference.
@@ -57,6 +58,7 @@ class _Fetch:
     body_bytes: int = 0
     truncated: bool = False
     content_length: int = -1
+    bare_lf: bool = False  # some answer's head ended lines with LF alone
     chain: list[str] = field(default_factory=list)
     private: tuple[Network, ...] = ()  # networks redirect hops may not enter
 
@@ -164,11 +166,18 @@ class HttpCheck(Check[HttpConfig]):
                         proxy=cfg.proxy,
                     )
             except ExchangeError as exc:
-                raise _failure(exc) from None
+                failed = _failure(exc)
+                if fetch.chain and exc.kind == "protocol":  # say where the bad hop came from
+                    came_from = fetch.chain[-2] if len(fetch.chain) > 1 else self.start_redacted
+                    failed = _Failed(failed.status, f"{failed.summary}, reached by redirect from {came_from}")
+                raise failed from None
             if not fetch.chain:
                 fetch.private = self._private_guard(answer.peer)
             fetch.status, fetch.reason = answer.status, _clean(answer.reason)
-            if cfg.follow_redirects and answer.status in _REDIRECTS and answer.location:
+            fetch.bare_lf = fetch.bare_lf or answer.bare_lf
+            if cfg.follow_redirects and answer.status in _REDIRECTS:
+                if not answer.location:  # as blackbox_exporter: a redirect that leads nowhere is broken
+                    raise _Failed(Status.CRITICAL, f"HTTP {answer.status} redirect without Location")
                 fetch.url = self._next_hop(fetch, answer.location, seen)
                 if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
                     method, body = "GET", None
@@ -243,11 +252,15 @@ class HttpCheck(Check[HttpConfig]):
             cut_at = fetch.body_bytes if fetch.truncated else None
             content_type = fetch.headers.get("content-type", "")
             problems += [(Status.CRITICAL, line) for line in judge(cfg.json_, fetch.body, content_type, cut_at)]
+        if fetch.bare_lf:
+            problems.append((Status.WARNING, f"{_BARE_LF} ({code})"))
         if problems:
             status = worst(*(s for s, _ in problems))
             extra["problems"] = [text for _, text in problems]
             return status, "; ".join(text for _, text in problems), extra
         size = f", {format_size(fetch.body_bytes)}" if fetch.body_bytes else ""
+        if fetch.truncated:  # max_body cut it: the size is what was read, not the page's
+            size = f", first {format_size(fetch.body_bytes)} read, body is larger"
         return Status.OK, f"{code} in {format_duration(elapsed)}{size}", extra
 
     def _samples(self, fetch: _Fetch, phases: dict[str, float]) -> tuple[Sample, ...]:

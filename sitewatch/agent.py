@@ -21,6 +21,7 @@ from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.incidents.tracker import IncidentTracker, incident_key
+from sitewatch.limits import listener_cap
 from sitewatch.logs import event
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
@@ -142,7 +143,16 @@ class Agent:
             page=self.page,
             alertmanager=self.alertmanager.handle if self.alertmanager else None,
         )
-        self.web = WebServer(app, host, port, security.ssl_context if security else None)
+        listener = config.agent.listener
+        self.web = WebServer(
+            app,
+            host,
+            port,
+            security.ssl_context if security else None,
+            log=log,
+            listener=listener,
+            max_connections=listener_cap(listener.max_connections, config.agent.concurrency, log),
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self.notifier = notifier or Notifier()

@@ -97,6 +97,7 @@ def test_unit_keeps_the_documented_choices() -> None:
     for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "User=sitewatch", "CapabilityBoundingSet="):
         assert line in lines
     assert "SupplementaryGroups=www-data" in lines
+    assert "LimitNOFILE=65536" in lines  # not systemd's 1024: connections to the listener must not starve probes
     assert not re.search(r"^(DynamicUser|ProcSubset)=", text, re.MULTILINE)
     # Secrets never in the unit itself: no Environment= lines, only the file.
     assert not re.search(r"^Environment=", text, re.MULTILINE)

@@ -21,7 +21,7 @@ from aiohttp import web
 from checks.domain import registrable
 from checks.domain_config import DomainConfig
 from checks.domain_whois import parse_whois
-from sitewatch.config import load_config
+from sitewatch.config.loader import load_config
 from sitewatch.probe import Status
 from tests.helpers import run_check, serve
 from tests.registry_answers import bootstrap, rdap_domain, tci_not_found, tci_whois

@@ -27,6 +27,7 @@ from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import DEFAULT_LISTEN, Config
 from sitewatch.config.registry import RegistryError
+from sitewatch.limits import AcceptFailures, raise_nofile
 from sitewatch.logs import event, setup_logging
 from sitewatch.probe import worst
 from sitewatch.reports.formats import FORMATS
@@ -252,6 +253,9 @@ async def _executor_drained(timeout: float) -> bool:  # noqa: ASYNC109 - the cal
 
 
 async def _serve(config: Config, log: logging.Logger) -> int:
+    # The whole process's descriptors and loop: only the real agent changes them (sitewatch.limits).
+    raise_nofile(log)
+    asyncio.get_running_loop().set_exception_handler(AcceptFailures(log))
     agent = Agent(config, log, freeze_gc=True)
     try:
         await agent.serve()

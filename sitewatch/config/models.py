@@ -107,10 +107,25 @@ class AlertmanagerConfig(pydantic.BaseModel):
     importance: Literal["high", "normal", "low"] = "normal"
 
 
+class ListenerConfig(pydantic.BaseModel):
+    """``agent.listener:`` — how the agent's HTTP listener treats slow, idle and too many clients."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    #: The first request's head must arrive within this (slowloris connections are closed).
+    header_timeout: Annotated[Duration, pydantic.Field(gt=0, le=600)] = 10.0
+    #: A connection with no request in progress is closed after this (longer than the scrape interval).
+    idle_timeout: Annotated[Duration, pydantic.Field(gt=0, le=3600)] = 75.0
+    #: Open connections at most; lowered at start when the descriptor limit needs it for the probes.
+    max_connections: Annotated[int, pydantic.Field(ge=1, le=1_000_000)] = 512
+
+
 class AgentConfig(_Model):
     """``agent:`` — where the agent listens, keeps state, and how hard it may probe."""
 
     listen: Annotated[str, pydantic.BeforeValidator(_listen)] = DEFAULT_LISTEN
+    #: Timeouts and the connection cap of that listener (sitewatch.web.listener); read at start.
+    listener: ListenerConfig = ListenerConfig()
     state_dir: Path = Path("/var/lib/sitewatch")
     concurrency: Annotated[int, pydantic.Field(ge=1, le=100_000)] = 256
     per_host_concurrency: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 8

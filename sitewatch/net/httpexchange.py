@@ -158,7 +158,11 @@ async def exchange(
         user_agent=user_agent,
     )
     response = _Response(loop, max_body, method == "HEAD", f"{url.raw_host}:{url.port}", timer)
-    transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
+    try:
+        transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
+    except BaseException:
+        response.release()  # nobody will await it: a late connection_lost must not leave an unread error
+        raise
     try:
         if timer is not None:
             timer._mark("ready")
@@ -173,14 +177,16 @@ async def exchange(
             transport.close()
         else:
             transport.abort()
+        chunks = response.release()
     length = response.headers.get("content-length", "")
     return HttpAnswer(
-        status=response.parser.get_status_code(),
+        status=response.status,
         reason=response.reason.decode("utf-8", errors="replace"),
         headers=response.headers,
-        body=b"".join(response.chunks),
+        body=b"".join(chunks),
         truncated=response.truncated,
         content_length=int(length) if length.isdigit() else -1,
         peer=timer.peer if timer is not None else str(transport.get_extra_info("peername")[0]),
         location=response.location,
+        bare_lf=response.bare_lf,
     )

@@ -48,6 +48,8 @@ class HttpAnswer:
     content_length: int
     peer: str | None
     location: str | None = None
+    #: The head used bare LF line ends (accepted as RFC 9112 allows; worth a warning).
+    bare_lf: bool = False
 
     @property
     def charset(self) -> str | None:
@@ -87,7 +89,13 @@ class _Response(asyncio.Protocol):
         self, loop: asyncio.AbstractEventLoop, max_body: int, head_only: bool, host: str, timer: PhaseTimer | None
     ) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        # RFC 9112 §2.2 lets a client accept a bare LF as a line end; the answer reports it (``bare_lf``).
+        self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         self.head_in = False
+        self.status = 0
+        self.interim = False  # inside a 1xx answer, which precedes the real one (RFC 9110 §15.2)
+        self.bare_lf = False
+        self._cr = False  # the previous piece of the head ended with CR
         self.timer = timer
         self.done: asyncio.Future[None] = loop.create_future()
         self.host = host
@@ -110,6 +118,8 @@ class _Response(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.done.done():
             return
+        if not self.head_in and not self.bare_lf:
+            self._scan_line_ends(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -121,7 +131,10 @@ class _Response(asyncio.Protocol):
             else:  # pragma: no cover - our callbacks raise only ExchangeError
                 self._fail("protocol", str(cause or exc))
         except httptools.HttpParserError as exc:
-            self._fail("protocol", str(exc).strip() or type(exc).__name__)
+            if self.parser.get_status_code() == 0:  # not even a status line: some other protocol answered
+                self._fail("protocol", f"not an HTTP server at {self.host} (its answer is not an HTTP status line)")
+            else:
+                self._fail("protocol", str(exc).strip() or type(exc).__name__)
         if not self.head_in:
             # llhttp buffers a header of any size: bound the head here (the body is capped separately).
             self.head_bytes += len(data)
@@ -144,7 +157,21 @@ class _Response(asyncio.Protocol):
             why = f"{exc.strerror or exc}" if isinstance(exc, OSError) else "the connection closed"
             self._fail("body", f"{why} after {self.size} bytes of the body")
 
+    def _scan_line_ends(self, data: bytes) -> None:
+        # Only the head is scanned: it ends at the first CRLF blank line when line ends are proper.
+        end = data.find(b"\r\n\r\n")
+        part = data if end < 0 else data[:end]
+        crlf = part.count(b"\r\n") + (1 if self._cr and part[:1] == b"\n" else 0)
+        self.bare_lf = part.count(b"\n") > crlf
+        self._cr = part[-1:] == b"\r"
+
     # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        # A new message after a 1xx: nothing of the interim answer belongs to the final one.
+        self.reason.clear()
+        self.headers = {}
+        self.location = None
+
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
 
@@ -159,6 +186,11 @@ class _Response(asyncio.Protocol):
         self.headers[key] = text
 
     def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # interim (100 Continue, 103 Early Hints): read on
+            self.interim = True
+            return
+        self.status = status
         encoding = self.headers.get("content-encoding", "").strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
             self.inflater = _Inflater("gzip" if encoding == "x-gzip" else encoding)
@@ -186,10 +218,27 @@ class _Response(asyncio.Protocol):
         self.overflow = self.overflow or more
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         self.complete = True
         self._finish()
 
     # -- endings
+    def release(self) -> list[bytes]:
+        """Hand over the body pieces and drop the parser.
+
+        The parser holds this object for its callbacks and this object holds the
+        parser: a cycle only the cyclic collector frees, which ``sitewatch run`` has
+        made rare, so every run's page stayed in memory until a full collection.
+        """
+        if not self.done.done():
+            self.done.cancel()  # anything the transport still reports is for nobody
+        chunks, self.chunks = self.chunks, []
+        del self.parser
+        self.inflater = None
+        return chunks
+
     def _finish(self) -> None:
         if not self.done.done():
             self.truncated = self.overflow or (self.size >= self.max_body and not self.complete)

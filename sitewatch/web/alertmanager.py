@@ -36,12 +36,28 @@ from sitewatch.web.auth import WebSecurity
 __all__ = ["PATH", "AlertmanagerBridge"]
 
 PATH = "/alertmanager"
+#: Alertmanager's payload is 4 levels deep; deeper documents are refused before anything walks them.
+MAX_DEPTH = 32
 
 
 # -- the payload, as Alertmanager documents it (extra fields ignored: newer versions add some) --
 
 
 # -- mapping -----------------------------------------------------------------------------------
+
+
+def _too_deep(document: object) -> bool:
+    """True when lists and objects nest deeper than :data:`MAX_DEPTH` (walked without recursion)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 # -- the HTTP handler --------------------------------------------------------------------------
@@ -76,19 +92,19 @@ class AlertmanagerBridge:
         self._clock = clock
         self._agent = socket.gethostname()
 
-    def authorized(self, header: str | None) -> bool:
+    async def authorized(self, header: str | None) -> bool:
         """A matching bearer token, or a web-config basic-auth user (Alertmanager sends one or the other)."""
         header = header or ""
         token = self._config.token
         if token is not None and header[:7].lower() == "bearer ":
             return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-        return self._users is not None and self._users.check(header)
+        return self._users is not None and await self._users.check(header)
 
     async def handle(self, request: web.Request) -> web.Response:
         """``POST /alertmanager``: 200 with what changed, or a 4xx/5xx JSON error and no change."""
         if request.method != "POST":
             return _error(405, "use POST with Alertmanager's webhook JSON", Allow="POST")
-        if not self.authorized(request.headers.get("Authorization")):
+        if not await self.authorized(request.headers.get("Authorization")):
             event(self._log, logging.WARNING, "alertmanager_unauthorized", peer=request.remote or "")
             scheme = "Bearer" if self._config.token is not None else "Basic"
             return _error(401, "missing or wrong credentials", **{"WWW-Authenticate": f'{scheme} realm="sitewatch"'})
@@ -99,6 +115,10 @@ class AlertmanagerBridge:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return _error(400, "body is not JSON")
+        except RecursionError:  # the parser's own recursion limit: far deeper than any payload
+            return _error(400, f"JSON nested deeper than {MAX_DEPTH} levels; not an Alertmanager payload")
+        if _too_deep(document):
+            return _error(400, f"JSON nested deeper than {MAX_DEPTH} levels; not an Alertmanager payload")
         if not isinstance(document, dict):
             return _error(400, "expected a JSON object (Alertmanager webhook payload)")
         if "version" not in document:

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bcrypt
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from sitewatch.config.webconfig import read_web_config
+from sitewatch.web.passwords import Passwords
 
 __all__ = ["WebSecurity", "load_web_config"]
 
@@ -40,10 +39,13 @@ class WebSecurity:
 
     ssl_context: ssl.SSLContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)
-    # bcrypt is slow on purpose; a scrape every 15 s must not pay it every time.
-    _verified: set[bytes] = field(default_factory=set)
+    # bcrypt off the loop, remembered once verified, alike in time for unknown users (sitewatch.web.passwords).
+    _passwords: Passwords = field(init=False)
 
-    def check(self, header: str | None) -> bool:
+    def __post_init__(self) -> None:
+        self._passwords = Passwords(self.users)
+
+    async def check(self, header: str | None) -> bool:
         """True when ``header`` (an Authorization value) names a configured user with the right password."""
         if not header or not header.startswith("Basic "):
             return False
@@ -51,17 +53,11 @@ class WebSecurity:
             user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        hashed = self.users.get(user)
-        if hashed is None:
-            return False
-        key = hashlib.sha256(hashed + b"\0" + password.encode()).digest()
-        if key in self._verified:
-            return True
-        if not bcrypt.checkpw(password.encode(), hashed):
-            return False
-        if len(self._verified) < 1024:
-            self._verified.add(key)
-        return True
+        return await self._passwords.verify(user, password)
+
+    def close(self) -> None:
+        """Stop the verification threads."""
+        self._passwords.close()
 
     def middleware(self) -> Middleware:
         """aiohttp middleware asking for basic auth on every path but the heartbeat pings."""
@@ -71,7 +67,7 @@ class WebSecurity:
             protected = (
                 self.users and not request.path.startswith(_OPEN_PREFIXES) and request.path not in _SELF_AUTHENTICATED
             )
-            if protected and not self.check(request.headers.get("Authorization")):
+            if protected and not await self.check(request.headers.get("Authorization")):
                 return web.Response(
                     status=401,
                     text="authentication required\n",

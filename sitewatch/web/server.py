@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from sitewatch import __version__
+from sitewatch.config.models import ListenerConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.store.queries import IncidentState, history, incidents
 from sitewatch.web.api import (
@@ -26,6 +28,8 @@ from sitewatch.web.api import (
     parse_since,
 )
 from sitewatch.web.auth import WebSecurity
+from sitewatch.web.listener import Gate, ListenerSite
+from sitewatch.web.requestlog import listener_logger
 from sitewatch.web.statuspage import StatusPage
 
 __all__ = ["WebServer", "build_app", "status_document"]
@@ -194,6 +198,13 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
+def _closer(security: WebSecurity) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_: web.Application) -> None:
+        security.close()  # the password threads go with the server
+
+    return close
+
+
 def build_app(
     book: ResultBook,
     metrics: MetricsRenderer,
@@ -215,6 +226,8 @@ def build_app(
     app[_METRICS] = metrics
     app[_INFO] = info
     app[_HEALTH] = health
+    if security is not None:
+        app.on_cleanup.append(_closer(security))
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/status", _status)
@@ -238,8 +251,29 @@ def build_app(
 class WebServer:
     """Binds the app to host:port and closes it explicitly."""
 
-    def __init__(self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        log: logging.Logger | None = None,
+        listener: ListenerConfig | None = None,
+        max_connections: int | None = None,
+    ) -> None:
+        # Malformed requests become rate-limited events, not tracebacks on stderr (sitewatch.web.requestlog).
+        handler_log = listener_logger(log) if log is not None else logging.getLogger("aiohttp.server")
+        listener = listener or ListenerConfig()
+        self._handler_args: dict[str, Any] = {
+            "access_log": None,
+            "logger": handler_log,
+            "keepalive_timeout": listener.idle_timeout,
+        }
+        self._runner = web.AppRunner(app, handle_signals=False, **self._handler_args)
+        # Connection cap and header deadline (sitewatch.web.listener); the cap leaves the probes their descriptors.
+        cap = max_connections if max_connections is not None else listener.max_connections
+        self.gate = Gate(cap, listener.header_timeout, log or logging.getLogger("sitewatch.web"))
         self._ssl = ssl_context
         self._host = host
         self._port = port
@@ -253,7 +287,9 @@ class WebServer:
     async def start(self) -> None:
         """Bind; raises OSError with the address when the port is taken."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True, ssl_context=self._ssl)
+        site = ListenerSite(
+            self._runner, self._host, self._port, gate=self.gate, handler_args=self._handler_args, ssl_context=self._ssl
+        )
         await site.start()
         self.bound = [_address(a) for a in self._runner.addresses]
 
