@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from checks.cms.components import Component
 from checks.cms.model import Finding, Page, Reader, same_site_paths
 from checks.cms.versions import Version, parse_version
 
@@ -26,6 +27,7 @@ _SM_VERSION = re.compile(rb"""define\s*\(\s*['"]SM_VERSION['"]\s*,\s*['"]([^'"]{
 _SM_DATE = re.compile(rb"""define\s*\(\s*['"]SM_VERSION_DATE['"]\s*,\s*['"]([^'"]{1,40})['"]""")
 # $arModuleVersion = array("VERSION" => "x") / ["VERSION" => "x"] / $arModuleVersion["VERSION"] = "x"
 _MODULE_VERSION = re.compile(rb"""['"]VERSION['"]\s*(?:\]\s*=|=>)\s*['"]([^'"]{1,40})['"]""")
+_MODULE_DATE = re.compile(rb"""['"]VERSION_DATE['"]\s*(?:\]\s*=|=>)\s*['"]([^'"]{1,40})['"]""")
 _MODULE_NAME = re.compile(r"[a-z0-9_.]{1,64}")
 SHIPPED_FILE = "bitrix_min_versions.yaml"
 
@@ -39,16 +41,23 @@ class ModuleRule:
     note: str = ""
 
 
-def _module_versions(reader: Reader, base: Path, limit: int) -> dict[str, str]:
+def _module_versions(reader: Reader, base: Path, limit: int, found: dict[str, Component]) -> dict[str, str]:
+    """``{module: version}`` under ``base``; every module, versioned or not, also lands in ``found``."""
     out: dict[str, str] = {}
     if not reader.is_dir(base):
         return out
     for entry in reader.entries(base)[:limit]:
-        if not _MODULE_NAME.fullmatch(entry.name):
+        if not _MODULE_NAME.fullmatch(entry.name) or not reader.is_dir(entry):
             continue
-        data = reader.read(entry / "install" / "version.php", 64 * 1024)
+        path = entry / "install" / "version.php"
+        data = reader.read(path, 64 * 1024)
         match = _MODULE_VERSION.search(data or b"")
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
+        date = _MODULE_DATE.search(data or b"")
+        extra: dict[str, Any] = {"partner": "." in entry.name, "under": base.parent.name}
+        if date:
+            extra["version_date"] = date[1].decode("ascii", "replace")
+        found[entry.name] = Component("module", entry.name, str(version) if version else None, str(path), extra=extra)
         if version is not None:
             out[entry.name] = str(version)
     return out
@@ -66,12 +75,18 @@ def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
         match = _SM_VERSION.search(data)
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
         date = _SM_DATE.search(data)
-        modules = _module_versions(reader, site / "bitrix" / "modules", MAX_MODULES)
-        overrides = _module_versions(reader, site / "local" / "modules", MAX_MODULES)
+        components: dict[str, Component] = {}
+        modules = _module_versions(reader, site / "bitrix" / "modules", MAX_MODULES, components)
+        # local/modules is listed second so that its copy of a module wins, as in Bitrix's loader.
+        overrides = _module_versions(reader, site / "local" / "modules", MAX_MODULES, components)
         modules.update(overrides)
         if version is not None:
             modules.setdefault("main", str(version))
-        extra: dict[str, Any] = {"modules": modules, "local_modules": sorted(overrides)}
+        extra: dict[str, Any] = {
+            "modules": modules,
+            "local_modules": sorted(overrides),
+            "components": [c for name, c in sorted(components.items()) if name != "main"],
+        }
         if date:
             extra["version_date"] = date[1].decode("ascii", "replace")
         return Finding("bitrix", version, "local", where=str(version_file.resolve()), extra=extra)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from checks.cms import magento_inventory
 from checks.cms.model import Finding, Page, Reader, same_site_paths
 from checks.cms.versions import parse_version
 
@@ -93,7 +95,8 @@ def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
         ):
             found = _from_composer(reader, path, lock=lock)
             if found is not None:
-                return found
+                components = magento_inventory.inventory_m2(reader, site)
+                return replace(found, extra={**found.extra, "components": components})
         mage = site / "app" / "Mage.php"
         data = reader.read(mage)
         parsed = parse_mage_php(data.decode("utf-8", "replace")) if data is not None else None
@@ -101,7 +104,9 @@ def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
             cms, text = parsed
             eol = cms == "magento"
             edition = "Magento 1, end of life since " + M1_EOL if eol else ""
-            return Finding(cms, parse_version(text), "local", where=str(mage.resolve()), edition=edition, eol=eol)
+            extra = {"components": magento_inventory.inventory_m1(reader, site)}
+            where = str(mage.resolve())
+            return Finding(cms, parse_version(text), "local", where=where, edition=edition, eol=eol, extra=extra)
     return None
 
 

@@ -13,12 +13,15 @@ __all__ = ["finding_details", "mismatch", "samples", "summary"]
 
 
 def finding_details(finding: Finding) -> dict[str, Any]:
+    extra = dict(finding.extra)
+    if "components" in extra:
+        extra["components"] = [c.as_dict() for c in extra["components"]]
     return {
         "cms": finding.cms,
         "version": str(finding.version) if finding.version else None,
         "edition": finding.edition or None,
         "where": finding.where,
-        **finding.extra,
+        **extra,
     }
 
 

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from checks.cms import wp_inventory
 from checks.cms.model import Finding, Page, Reader, meta_generators
 from checks.cms.versions import Version, parse_version
 
@@ -39,9 +40,6 @@ _VENDORED = re.compile(
 # always major.minor[.patch] (pre-releases -beta1/-RC2). Assets with their own revision (the
 # classic-themes stylesheet's ``ver=1``, build hashes in js/dist) never have that shape.
 _CORE_RELEASE = re.compile(r"\d{1,2}\.\d{1,2}(?:\.\d{1,3})?(?:-(?:alpha|beta|RC)\d{0,3})?", re.IGNORECASE)
-_PLUGIN_NAME = re.compile(rb"^[ \t/*#@]*Plugin Name:\s*(.+)$", re.MULTILINE | re.IGNORECASE)
-_PLUGIN_VERSION = re.compile(rb"^[ \t/*#@]*Version:\s*([\w.\-]{1,40})", re.MULTILINE | re.IGNORECASE)
-MAX_PLUGINS = 300
 _PRESENCE = re.compile(r"/wp-(?:content|includes)/|wp-json|wp-emoji", re.IGNORECASE)
 
 
@@ -61,30 +59,19 @@ def detect_local(root: Path, reader: Reader | None = None) -> Finding | None:
         match = _WP_VERSION.search(data)
         version = parse_version(match[1].decode("ascii", "replace")) if match else None
         # Bedrock keeps plugins in web/app/plugins, beside the core rather than inside it.
-        plugins = _plugins(reader, core / ("../app/plugins" if layout.endswith("web/wp") else "wp-content/plugins"))
+        plugins_dir = core / ("../app/plugins" if layout.endswith("web/wp") else "wp-content/plugins")
         configs = [core / name for name in _CONFIG_FILES]
         multisite: bool | None = any(_MULTISITE.search(reader.read(path) or b"") for path in configs)
         if not multisite and str(configs[0]) in reader.unreadable:
             multisite = None  # the one file that would say so could not be read
         where = str(version_file.resolve())
-        extra = {"multisite": multisite, "layout": layout, "plugins": plugins}
+        found = wp_inventory.inventory(reader, core, plugins_dir, configs[:1])
+        components = found.pop("components")
+        # The flat {slug: version} map stays for existing readers of the details.
+        plugins = {c.name: c.version for c in components if c.kind == "plugin" and c.version}
+        extra = {"multisite": multisite, "layout": layout, "plugins": plugins, "components": components, **found}
         return Finding("wordpress", version, "local", where=where, extra=extra)
     return None
-
-
-def _plugins(reader: Reader, base: Path) -> dict[str, str]:
-    """``{slug: version}`` from the plugin headers (reported in details, not judged)."""
-    out: dict[str, str] = {}
-    if not reader.is_dir(base):
-        return out
-    for plugin in [p for p in reader.entries(base) if reader.is_dir(p)][:MAX_PLUGINS]:
-        for php in reader.entries(plugin, "*.php")[:20]:
-            head = reader.read(php, 8192) or b""
-            version = _PLUGIN_VERSION.search(head) if _PLUGIN_NAME.search(head) else None
-            if version is not None:
-                out[plugin.name] = version[1].decode("ascii", "replace")
-                break
-    return out
 
 
 def _votes(home: Page | None, feed: Page | None) -> tuple[Counter[Version], bool, list[str]]:
