@@ -84,8 +84,6 @@ class ClientConfig(_Model):
     #: Response and resolve targets by priority; unset: ``tickets: sla:``.
     sla: dict[Priority, SlaTarget] | None = None
     routing: RoutingConfig = RoutingConfig()
-    #: The bearer token of the client's own page (put it in ${ENV} or ${file:…}).
-    token: Annotated[str, pydantic.Field(min_length=20)] | None = None
 
     @pydantic.field_validator("name")
     @classmethod
@@ -193,22 +191,24 @@ def client_problems(
         ]
         for *path, sink in named:
             if sink not in sinks:
-                problems.append(_at(smap, (*here, "routing", *path), _unknown("sink", sink, sinks)))
+                where = (*here, "routing", *path)
+                problems.append(_at(smap, where, _unknown("sink", _shown(sink, smap, where), sinks)))
         for sink, fields in entry.routing.overrides.items():
             where = (*here, "routing", "overrides", sink)
             if sink not in sinks:
-                problems.append(_at(smap, where, _unknown("sink", sink, sinks)))
+                problems.append(_at(smap, where, _unknown("sink", _shown(sink, smap, where), sinks)))
                 continue
             allowed = OVERRIDABLE[sinks[sink].type]
             for field in sorted(set(fields) - allowed):
                 expected = ", ".join(sorted(allowed)) or "nothing (this sink has no destination to choose)"
-                problems.append(_at(smap, (*where, field), f"expected one of {expected}, got {field!r}"))
+                problems.append(_at(smap, (*where, field), f"expected one of {expected}, got {field!r}"))  # a key
             if not set(fields) - allowed:
                 problems += _override_problems(sinks[sink], fields, smap, where)
     known = set(seen) | {DEFAULT_CLIENT}
     for index, name in site_clients:
         if name not in known:
-            problems.append(_at(smap, ("sites", index, "client"), _unknown("client", name, known)))
+            where = ("sites", index, "client")
+            problems.append(_at(smap, where, _unknown("client", _shown(name, smap, where), known)))
     return problems
 
 
@@ -224,8 +224,13 @@ def _override_problems(
     return problems
 
 
-def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    return f"expected one of the configured {kind}s ({', '.join(sorted(known)) or 'none'}), got {name!r}"
+def _shown(value: str, smap: SourceMap, path: tuple[Any, ...]) -> str:
+    """``value`` quoted for a message, unless it came from a secret."""
+    return "a value from a secret (not shown)" if smap.is_secret(path) else repr(value)
+
+
+def _unknown(kind: str, shown: str, known: Iterable[str]) -> str:
+    return f"expected one of the configured {kind}s ({', '.join(sorted(known)) or 'none'}), got {shown}"
 
 
 def _at(smap: SourceMap, path: tuple[Any, ...], message: str) -> Problem:
