@@ -32,7 +32,7 @@ from sitewatch.sdnotify import Notifier
 from sitewatch.store.database import Store
 from sitewatch.store.silences import active as active_silences
 from sitewatch.tickets import Sink
-from sitewatch.tickets.factory import build_sinks
+from sitewatch.tickets.factory import build_sink, build_sinks
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.web.alertmanager import AlertmanagerBridge
 from sitewatch.web.auth import load_web_config
@@ -83,12 +83,23 @@ class Agent:
         self.store = Store(config.agent.state_dir / "sitewatch.db")
         # Desks get their own session: the probe session has test resolvers and no keep-alive.
         self.desk_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        self.sinks: dict[str, Sink] = build_sinks(config.tickets, self.store, self.desk_session)
+        derived = config.client_book.derived_sinks()
+        self.sinks: dict[str, Sink] = build_sinks(config.tickets, self.store, self.desk_session, derived)
         self.incidents = IncidentTracker(
-            self.store, list(self.sinks), log, self._latest_status, config.tickets, timezone=config.agent.timezone
+            self.store,
+            list(self.sinks),
+            log,
+            self._latest_status,
+            config.tickets,
+            timezone=config.agent.timezone,
+            route=lambda spec: self.config.client_book.route(spec.client, spec.site.tags),
         )
-        templates = {s.name: {str(k): v for k, v in s.templates.items()} for s in config.tickets.sinks if s.templates}
-        self.deliverer = Deliverer(self.store, self.sinks, log, templates=templates)
+        self._templates = {
+            s.name: {str(k): v for k, v in s.templates.items()}
+            for s in (*config.tickets.sinks, *derived)
+            if s.templates
+        }
+        self.deliverer = Deliverer(self.store, self.sinks, log, templates=self._templates)
         self.book.ticket_stats = self._ticket_stats
         self.book.silences = lambda: [s.as_dict() for s in active_silences(self.store, time.time())]
         self._specs: dict[tuple[str, str], CheckSpec] = {}
@@ -307,10 +318,19 @@ class Agent:
         self._specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.incidents.reconfigure(config.tickets, config.agent.timezone)
+        self._add_client_sinks(config)
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)
         if self._freeze_gc:
             freeze_long_lived()
+
+    def _add_client_sinks(self, config: Config) -> None:
+        """Sinks a reload's client routing names that are new; none is removed, so an open ticket can still resolve."""
+        for entry in config.client_book.derived_sinks():
+            if entry.name not in self.sinks:
+                self.sinks[entry.name] = build_sink(entry, self.store, self.desk_session)
+                if entry.templates:
+                    self._templates[entry.name] = {str(k): v for k, v in entry.templates.items()}
 
     def reload(self, path: Path | None = None) -> bool:
         """Re-read the config; on error keep the running one and say why."""
@@ -332,7 +352,7 @@ class Agent:
             return False
         if new.agent != self.config.agent:
             event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")
-        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, new.sites)
+        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, new.sites, new.clients)
         self._apply(self.config)
         self.book.reload_ok = True
         self.book.reload_success_at = self.clock.time()

@@ -39,6 +39,9 @@ def merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: 
             found: list[Problem] = []
             sub = load_yaml_tree(file, smap, found, prefix=scratch)
             moves: list[tuple[KeyPath, KeyPath]] = []
+            if isinstance(sub, dict) and "clients" in sub and set(sub) <= {"sites", "clients"}:
+                _take_clients(data, sub, scratch, moves)  # one file per client: its entry and its sites
+                sub.setdefault("sites", [])
             if isinstance(sub, dict) and set(sub) == {"sites"} and isinstance(sub["sites"], list):
                 for j, site in enumerate(sub["sites"]):
                     moves.append(((*scratch, "sites", j), ("sites", len(sites))))
@@ -54,6 +57,20 @@ def merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: 
                 where = smap.origin(scratch)
                 problems.append(Problem(where, "", "expected one site (name:, url:, checks:) or a mapping with sites:"))
     data["include"] = [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else patterns
+
+
+def _take_clients(
+    data: dict[str, Any], sub: dict[str, Any], scratch: KeyPath, moves: list[tuple[KeyPath, KeyPath]]
+) -> None:
+    """Append an included file's ``clients:`` to the main list (a list or one mapping)."""
+    entries = sub.pop("clients")
+    clients = data.setdefault("clients", [])
+    if not isinstance(clients, list):
+        return
+    for j, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+        old = (*scratch, "clients", j) if isinstance(entries, list) else (*scratch, "clients")
+        moves.append((old, ("clients", len(clients))))
+        clients.append(entry)
 
 
 def _moved(problem: Problem, old: KeyPath, new: KeyPath) -> Problem:

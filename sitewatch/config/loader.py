@@ -14,6 +14,7 @@ from typing import Any
 import pydantic
 import yarl
 
+from sitewatch.config.clients import Clients, client_problems
 from sitewatch.config.errors import ConfigError, problems_from_validation
 from sitewatch.config.includes import merge_includes
 from sitewatch.config.maintenance import MaintenanceWindow
@@ -66,16 +67,29 @@ def load_config(path: str | Path, previous: Config | None = None) -> Config:
         problems += problems_from_validation(exc, (), smap, _Raw, data)
         raw = None
     sites = _build_sites(data, raw, smap, problems, parsed)
+    site_clients = _site_clients(data)
     del data, parsed  # the YAML data and the running config's index: not needed from here on
     if raw is not None and raw.agent.web_config is not None:
         problems += _web_config_problems(raw.agent.web_config, path.parent, smap)
     if raw is not None:
         problems += _alertmanager_problems(raw.agent, path.parent, smap)
+        problems += client_problems(raw.clients, raw.tickets, site_clients, smap)
     if problems or raw is None:
         main = str(path)
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
         raise ConfigError(problems)
-    return Config(path, raw.agent, raw.defaults, raw.tickets, sites)
+    clients = Clients.build(raw.clients, raw.tickets, raw.agent.timezone)
+    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients)
+
+
+def _site_clients(data: dict[str, Any]) -> list[tuple[int, str]]:
+    """``(index, client)`` of every site that names its client."""
+    raw_sites = data.get("sites")
+    if not isinstance(raw_sites, list):
+        return []
+    return [
+        (i, d["client"]) for i, d in enumerate(raw_sites) if isinstance(d, dict) and isinstance(d.get("client"), str)
+    ]
 
 
 def _web_config_problems(web_config: Path, base: Path, smap: SourceMap) -> list[Problem]:
@@ -153,10 +167,11 @@ def _build_sites(
             maintenance=(site.maintenance if site else ()) + (raw.maintenance if raw else ()),
             importance=site.importance if site else "normal",
             runbook=site.runbook if site else None,
+            client=(site.client if site else None) or "default",
         )
         checks = _build_checks(checks_data, ("sites", i), info, inherited, smap, problems, parsed)
         sla = site.sla if site is not None and site.sla is not None else defaults.sla
-        out.append(parsed.same(SiteSpec(info, checks, sla), running))
+        out.append(parsed.same(SiteSpec(info, checks, sla, inherited.client), running))
     return tuple(out)
 
 
@@ -170,6 +185,7 @@ class _Inherited:
     maintenance: tuple[MaintenanceWindow, ...]
     importance: str
     runbook: str | None
+    client: str
 
 
 def _policy(layers: list[_Incident]) -> Policy:
@@ -270,6 +286,7 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
             importance=inherited.importance,
             priority=common.priority,
             runbook=common.runbook or inherited.runbook,
+            client=inherited.client,
         )
         out.append(parsed.same(spec, running))
     return tuple(out)

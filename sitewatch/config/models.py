@@ -18,6 +18,7 @@ import pydantic
 import yarl
 
 from sitewatch import __version__
+from sitewatch.config.clients import ClientConfig, Clients
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.policy import Policy
 from sitewatch.config.sourcemap import Origin
@@ -177,6 +178,8 @@ class _Site(_Incident):
     maintenance: tuple[MaintenanceWindow, ...] = ()
     url: str
     tags: tuple[str, ...] = ()
+    #: The ``clients:`` entry the site belongs to; unset: the default client.
+    client: str | None = None
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
     checks: tuple[Any, ...] | None = None
@@ -214,6 +217,7 @@ class _Raw(_Model):
     agent: AgentConfig = AgentConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     tickets: TicketsConfig = TicketsConfig()
+    clients: tuple[ClientConfig, ...] = ()
     # Each site is validated on its own while it is built (_validated_site): a reload of
     # 10,000 sites then holds one site model at a time, not all of them (~10 MB at the peak).
     sites: tuple[Any, ...] = ()
@@ -238,6 +242,7 @@ class CheckSpec:
     importance: str = "normal"
     priority: str | None = None
     runbook: str | None = None
+    client: str = "default"  # the site's client (clients:), for routing and filters
 
     @property
     def key(self) -> tuple[str, str]:
@@ -256,6 +261,7 @@ class SiteSpec:
     info: SiteInfo
     checks: tuple[CheckSpec, ...]
     sla: float | None = None  # availability target in percent (the site's, else defaults:)
+    client: str = "default"  # the clients: entry the site belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +273,12 @@ class Config:
     defaults: DefaultsConfig
     tickets: TicketsConfig
     sites: tuple[SiteSpec, ...]
+    clients: Clients | None = None  # None: built from tickets: and agent: on first use
+
+    @property
+    def client_book(self) -> Clients:
+        """The clients, with the default one (from ``tickets:`` and ``agent:`` when not configured)."""
+        return self.clients or Clients.build((), self.tickets, self.agent.timezone)
 
     @property
     def checks(self) -> tuple[CheckSpec, ...]:

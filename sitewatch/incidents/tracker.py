@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from sitewatch.config.clients import Route
 from sitewatch.config.maintenance import active
 from sitewatch.config.models import CheckSpec
 from sitewatch.engine.results import RunRecord
@@ -62,8 +63,11 @@ class IncidentTracker:
         tickets: IncidentTerms | None = None,
         *,
         timezone: str = "UTC",
+        route: Callable[[CheckSpec], Route] | None = None,
     ) -> None:
         self._tickets = tickets or DEFAULT_TERMS
+        #: Per site, its client's sinks and terms; without one every incident goes to ``sinks``.
+        self._route = route
         self._timezone = timezone
         self._store = store
         self._sinks = tuple(sinks)
@@ -94,9 +98,12 @@ class IncidentTracker:
             spec.policy,
             suppressed=lambda: self._suppressed(spec, record.started),
         )
+        route = self._route(spec) if self._route is not None and events else None
+        sinks = route.sinks if route is not None else self._sinks
         for change in events:
-            payload = self._payload(spec, key, change, record)
-            self._store.record(key, change, site=spec.site.name, check=spec.name, sinks=self._sinks, payload=payload)
+            payload = self._payload(spec, key, change, record, route)
+            # The store sends a follow-up only to the sinks the incident was opened in.
+            self._store.record(key, change, site=spec.site.name, check=spec.name, sinks=sinks, payload=payload)
             event(
                 self._log,
                 logging.WARNING if change.kind in ("opened", "worsened") else logging.INFO,
@@ -127,11 +134,14 @@ class IncidentTracker:
         self._tickets = tickets
         self._timezone = timezone
 
-    def _sla(self, priority: str) -> dict[str, float] | None:
-        target = self._tickets.sla.get(priority)  # type: ignore[call-overload]
+    def _sla(self, priority: str, route: Route | None) -> dict[str, float] | None:
+        table = route.sla if route is not None else self._tickets.sla
+        target = table.get(priority)  # type: ignore[call-overload]
         return {"response": target.response, "resolve": target.resolve} if target else None
 
-    def _payload(self, spec: CheckSpec, key: str, change: IncidentEvent, record: RunRecord) -> dict[str, Any]:
+    def _payload(
+        self, spec: CheckSpec, key: str, change: IncidentEvent, record: RunRecord, route: Route | None = None
+    ) -> dict[str, Any]:
         severity = change.severity.value if change.severity else None
         priority = spec.priority or priority_for(severity, spec.importance)
         state = self.states.get(key)
@@ -145,9 +155,10 @@ class IncidentTracker:
             "url": redact_url(spec.site.url),
             "severity": severity,
             "priority": priority,
-            "sla": self._sla(priority),
-            "language": self._tickets.language,
-            "timezone": self._timezone,
+            "sla": self._sla(priority, route),
+            "language": route.language if route is not None else self._tickets.language,
+            "timezone": route.timezone if route is not None else self._timezone,
+            "client": route.client if route is not None else spec.client,
             "runbook": spec.runbook,
             "summary": change.summary,
             "at": change.at,

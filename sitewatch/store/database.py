@@ -212,6 +212,16 @@ class Store:
             )
             action = {"opened": "open", "resolved": "resolve"}.get(event.kind, "update")
             body = json.dumps({**payload, "incident_id": incident_id}, default=str)
+            if event.kind != "opened":
+                # Follow-ups go where the incident's ticket was opened, whatever the routing says now.
+                opened = [
+                    r[0]
+                    for r in self.db.execute(
+                        "SELECT DISTINCT sink FROM outbox WHERE incident_id = ? AND action = 'open' ORDER BY sink",
+                        (incident_id,),
+                    )
+                ]
+                sinks = opened
             for sink in sinks:
                 self.db.execute(
                     "INSERT INTO outbox (incident_id, sink, action, payload, created_at, next_at)"

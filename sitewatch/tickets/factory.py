@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -24,7 +25,7 @@ from sitewatch.tickets.rt import RtSink
 from sitewatch.tickets.smtp import EmailSink
 from sitewatch.tickets.webhook import WebhookSink
 
-__all__ = ["build_sinks"]
+__all__ = ["build_sink", "build_sinks"]
 
 
 def _fields(entry: SinkConfig, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -32,22 +33,23 @@ def _fields(entry: SinkConfig, *, exclude: frozenset[str] = frozenset()) -> dict
     return entry.model_dump(exclude={"type", "name", "templates", *exclude})
 
 
-def build_sinks(config: TicketsConfig, store: Store, session: aiohttp.ClientSession) -> dict[str, Sink]:
-    """One sink object per configured entry, by name."""
-    sinks: dict[str, Sink] = {}
-    for entry in config.sinks:
-        sink: Sink
-        if isinstance(entry, LocalSinkConfig):
-            sink = LocalSink(store)
-        elif isinstance(entry, WebhookSinkConfig):
-            sink = WebhookSink(entry.name, session, entry.url, entry.secret, dict(entry.headers))
-        elif isinstance(entry, RedmineSinkConfig):
-            sink = RedmineSink(entry.name, session, **_fields(entry))
-        elif isinstance(entry, JiraSinkConfig):
-            sink = JiraSink(entry.name, session, **_fields(entry))
-        elif isinstance(entry, RtSinkConfig):
-            sink = RtSink(entry.name, session, **_fields(entry))
-        else:
-            sink = EmailSink(entry.name, recipients=entry.to, **_fields(entry, exclude=frozenset({"to"})))
-        sinks[entry.name] = sink
-    return sinks
+def build_sinks(
+    config: TicketsConfig, store: Store, session: aiohttp.ClientSession, extra: Iterable[SinkConfig] = ()
+) -> dict[str, Sink]:
+    """One sink object per configured entry, by name; ``extra`` are the clients' copies (``redmine@acme``)."""
+    return {entry.name: build_sink(entry, store, session) for entry in (*config.sinks, *extra)}
+
+
+def build_sink(entry: SinkConfig, store: Store, session: aiohttp.ClientSession) -> Sink:
+    """The sink object of one configured entry."""
+    if isinstance(entry, LocalSinkConfig):
+        return LocalSink(store)
+    if isinstance(entry, WebhookSinkConfig):
+        return WebhookSink(entry.name, session, entry.url, entry.secret, dict(entry.headers))
+    if isinstance(entry, RedmineSinkConfig):
+        return RedmineSink(entry.name, session, **_fields(entry))
+    if isinstance(entry, JiraSinkConfig):
+        return JiraSink(entry.name, session, **_fields(entry))
+    if isinstance(entry, RtSinkConfig):
+        return RtSink(entry.name, session, **_fields(entry))
+    return EmailSink(entry.name, recipients=entry.to, **_fields(entry, exclude=frozenset({"to"})))

@@ -75,6 +75,7 @@ _FIELDS = (
     "key",
     "incident_id",
     "site",
+    "client",
     "check",
     "type",
     "url",
