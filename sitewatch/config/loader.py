@@ -211,27 +211,33 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
             problems.append(Problem(smap.origin(where), format_path(where), "expected a mapping with type:"))
             continue
         common_data = {k: v for k, v in item.items() if k in _COMMON_KEYS}
+        common: _Common | None = None
         try:
             common = _Common.model_validate(common_data)
         except pydantic.ValidationError as exc:
             problems += problems_from_validation(exc, where, smap, _Common, common_data)
-            continue
-        cls = registry.get(common.type)
-        if cls is None:
+        # The check's own settings are validated even when its common keys are wrong
+        # (`timeout: ten` must not hide `contians:`), as long as its type is known.
+        kind = item.get("type")
+        cls = registry.get(kind) if isinstance(kind, str) else None
+        if cls is None and isinstance(kind, str):
             known = ", ".join(sorted(registry)) or "none installed"
             problems.append(
                 Problem(
                     smap.origin((*where, "type")),
                     format_path((*where, "type")),
-                    f"unknown check type {_quoted(common.type, smap, (*where, 'type'))} (installed: {known})",
+                    f"unknown check type {_quoted(kind, smap, (*where, 'type'))} (installed: {known})",
                 )
             )
+        if cls is None:
             continue
         settings_data = {k: v for k, v in item.items() if k not in _COMMON_KEYS}
         try:
             settings = cls.Config.model_validate(settings_data)
         except pydantic.ValidationError as exc:
-            problems += problems_from_validation(exc, where, smap, cls.Config, settings_data)
+            problems += problems_from_validation(exc, where, smap, cls.Config, settings_data, siblings=_COMMON_KEYS)
+            continue
+        if common is None:
             continue
         name = common.name or common.type
         here = smap.origin(where)

@@ -1,0 +1,92 @@
+"""Config errors all at once: a check's bad common keys do not hide its other errors; "did you mean"."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sitewatch.config.loader import ConfigError, load_config
+
+
+def _problems(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return path, [str(p) for p in info.value.problems]
+
+
+def test_bad_timeout_and_two_key_typos_give_three_errors(tmp_path: Path) -> None:
+    """`timeout: ten` in a check no longer hides `expect_statuss:` and `contians:`: three located errors."""
+    path, found = _problems(
+        tmp_path,
+        """
+        sites:
+          - name: shop
+            url: https://shop.example.com/
+            checks:
+              - type: http
+                timeout: ten
+                expect_statuss: [200]
+                contians: ["</html>"]
+        """,
+    )
+    assert len(found) == 3, found
+    assert found[0].startswith(f"{path}:6: sites[0].checks[0].timeout: expected a duration"), found
+    assert found[1].startswith(
+        f"{path}:7: sites[0].checks[0].expect_statuss: unknown key; did you mean 'expect_status'?"
+    )
+    assert found[2].startswith(f"{path}:8: sites[0].checks[0].contians: unknown key; did you mean 'contains'?")
+
+
+def test_typo_of_a_common_key_is_matched_against_common_keys(tmp_path: Path) -> None:
+    """`intervall:` in a check suggests `interval`, a key validated apart from the check's own settings."""
+    path, found = _problems(
+        tmp_path,
+        """
+        sites:
+          - name: shop
+            url: https://shop.example.com/
+            checks:
+              - {type: http, intervall: 30s}
+        """,
+    )
+    assert len(found) == 1, found
+    assert "did you mean 'interval'?" in found[0], found
+    assert found[0].startswith(f"{path}:5: sites[0].checks[0].intervall: unknown key"), found
+
+
+def test_unrelated_unknown_key_gets_no_guess(tmp_path: Path) -> None:
+    """A key like nothing valid lists the valid keys without a wrong guess."""
+    _, found = _problems(tmp_path, "sites:\n  - name: shop\n    url: https://shop.example.com/\n    colour: blue\n")
+    assert len(found) == 1, found
+    assert "did you mean" not in found[0], found
+    assert "expected one of:" in found[0], found
+
+
+def test_url_without_scheme_suggests_https(tmp_path: Path) -> None:
+    """A site URL written as a bare host name says which URL was probably meant."""
+    path, found = _problems(tmp_path, "sites:\n  - name: shop\n    url: shop.example.com\n")
+    assert found == [
+        f"{path}:3: sites[0].url: expected a URL like https://shop.example.com/, got 'shop.example.com';"
+        " did you mean https://shop.example.com/?"
+    ]
+
+
+def test_unknown_type_still_reports_other_common_errors(tmp_path: Path) -> None:
+    """An unknown type and a bad interval in one check are both reported."""
+    _, found = _problems(
+        tmp_path,
+        """
+        sites:
+          - name: shop
+            url: https://shop.example.com/
+            checks:
+              - {type: htp, interval: soon}
+        """,
+    )
+    assert len(found) == 2, found
+    assert any("interval: expected a duration" in p for p in found), found
+    assert any("type: unknown check type 'htp'" in p for p in found), found
