@@ -90,3 +90,65 @@ def test_unknown_type_still_reports_other_common_errors(tmp_path: Path) -> None:
     assert len(found) == 2, found
     assert any("interval: expected a duration" in p for p in found), found
     assert any("type: unknown check type 'htp'" in p for p in found), found
+
+
+def _load(tmp_path: Path, text: str) -> dict[tuple[str, str], tuple[float, float]]:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return {c.key: (c.interval, c.timeout) for c in load_config(path).checks}
+
+
+def test_inherited_timeout_is_lowered_to_the_interval(tmp_path: Path) -> None:
+    """As Prometheus does with scrape_timeout: the built-in 10s, or a defaults: timeout, under a shorter interval."""
+    timing = _load(
+        tmp_path,
+        """
+        defaults: {interval: 1s}
+        sites:
+          - name: a
+            url: https://a.example.com/
+            checks: [{type: http}, {type: tls, interval: 5s}]
+          - name: b
+            url: https://b.example.com/
+            interval: 3s
+          - name: c
+            url: https://c.example.com/
+            timeout: 30s
+            checks: [{type: http, interval: 20s}]
+        """,
+    )
+    assert timing == {
+        ("a", "http"): (1.0, 1.0),  # built-in 10s, lowered to defaults' 1s
+        ("a", "tls"): (5.0, 5.0),  # built-in 10s, lowered to the check's 5s
+        ("b", "http"): (3.0, 3.0),  # lowered to the site's 3s
+        ("c", "http"): (20.0, 20.0),  # the site's 30s, lowered to the check's own 20s
+    }
+    explicit = _load(tmp_path, "defaults: {interval: 5s, timeout: 2s}\nsites: [{name: a, url: 'https://a.example/'}]")
+    assert explicit == {("a", "http"): (5.0, 2.0)}
+
+
+def test_explicit_timeout_over_interval_is_one_error_at_its_line(tmp_path: Path) -> None:
+    """A timeout set beside (or below) its interval is refused once, where it is written, not once per check."""
+    path, found = _problems(
+        tmp_path,
+        """
+        defaults:
+          interval: 1s
+          timeout: 10s
+        sites:
+          - name: a
+            url: https://a.example.com/
+            checks: [{type: http}, {type: tls}]
+          - name: b
+            url: https://b.example.com/
+            checks:
+              - type: http
+                timeout: 2m
+        """,
+    )
+    assert found == [
+        f"{path}:3: defaults.timeout: timeout (10s) must not exceed interval (1s); an inherited timeout is"
+        " lowered to the interval, an explicit one is refused",
+        f"{path}:12: sites[1].checks[0].timeout: timeout (120s) must not exceed interval (1s set at {path}:2);"
+        " an inherited timeout is lowered to the interval, an explicit one is refused",
+    ]

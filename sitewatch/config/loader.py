@@ -33,6 +33,7 @@ from sitewatch.config.models import (
 from sitewatch.config.policy import Policy
 from sitewatch.config.registry import load_checks
 from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap, format_path
+from sitewatch.config.timing import CHECK, Setting, setting, timeout_problem
 from sitewatch.config.webconfig import read_web_config
 from sitewatch.config.yamlsource import load_yaml_tree
 from sitewatch.probe import SiteInfo
@@ -140,8 +141,8 @@ def _build_sites(
         info = SiteInfo(name=str(name), url=url or yarl.URL("http://invalid/"), tags=site.tags if site else ())
         running = parsed.sites.get(info.name)
         info = parsed.same(info, running.info if running else None)
-        interval = (site.interval if site else None) or defaults.interval
-        timeout = (site.timeout if site else None) or defaults.timeout
+        interval = setting("interval", site, defaults, i)
+        timeout = setting("timeout", site, defaults, i)
         checks_data = site_data.get("checks", [{"type": "http"}])
         if not isinstance(checks_data, list):
             continue
@@ -164,8 +165,8 @@ def _build_sites(
 class _Inherited:
     """What a site's checks take from the site and from ``defaults:`` unless they set it."""
 
-    interval: float
-    timeout: float
+    interval: Setting
+    timeout: Setting
     layers: list[_Incident]
     maintenance: tuple[MaintenanceWindow, ...]
     importance: str
@@ -251,16 +252,17 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                 )
             )
         seen.setdefault(name, here)
-        check_interval = common.interval or inherited.interval
-        check_timeout = common.timeout or inherited.timeout
+        interval = Setting(common.interval, CHECK, (*where, "interval")) if common.interval else inherited.interval
+        timeout = Setting(common.timeout, CHECK, (*where, "timeout")) if common.timeout else inherited.timeout
+        check_interval, check_timeout = interval.value, timeout.value
         if check_timeout > check_interval:
-            problems.append(
-                Problem(
-                    here,
-                    format_path(where),
-                    f"timeout ({check_timeout:g}s) must not exceed interval ({check_interval:g}s)",
-                )
-            )
+            # As Prometheus treats scrape_timeout: a timeout set no closer to the check than its
+            # interval (defaults:, or built in) is lowered to the interval; one set as close or
+            # closer is a mistake, reported once at its own line (not once per check).
+            if timeout.level > interval.level:
+                check_timeout = check_interval
+            elif (problem := timeout_problem(interval, timeout, smap)) not in problems:
+                problems.append(problem)
         running = parsed.checks.get((site.name, name))
         spec = CheckSpec(
             site=site,
