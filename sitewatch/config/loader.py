@@ -32,8 +32,9 @@ from sitewatch.config.models import (
 )
 from sitewatch.config.policy import Policy
 from sitewatch.config.registry import load_checks
-from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap, format_path
+from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SecretMode, SourceMap, format_path
 from sitewatch.config.timing import CHECK, Setting, setting, timeout_problem
+from sitewatch.config.unresolved import unresolved_by_check, unresolved_problems, without_knock_on
 from sitewatch.config.webconfig import read_web_config
 from sitewatch.config.yamlsource import load_yaml_tree
 from sitewatch.probe import SiteInfo
@@ -44,15 +45,19 @@ _POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
 _COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", *_POLICY_KEYS)
 
 
-def load_config(path: str | Path, previous: Config | None = None) -> Config:
+def load_config(path: str | Path, previous: Config | None = None, *, secrets: SecretMode = "resolve") -> Config:
     """Read, substitute, include and validate ``path``; raise :class:`ConfigError` with every problem.
 
     ``previous`` is the running config, on a reload: every site, check and check setting
     that equals its running counterpart is that very object, so a reload holds one copy
     of what did not change instead of two, and the scheduler sees at once what did.
+
+    ``secrets``: ``resolve`` reports each ``${…}`` that cannot be looked up once; ``defer``
+    loads anyway (``Config.unresolved`` names what each check lacks), for commands that use
+    no secret or only some; ``offline`` looks nothing up (the structure only, for CI).
     """
     path = Path(path)
-    smap = SourceMap(default=Origin(str(path), 1))
+    smap = SourceMap(default=Origin(str(path), 1), mode=secrets)
     problems: list[Problem] = []
     data = load_yaml_tree(path, smap, problems)
     if not isinstance(data, dict) and not problems:  # e.g. a list, a scalar or a bare `null`
@@ -72,11 +77,14 @@ def load_config(path: str | Path, previous: Config | None = None) -> Config:
         problems += _web_config_problems(raw.agent.web_config, path.parent, smap)
     if raw is not None:
         problems += _alertmanager_problems(raw.agent, path.parent, smap)
+    problems = without_knock_on(problems, smap)
+    if secrets == "resolve":
+        problems += unresolved_problems(smap)
     if problems or raw is None:
         main = str(path)
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
         raise ConfigError(problems)
-    return Config(path, raw.agent, raw.defaults, raw.tickets, sites)
+    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, unresolved_by_check(sites, smap))
 
 
 def _web_config_problems(web_config: Path, base: Path, smap: SourceMap) -> list[Problem]:

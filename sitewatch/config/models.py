@@ -10,6 +10,7 @@ import builtins
 import dataclasses
 import re
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -267,6 +268,8 @@ class Config:
     defaults: DefaultsConfig
     tickets: TicketsConfig
     sites: tuple[SiteSpec, ...]
+    #: Loaded with secrets deferred: why each check that lacks a secret cannot run, by its key.
+    unresolved: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     @property
     def checks(self) -> tuple[CheckSpec, ...]:
