@@ -152,3 +152,15 @@ def test_explicit_timeout_over_interval_is_one_error_at_its_line(tmp_path: Path)
         f"{path}:12: sites[1].checks[0].timeout: timeout (120s) must not exceed interval (1s set at {path}:2);"
         " an inherited timeout is lowered to the interval, an explicit one is refused",
     ]
+
+
+def test_include_accepts_a_folder(tmp_path: Path) -> None:
+    """`include: sites.d/` reads every *.yaml in the folder, in name order, and nothing else."""
+    folder = tmp_path / "sites.d"
+    folder.mkdir()
+    (folder / "b.yaml").write_text("name: b\nurl: https://b.example.com/\n", encoding="utf-8")
+    (folder / "a.yaml").write_text("name: a\nurl: https://a.example.com/\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("not a site\n", encoding="utf-8")
+    path = tmp_path / "config.yaml"
+    path.write_text("include: [sites.d/]\n", encoding="utf-8")
+    assert [s.info.name for s in load_config(path).sites] == ["a", "b"]
