@@ -109,8 +109,8 @@ BAD_CASES = [
     ),
     pytest.param(
         GOOD_SITE + "    timeout: 2m\n    interval: 1m\n",
-        2,
-        "sites[0].checks[0]",
+        4,
+        "sites[0].timeout",
         "timeout (120s) must not exceed interval (60s)",
         id="timeout-over-interval",
     ),

@@ -130,7 +130,8 @@ def test_typo_lists_json_as_written(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     (problem,) = (str(p) for p in info.value.problems)
-    keys = problem.split("unknown key (expected one of: ", 1)[1]
+    assert "unknown key; did you mean 'json'? (expected one of: " in problem
+    keys = problem.split("(expected one of: ", 1)[1]
     assert " json," in keys
     assert "json_" not in keys
 

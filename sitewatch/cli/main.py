@@ -19,7 +19,7 @@ from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
-from sitewatch.cli.probe import probe_all
+from sitewatch.cli.probe import not_run, probe_all
 from sitewatch.cli.probe_table import probe_table
 from sitewatch.cli.report import report_command
 from sitewatch.cli.silence import silence_command
@@ -27,6 +27,7 @@ from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import DEFAULT_LISTEN, Config
 from sitewatch.config.registry import RegistryError
+from sitewatch.config.sourcemap import SecretMode
 from sitewatch.limits import AcceptFailures, raise_nofile
 from sitewatch.logs import event, setup_logging
 from sitewatch.probe import worst
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    check.add_argument(
+        "--offline", action="store_true", help="check the structure only: look up no ${VAR} and no ${file:…}"
+    )
 
     probe = sub.add_parser("probe", help="run checks once now and print a table (exit 0 ok, 1 warning, 2 failing)")
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -106,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = setup_logging(args.log_format, args.log_level)
     try:
         if args.command == "check-config":
-            return _check_config(Path(args.config))
+            return _check_config(Path(args.config), offline=args.offline)
         if args.command == "probe":
             return _probe(Path(args.config), args, log)
         if args.command == "run":
@@ -148,9 +152,10 @@ def _add_site_args(args: argparse.Namespace) -> AddSite:
     )
 
 
-def _load(path: Path) -> Config | None:
+def _load(path: Path, secrets: SecretMode = "resolve") -> Config | None:
+    """The config, or None with every problem printed; ``secrets`` as :func:`load_config` takes it."""
     try:
-        return load_config(path)
+        return load_config(path, secrets=secrets)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -163,7 +168,7 @@ def _load(path: Path) -> Config | None:
 
 
 def _tickets(path: Path, action: str, number: int | None, by: str | None) -> int:
-    config = _load(path)
+    config = _load(path, "defer")  # the store only: no secret is needed
     if config is None:
         return EXIT_UNUSABLE
     if action != "list" and number is None:
@@ -173,7 +178,7 @@ def _tickets(path: Path, action: str, number: int | None, by: str | None) -> int
 
 
 def _report(path: Path, args: argparse.Namespace) -> int:
-    config = _load(path)
+    config = _load(path, "defer")
     if config is None:
         return EXIT_UNUSABLE
     return report_command(
@@ -182,7 +187,7 @@ def _report(path: Path, args: argparse.Namespace) -> int:
 
 
 def _silence(path: Path, args: argparse.Namespace) -> int:
-    config = _load(path)
+    config = _load(path, "defer")
     if config is None:
         return EXIT_UNUSABLE
     sites = {s.info.name for s in config.sites}
@@ -190,13 +195,13 @@ def _silence(path: Path, args: argparse.Namespace) -> int:
     return silence_command(db, sites, args.what, args.target, duration=args.duration, reason=args.reason, by=args.by)
 
 
-def _check_config(path: Path) -> int:
-    config = _load(path)
+def _check_config(path: Path, *, offline: bool = False) -> int:
+    config = _load(path, "offline" if offline else "resolve")
     if config is None:
         return 1
     by_type = collections.Counter(c.type for c in config.checks)
     kinds = ", ".join(f"{t}: {n}" for t, n in sorted(by_type.items())) or "none"
-    print(f"{path}: OK")
+    print(f"{path}: OK" + (" (structure only: secrets not looked up)" if offline else ""))
     print(f"  sites:  {len(config.sites)}")
     print(f"  checks: {len(config.checks)} ({kinds})")
     print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
@@ -209,16 +214,18 @@ def _check_config(path: Path) -> int:
 
 def _probe(path: Path, args: argparse.Namespace, log: logging.Logger) -> int:
     site, check = args.site, args.check
-    config = _load(path)
+    config = _load(path, "defer")  # only the chosen checks' secrets matter
     if config is None:
         return EXIT_UNUSABLE
-    specs = [c for c in config.checks if (site is None or c.site.name == site) and (check is None or c.name == check)]
-    if not specs:
+    chosen = [c for c in config.checks if (site is None or c.site.name == site) and (check is None or c.name == check)]
+    if not chosen:
         what = " ".join(filter(None, [f"site {site!r}" if site else "", f"check {check!r}" if check else ""]))
         names = ", ".join(s.info.name for s in config.sites) or "none"
         print(f"sitewatch: no {what or 'checks'} in {path} (sites: {names})", file=sys.stderr)
         return EXIT_UNUSABLE
-    records = asyncio.run(probe_all(config, specs, log))
+    specs = [c for c in chosen if c.key not in config.unresolved]
+    records = asyncio.run(probe_all(config, specs, log)) if specs else []
+    records += [not_run(c, config.unresolved[c.key]) for c in chosen if c.key in config.unresolved]
     print(probe_table(records, tty=sys.stdout.isatty(), wide=args.wide, failing=args.failing))
     return worst(*(r.result.status for r in records)).exit_code
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 
 from sitewatch.config.models import CheckSpec, Config
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.net.httpclient import ProbeResolver, make_session
+from sitewatch.probe import Result, Status
 
-__all__ = ["probe_all"]
+__all__ = ["not_run", "probe_all"]
+
+
+def not_run(spec: CheckSpec, reason: str) -> RunRecord:
+    """The row of a check that lacks a secret: could not measure, and why (the other checks still run)."""
+    result = Result(Status.ERROR, f"not run: {reason}")
+    return RunRecord(spec.site.name, spec.name, spec.type, result, started=time.time(), duration=0.0)
 
 
 async def probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:

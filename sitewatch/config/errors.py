@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import typing
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic
@@ -75,15 +77,20 @@ def _find_model(annotation: Any) -> Any:
     return None
 
 
-def _message(err: Any, secret: bool, model: type[pydantic.BaseModel] | None, loc: KeyPath) -> str:
+def _message(
+    err: Any, secret: bool, model: type[pydantic.BaseModel] | None, loc: KeyPath, siblings: Sequence[str] = ()
+) -> str:
     kind = err["type"]
     given = err.get("input")
     if kind == "extra_forbidden":
         owner = _model_at(model, loc[:-1]) if model is not None else None
         # The key as written in YAML: a field's alias (http's json: is the field json_).
         keys = sorted(f.alias or n for n, f in owner.model_fields.items()) if owner is not None else []
-        hint = f" (expected one of: {', '.join(keys)})" if keys else ""
-        return f"unknown key{hint}"
+        # A check's own keys sit beside the common ones (interval:, timeout:) validated apart.
+        keys = sorted({*keys, *siblings}) if len(loc) == 1 else keys
+        return f"unknown key{_did_you_mean(loc[-1] if loc else '', keys)}" + (
+            f" (expected one of: {', '.join(keys)})" if keys else ""
+        )
     if kind == "missing":
         return "required key is missing"
     if kind in _TYPE_NAMES:
@@ -98,6 +105,12 @@ def _message(err: Any, secret: bool, model: type[pydantic.BaseModel] | None, loc
     if secret and any(text in msg for text in _strings(given)):
         return "invalid value from a secret (not shown)"
     return msg
+
+
+def _did_you_mean(key: str | int, keys: Sequence[str]) -> str:
+    """``; did you mean 'expect_status'?`` for a key close to a valid one, else nothing."""
+    close = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _strings(value: Any) -> list[str]:
@@ -138,13 +151,18 @@ def problems_from_validation(
     smap: SourceMap,
     model: type[pydantic.BaseModel] | None = None,
     data: Any = None,
+    *,
+    siblings: Sequence[str] = (),
 ) -> list[Problem]:
-    """Map each error of ``exc`` (raised for ``data`` found at ``prefix``) to a :class:`Problem`."""
+    """Map each error of ``exc`` (raised for ``data`` found at ``prefix``) to a :class:`Problem`.
+
+    ``siblings``: keys valid beside ``model``'s own at the top level (a check's common keys).
+    """
     out = []
     for err in exc.errors(include_url=False):
         loc = _data_path(data, err["loc"], err["type"]) if data is not None else tuple(err["loc"])
         path = prefix + loc
         secret = smap.holds_secret(path) or any(isinstance(p, str) and _SECRET_KEY.search(p) for p in path)
-        message = _message(err, secret, model, loc)
+        message = _message(err, secret, model, loc, siblings)
         out.append(Problem(smap.origin(path), format_path(path), message))
     return out

@@ -1,6 +1,6 @@
 """``include:``: more files of sites (and maintenance windows) merged into the main config.
 
-Each entry is a path or a glob, relative to the including file; the sites of every
+Each entry is a path, a folder (its ``*.yaml``) or a glob, relative to the including file; the sites of every
 included file are appended in order, and their problems point at their own file and line.
 """
 
@@ -82,8 +82,13 @@ def _moved(problem: Problem, old: KeyPath, new: KeyPath) -> Problem:
 
 
 def expand_include(pattern: str, base: Path) -> list[Path] | None:
-    """Files an ``include:`` entry names, sorted; None when a plain path is missing."""
+    """Files an ``include:`` entry names, sorted; None when a plain path is missing.
+
+    A folder (``sites.d/``) stands for every ``*.yaml`` file in it.
+    """
     full = pattern if os.path.isabs(pattern) else str(base / pattern)
+    if os.path.isdir(full):
+        full = os.path.join(glob.escape(full), "*.yaml")
     if any(c in full for c in "*?["):
         return sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
     return [Path(full)] if os.path.isfile(full) else None

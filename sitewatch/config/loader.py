@@ -33,7 +33,9 @@ from sitewatch.config.models import (
 )
 from sitewatch.config.policy import Policy
 from sitewatch.config.registry import load_checks
-from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap, format_path
+from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SecretMode, SourceMap, format_path
+from sitewatch.config.timing import CHECK, Setting, setting, timeout_problem
+from sitewatch.config.unresolved import unresolved_by_check, unresolved_problems, without_knock_on
 from sitewatch.config.webconfig import read_web_config
 from sitewatch.config.yamlsource import load_yaml_tree
 from sitewatch.probe import SiteInfo
@@ -44,15 +46,19 @@ _POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
 _COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", *_POLICY_KEYS)
 
 
-def load_config(path: str | Path, previous: Config | None = None) -> Config:
+def load_config(path: str | Path, previous: Config | None = None, *, secrets: SecretMode = "resolve") -> Config:
     """Read, substitute, include and validate ``path``; raise :class:`ConfigError` with every problem.
 
     ``previous`` is the running config, on a reload: every site, check and check setting
     that equals its running counterpart is that very object, so a reload holds one copy
     of what did not change instead of two, and the scheduler sees at once what did.
+
+    ``secrets``: ``resolve`` reports each ``${…}`` that cannot be looked up once; ``defer``
+    loads anyway (``Config.unresolved`` names what each check lacks), for commands that use
+    no secret or only some; ``offline`` looks nothing up (the structure only, for CI).
     """
     path = Path(path)
-    smap = SourceMap(default=Origin(str(path), 1))
+    smap = SourceMap(default=Origin(str(path), 1), mode=secrets)
     problems: list[Problem] = []
     data = load_yaml_tree(path, smap, problems)
     if not isinstance(data, dict) and not problems:  # e.g. a list, a scalar or a bare `null`
@@ -74,12 +80,15 @@ def load_config(path: str | Path, previous: Config | None = None) -> Config:
     if raw is not None:
         problems += _alertmanager_problems(raw.agent, path.parent, smap)
         problems += client_problems(raw.clients, raw.tickets, site_clients, smap)
+    problems = without_knock_on(problems, smap)
+    if secrets == "resolve":
+        problems += unresolved_problems(smap)
     if problems or raw is None:
         main = str(path)
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
         raise ConfigError(problems)
     clients = Clients.build(raw.clients, raw.tickets, raw.agent.timezone)
-    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients)
+    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients, unresolved_by_check(sites, smap))
 
 
 def _site_clients(data: dict[str, Any]) -> list[tuple[int, str]]:
@@ -154,8 +163,8 @@ def _build_sites(
         info = SiteInfo(name=str(name), url=url or yarl.URL("http://invalid/"), tags=site.tags if site else ())
         running = parsed.sites.get(info.name)
         info = parsed.same(info, running.info if running else None)
-        interval = (site.interval if site else None) or defaults.interval
-        timeout = (site.timeout if site else None) or defaults.timeout
+        interval = setting("interval", site, defaults, i)
+        timeout = setting("timeout", site, defaults, i)
         checks_data = site_data.get("checks", [{"type": "http"}])
         if not isinstance(checks_data, list):
             continue
@@ -179,8 +188,8 @@ def _build_sites(
 class _Inherited:
     """What a site's checks take from the site and from ``defaults:`` unless they set it."""
 
-    interval: float
-    timeout: float
+    interval: Setting
+    timeout: Setting
     layers: list[_Incident]
     maintenance: tuple[MaintenanceWindow, ...]
     importance: str
@@ -227,27 +236,33 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
             problems.append(Problem(smap.origin(where), format_path(where), "expected a mapping with type:"))
             continue
         common_data = {k: v for k, v in item.items() if k in _COMMON_KEYS}
+        common: _Common | None = None
         try:
             common = _Common.model_validate(common_data)
         except pydantic.ValidationError as exc:
             problems += problems_from_validation(exc, where, smap, _Common, common_data)
-            continue
-        cls = registry.get(common.type)
-        if cls is None:
+        # The check's own settings are validated even when its common keys are wrong
+        # (`timeout: ten` must not hide `contians:`), as long as its type is known.
+        kind = item.get("type")
+        cls = registry.get(kind) if isinstance(kind, str) else None
+        if cls is None and isinstance(kind, str):
             known = ", ".join(sorted(registry)) or "none installed"
             problems.append(
                 Problem(
                     smap.origin((*where, "type")),
                     format_path((*where, "type")),
-                    f"unknown check type {_quoted(common.type, smap, (*where, 'type'))} (installed: {known})",
+                    f"unknown check type {_quoted(kind, smap, (*where, 'type'))} (installed: {known})",
                 )
             )
+        if cls is None:
             continue
         settings_data = {k: v for k, v in item.items() if k not in _COMMON_KEYS}
         try:
             settings = cls.Config.model_validate(settings_data)
         except pydantic.ValidationError as exc:
-            problems += problems_from_validation(exc, where, smap, cls.Config, settings_data)
+            problems += problems_from_validation(exc, where, smap, cls.Config, settings_data, siblings=_COMMON_KEYS)
+            continue
+        if common is None:
             continue
         name = common.name or common.type
         here = smap.origin(where)
@@ -261,16 +276,17 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
                 )
             )
         seen.setdefault(name, here)
-        check_interval = common.interval or inherited.interval
-        check_timeout = common.timeout or inherited.timeout
+        interval = Setting(common.interval, CHECK, (*where, "interval")) if common.interval else inherited.interval
+        timeout = Setting(common.timeout, CHECK, (*where, "timeout")) if common.timeout else inherited.timeout
+        check_interval, check_timeout = interval.value, timeout.value
         if check_timeout > check_interval:
-            problems.append(
-                Problem(
-                    here,
-                    format_path(where),
-                    f"timeout ({check_timeout:g}s) must not exceed interval ({check_interval:g}s)",
-                )
-            )
+            # As Prometheus treats scrape_timeout: a timeout set no closer to the check than its
+            # interval (defaults:, or built in) is lowered to the interval; one set as close or
+            # closer is a mistake, reported once at its own line (not once per check).
+            if timeout.level > interval.level:
+                check_timeout = check_interval
+            elif (problem := timeout_problem(interval, timeout, smap)) not in problems:
+                problems.append(problem)
         running = parsed.checks.get((site.name, name))
         spec = CheckSpec(
             site=site,

@@ -10,6 +10,7 @@ import builtins
 import dataclasses
 import re
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -198,7 +199,7 @@ class _Site(_Incident):
     def _url(cls, value: str, info: pydantic.ValidationInfo) -> str:
         url = _parse_url(value) or yarl.URL()
         if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"expected a URL like https://shop.example.com/, got {value!r}")
+            raise ValueError(f"expected a URL like https://shop.example.com/, got {value!r}{_with_scheme(value)}")
         if isinstance(info.context, _Parsed):  # so that building the site does not parse it again
             info.context.urls[value] = url
         return value
@@ -274,6 +275,8 @@ class Config:
     tickets: TicketsConfig
     sites: tuple[SiteSpec, ...]
     clients: Clients | None = None  # None: built from tickets: and agent: on first use
+    #: Loaded with secrets deferred: why each check that lacks a secret cannot run, by its key.
+    unresolved: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     @property
     def client_book(self) -> Clients:
@@ -309,6 +312,17 @@ class _Parsed:
     def same(self, new: Any, old: Any) -> Any:
         """``old`` when it equals ``new`` (the running copy stays, the new one is freed), else ``new``."""
         return old if old is not None and old == new else new
+
+
+def _with_scheme(text: str) -> str:
+    """``; did you mean https://shop.example.com/?`` for a host name written without a scheme."""
+    if "://" in text or "." not in text.split("/", 1)[0] or any(c.isspace() for c in text):
+        return ""
+    suggestion = "https://" + text + ("" if "/" in text else "/")
+    guess = _parse_url(suggestion)
+    if guess is None or not guess.host or "." not in guess.host:
+        return ""
+    return f"; did you mean {suggestion}?"
 
 
 def _parse_url(text: str) -> yarl.URL | None:

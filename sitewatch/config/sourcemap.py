@@ -7,11 +7,13 @@ was read from, and remembers which paths hold substituted secrets so no error ec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-__all__ = ["KeyPath", "Origin", "Problem", "format_path", "SourceMap"]
+__all__ = ["KeyPath", "Origin", "Problem", "SecretMode", "format_path", "SourceMap"]
 
 
 KeyPath = tuple[str | int, ...]
+SecretMode = Literal["resolve", "defer", "offline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,11 @@ class SourceMap:
     origins: dict[KeyPath, Origin] = field(default_factory=dict)
     secrets: set[KeyPath] = field(default_factory=set)
     default: Origin = Origin("<config>", 1)
+    #: How ``${…}`` is treated: looked up (``resolve``), looked up with failures only recorded
+    #: (``defer``: commands that use no secrets), or never looked up (``offline``: structure only).
+    mode: SecretMode = "resolve"
+    #: Paths whose ``${…}`` could not be looked up (a placeholder stands there), with why.
+    unresolved: dict[KeyPath, str] = field(default_factory=dict)
 
     def origin(self, path: KeyPath) -> Origin:
         """The origin of ``path`` or of its nearest ancestor that has one."""
@@ -86,6 +93,8 @@ class SourceMap:
         for key in [k for k in self.secrets if k[:n] == old]:
             self.secrets.discard(key)
             self.secrets.add(new + key[n:])
+        for key in [k for k in self.unresolved if k[:n] == old]:
+            self.unresolved[new + key[n:]] = self.unresolved.pop(key)
 
     def merge(self, other: SourceMap) -> None:
         """Adopt every entry of ``other``."""

@@ -32,7 +32,10 @@ from yaml.nodes import ScalarNode
 from sitewatch.config.secrets import lookup
 from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap, format_path
 
-__all__ = ["load_yaml_tree"]
+__all__ = ["PLACEHOLDER", "load_yaml_tree"]
+
+#: What stands for a secret that was not looked up: long enough for any length rule, never shown.
+PLACEHOLDER = "sitewatch-unresolved-secret-0000000000000000"
 
 
 try:  # the C loader is ~10x faster on big configs; fall back when libyaml is absent
@@ -257,11 +260,16 @@ class _Tree:
                 return "$"
             substituted = True
             ref = match.group(1).strip()
+            if self.smap.mode == "offline":
+                self.smap.unresolved[path] = "not looked up (--offline)"
+                return PLACEHOLDER
             try:
                 return lookup(ref, Path(self.file).parent)
             except LookupError as exc:
-                self._problem(event, path, str(exc))
-                return ""
+                # A placeholder stands in, so the rest validates as if the secret were there: the
+                # loader reports the reason once, and no knock-on error (too short, "set pat:").
+                self.smap.unresolved[path] = str(exc)
+                return PLACEHOLDER
 
         value = _SUBST.sub(replace, text)
         if substituted:
