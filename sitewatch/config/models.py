@@ -20,6 +20,7 @@ import yarl
 from sitewatch import __version__
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.policy import Policy
+from sitewatch.config.shard import ShardConfig
 from sitewatch.config.sourcemap import Origin
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
@@ -144,6 +145,9 @@ class AgentConfig(_Model):
     web_config: Path | None = None
     #: ``POST /alertmanager``: Alertmanager's webhook as a ticket bridge (off unless enabled).
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    #: ``{index: I, of: N}``: probe only the sites rendezvous hashing gives shard I of N
+    #: (``sitewatch run --shard I/N`` overrides it; sitewatch.config.shard).
+    shard: ShardConfig | None = None
 
     @property
     def host_port(self) -> tuple[str, int]:
