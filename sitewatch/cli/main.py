@@ -1,4 +1,5 @@
-"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence``, ``add-site``, ``demo``."""
+"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence``, ``add-site``, ``rules``,
+``demo``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sitewatch.cli.fleet import print_split
 from sitewatch.cli.probe import probe_all
 from sitewatch.cli.probe_table import probe_table
 from sitewatch.cli.report import report_command
+from sitewatch.cli.rules import rules_command
 from sitewatch.cli.silence import silence_command
 from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import ConfigError, load_config
@@ -99,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
     add.add_argument("--force", action="store_true", help="replace an existing sites.d/<name>.yaml")
 
+    rules = sub.add_parser("rules", help="Prometheus rules: alert only when K agents see a check failing")
+    rules.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    rules.add_argument("--quorum", type=int, required=True, metavar="K", help="failing locations that make an alert")
+    rules.add_argument("--agents", type=int, metavar="N", help="agents expected per check (warns when one is missing)")
+    rules.add_argument("--for", dest="hold", default="2m", help="how long the quorum must hold (default 2m)")
+    rules.add_argument("-o", "--output", type=Path, help="rules file to write (default: stdout)")
+
     demo = sub.add_parser("demo", help="serve a small demo site on loopback and watch it")
     demo.add_argument("--listen", default=DEFAULT_LISTEN, help=f"agent address (default {DEFAULT_LISTEN})")
     return parser
@@ -121,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(Path(args.config), args)
         if args.command == "silence":
             return _silence(Path(args.config), args)
+        if args.command == "rules":
+            config = _load(Path(args.config))
+            return (
+                EXIT_UNUSABLE
+                if config is None
+                else rules_command(config, args.quorum, args.agents, args.hold, args.output)
+            )
         if args.command == "demo":
             return _demo(args.listen, log)
         if args.command == "add-site":

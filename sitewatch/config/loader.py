@@ -39,7 +39,7 @@ from sitewatch.probe import SiteInfo
 
 __all__ = ["ConfigError", "load_config"]
 
-_POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
+_POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure", "incidents")
 _COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", *_POLICY_KEYS)
 
 

@@ -163,6 +163,9 @@ class _Incident(_Model):
     recover_after: Annotated[int, pydantic.Field(ge=1, le=1000)] | None = None
     fail_for: PositiveDuration | None = None
     error_is_failure: bool | None = None
+    #: false: check, record and export only; no local incident (another place alerts, e.g. a
+    #: quorum of agents through Prometheus rules from `sitewatch rules`).
+    incidents: bool | None = None
 
 
 class DefaultsConfig(_Incident):
