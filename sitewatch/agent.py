@@ -307,6 +307,7 @@ class Agent:
     def _apply(self, config: Config) -> None:
         self._specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
+        self.incidents.depend(config.checks)
         self.incidents.reconfigure(config.tickets, config.agent.timezone)
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)

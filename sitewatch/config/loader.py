@@ -14,6 +14,7 @@ from typing import Any
 import pydantic
 import yarl
 
+from sitewatch.config.depends import attach_dependencies
 from sitewatch.config.errors import ConfigError, problems_from_validation
 from sitewatch.config.includes import merge_includes
 from sitewatch.config.maintenance import MaintenanceWindow
@@ -40,7 +41,7 @@ from sitewatch.probe import SiteInfo
 __all__ = ["ConfigError", "load_config"]
 
 _POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure", "incidents")
-_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", *_POLICY_KEYS)
+_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", "depends_on", *_POLICY_KEYS)
 
 
 def load_config(path: str | Path, previous: Config | None = None) -> Config:
@@ -66,6 +67,7 @@ def load_config(path: str | Path, previous: Config | None = None) -> Config:
         problems += problems_from_validation(exc, (), smap, _Raw, data)
         raw = None
     sites = _build_sites(data, raw, smap, problems, parsed)
+    sites = attach_dependencies(sites, data.get("sites"), smap, problems)
     del data, parsed  # the YAML data and the running config's index: not needed from here on
     if raw is not None and raw.agent.web_config is not None:
         problems += _web_config_problems(raw.agent.web_config, path.parent, smap)

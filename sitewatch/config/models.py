@@ -187,6 +187,10 @@ class _Site(_Incident):
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
     checks: tuple[Any, ...] | None = None
+    #: A server other sites depend on (its tcp or health check), not a site of its own.
+    host: bool = False
+    #: Sites, hosts or site/check whose failure explains this site's (sitewatch.config.depends).
+    depends_on: str | tuple[str, ...] = ()
 
     @pydantic.field_validator("name")
     @classmethod
@@ -215,6 +219,7 @@ class _Common(_Incident):
     name: str | None = None
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
+    depends_on: str | tuple[str, ...] = ()
 
 
 class _Raw(_Model):
@@ -245,6 +250,8 @@ class CheckSpec:
     importance: str = "normal"
     priority: str | None = None
     runbook: str | None = None
+    #: (site, check), or (site, None) for any check of a site: while one fails, no incident opens here.
+    depends_on: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -263,6 +270,7 @@ class SiteSpec:
     info: SiteInfo
     checks: tuple[CheckSpec, ...]
     sla: float | None = None  # availability target in percent (the site's, else defaults:)
+    host: bool = False  # `host: true`: a server sites depend on
 
 
 @dataclass(frozen=True, slots=True)
