@@ -18,6 +18,7 @@ from aiohttp.abc import AbstractResolver
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import CheckSpec, Config
 from sitewatch.config.registry import load_checks
+from sitewatch.config.shard import keep, sharded
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.incidents.tracker import IncidentTracker, incident_key
@@ -66,7 +67,7 @@ class Agent:
         notifier: Notifier | None = None,
         freeze_gc: bool = False,
     ) -> None:
-        self.config = config
+        self.config = sharded(config, config.agent.shard)  # this agent's share of the sites
         self._freeze_gc = freeze_gc
         self.log = log
         self.clock = clock or SystemClock()
@@ -317,6 +318,7 @@ class Agent:
     def _apply(self, config: Config) -> None:
         self._specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
+        self.incidents.depend(config.checks)
         self.incidents.reconfigure(config.tickets, config.agent.timezone)
         self._add_client_sinks(config)
         self.book.configure((c.key, c.type) for c in config.checks)
@@ -350,9 +352,11 @@ class Agent:
             self.book.reload_ok = False
             self.notifier.ready(self.status_line())
             return False
-        if new.agent != self.config.agent:
+        # `run --shard I/N` may differ from the file's agent.shard: that alone is no change.
+        if new.agent.model_copy(update={"shard": self.config.agent.shard}) != self.config.agent:
             event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")
-        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, new.sites, new.clients)
+        sites = keep(new.sites, self.config.agent.shard)
+        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, sites, new.clients)
         self._apply(self.config)
         self.book.reload_ok = True
         self.book.reload_success_at = self.clock.time()

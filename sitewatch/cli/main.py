@@ -1,4 +1,5 @@
-"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence``, ``add-site``, ``demo``."""
+"""Command line: ``run``, ``check-config``, ``probe``, ``report``, ``tickets``, ``silence``, ``add-site``, ``rules``,
+``demo``."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
 from sitewatch.cli.demo import DemoTarget, demo_config_path
+from sitewatch.cli.fleet import print_split
 from sitewatch.cli.probe import not_run, probe_all
 from sitewatch.cli.probe_table import probe_table
 from sitewatch.cli.report import report_command
+from sitewatch.cli.rules import rules_command
 from sitewatch.cli.silence import silence_command
 from sitewatch.cli.tickets import tickets_command
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import DEFAULT_LISTEN, Config
 from sitewatch.config.registry import RegistryError
+from sitewatch.config.shard import parse_shard, sharded
 from sitewatch.config.sourcemap import SecretMode
 from sitewatch.limits import AcceptFailures, raise_nofile
 from sitewatch.logs import event, setup_logging
@@ -50,12 +54,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the agent in the foreground")
     run.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    run.add_argument("--shard", metavar="I/N", help="probe only shard I (0 … N-1) of N (overrides agent.shard)")
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     check.add_argument(
         "--offline", action="store_true", help="check the structure only: look up no ${VAR} and no ${file:…}"
     )
+    check.add_argument("--shard", metavar="N", nargs="?", const="", help="print which sites each of N shards probes")
 
     probe = sub.add_parser("probe", help="run checks once now and print a table (exit 0 ok, 1 warning, 2 failing)")
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -99,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
     add.add_argument("--force", action="store_true", help="replace an existing sites.d/<name>.yaml")
 
+    rules = sub.add_parser("rules", help="Prometheus rules: alert only when K agents see a check failing")
+    rules.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    rules.add_argument("--quorum", type=int, required=True, metavar="K", help="failing locations that make an alert")
+    rules.add_argument("--agents", type=int, metavar="N", help="agents expected per check (warns when one is missing)")
+    rules.add_argument("--for", dest="hold", default="2m", help="how long the quorum must hold (default 2m)")
+    rules.add_argument("-o", "--output", type=Path, help="rules file to write (default: stdout)")
+
     demo = sub.add_parser("demo", help="serve a small demo site on loopback and watch it")
     demo.add_argument("--listen", default=DEFAULT_LISTEN, help=f"agent address (default {DEFAULT_LISTEN})")
     return parser
@@ -110,17 +123,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = setup_logging(args.log_format, args.log_level)
     try:
         if args.command == "check-config":
-            return _check_config(Path(args.config), offline=args.offline)
+            return _check_config(Path(args.config), args.shard, offline=args.offline)
         if args.command == "probe":
             return _probe(Path(args.config), args, log)
         if args.command == "run":
-            return _run(Path(args.config), log)
+            return _run(Path(args.config), log, args.shard)
         if args.command == "tickets":
             return _tickets(Path(args.config), args.action, args.number, args.by)
         if args.command == "report":
             return _report(Path(args.config), args)
         if args.command == "silence":
             return _silence(Path(args.config), args)
+        if args.command == "rules":
+            config = _load(Path(args.config))
+            return (
+                EXIT_UNUSABLE
+                if config is None
+                else rules_command(config, args.quorum, args.agents, args.hold, args.output)
+            )
         if args.command == "demo":
             return _demo(args.listen, log)
         if args.command == "add-site":
@@ -195,10 +215,12 @@ def _silence(path: Path, args: argparse.Namespace) -> int:
     return silence_command(db, sites, args.what, args.target, duration=args.duration, reason=args.reason, by=args.by)
 
 
-def _check_config(path: Path, *, offline: bool = False) -> int:
+def _check_config(path: Path, shard: str | None = None, *, offline: bool = False) -> int:
     config = _load(path, "offline" if offline else "resolve")
     if config is None:
         return 1
+    if shard is not None:
+        return print_split(config, shard)
     by_type = collections.Counter(c.type for c in config.checks)
     kinds = ", ".join(f"{t}: {n}" for t, n in sorted(by_type.items())) or "none"
     print(f"{path}: OK" + (" (structure only: secrets not looked up)" if offline else ""))
@@ -234,10 +256,16 @@ def _probe(path: Path, args: argparse.Namespace, log: logging.Logger) -> int:
 EXECUTOR_GRACE = 2.0
 
 
-def _run(path: Path, log: logging.Logger) -> int:
+def _run(path: Path, log: logging.Logger, shard_text: str | None = None) -> int:
     config = _load(path)
     if config is None:
         return EXIT_UNUSABLE
+    if shard_text is not None:
+        try:
+            config = sharded(config, parse_shard(shard_text))
+        except ValueError as exc:  # pydantic's ValidationError is one
+            print(f"sitewatch: --shard: {str(exc).splitlines()[-1].strip()}", file=sys.stderr)
+            return EXIT_UNUSABLE
     with asyncio.Runner(loop_factory=loop_factory(log)) as runner:
         code = runner.run(_serve(config, log))
         if not runner.run(_executor_drained(EXECUTOR_GRACE)):

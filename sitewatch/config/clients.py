@@ -174,8 +174,12 @@ def client_problems(
     clients: Iterable[ClientConfig], tickets: TicketsConfig, site_clients: Iterable[tuple[int, str]], smap: SourceMap
 ) -> list[Problem]:
     """Located problems: duplicate names, unknown sinks or fields in routing, sites naming unknown clients."""
+    clients = list(clients)
     problems: list[Problem] = []
     sinks = {s.name: s for s in tickets.sinks}
+    # Names that came from a secret are never listed among the valid ones in a message.
+    hidden = {s.name for k, s in enumerate(tickets.sinks) if smap.is_secret(("tickets", "sinks", k, "name"))}
+    hidden |= {c.name for k, c in enumerate(clients) if smap.is_secret(("clients", k, "name"))}
     seen: dict[str, int] = {}
     for i, entry in enumerate(clients):
         here = ("clients", i)
@@ -192,11 +196,11 @@ def client_problems(
         for *path, sink in named:
             if sink not in sinks:
                 where = (*here, "routing", *path)
-                problems.append(_at(smap, where, _unknown("sink", _shown(sink, smap, where), sinks)))
+                problems.append(_at(smap, where, _unknown("sink", _shown(sink, smap, where), set(sinks) - hidden)))
         for sink, fields in entry.routing.overrides.items():
             where = (*here, "routing", "overrides", sink)
             if sink not in sinks:
-                problems.append(_at(smap, where, _unknown("sink", _shown(sink, smap, where), sinks)))
+                problems.append(_at(smap, where, _unknown("sink", _shown(sink, smap, where), set(sinks) - hidden)))
                 continue
             allowed = OVERRIDABLE[sinks[sink].type]
             for field in sorted(set(fields) - allowed):
@@ -208,7 +212,7 @@ def client_problems(
     for index, name in site_clients:
         if name not in known:
             where = ("sites", index, "client")
-            problems.append(_at(smap, where, _unknown("client", _shown(name, smap, where), known)))
+            problems.append(_at(smap, where, _unknown("client", _shown(name, smap, where), known - hidden)))
     return problems
 
 

@@ -15,6 +15,7 @@ import pydantic
 import yarl
 
 from sitewatch.config.clients import Clients, client_problems
+from sitewatch.config.depends import attach_dependencies
 from sitewatch.config.errors import ConfigError, problems_from_validation
 from sitewatch.config.includes import merge_includes
 from sitewatch.config.maintenance import MaintenanceWindow
@@ -42,8 +43,8 @@ from sitewatch.probe import SiteInfo
 
 __all__ = ["ConfigError", "load_config"]
 
-_POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure")
-_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", *_POLICY_KEYS)
+_POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure", "incidents")
+_COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", "depends_on", *_POLICY_KEYS)
 
 
 def load_config(path: str | Path, previous: Config | None = None, *, secrets: SecretMode = "resolve") -> Config:
@@ -74,6 +75,7 @@ def load_config(path: str | Path, previous: Config | None = None, *, secrets: Se
         raw = None
     sites = _build_sites(data, raw, smap, problems, parsed)
     site_clients = _site_clients(data)
+    sites = attach_dependencies(sites, data.get("sites"), smap, problems)
     del data, parsed  # the YAML data and the running config's index: not needed from here on
     if raw is not None and raw.agent.web_config is not None:
         problems += _web_config_problems(raw.agent.web_config, path.parent, smap)

@@ -22,6 +22,7 @@ from sitewatch import __version__
 from sitewatch.config.clients import ClientConfig, Clients
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.policy import Policy
+from sitewatch.config.shard import ShardConfig
 from sitewatch.config.sourcemap import Origin
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
@@ -146,6 +147,9 @@ class AgentConfig(_Model):
     web_config: Path | None = None
     #: ``POST /alertmanager``: Alertmanager's webhook as a ticket bridge (off unless enabled).
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    #: ``{index: I, of: N}``: probe only the sites rendezvous hashing gives shard I of N
+    #: (``sitewatch run --shard I/N`` overrides it; sitewatch.config.shard).
+    shard: ShardConfig | None = None
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -161,6 +165,9 @@ class _Incident(_Model):
     recover_after: Annotated[int, pydantic.Field(ge=1, le=1000)] | None = None
     fail_for: PositiveDuration | None = None
     error_is_failure: bool | None = None
+    #: false: check, record and export only; no local incident (another place alerts, e.g. a
+    #: quorum of agents through Prometheus rules from `sitewatch rules`).
+    incidents: bool | None = None
 
 
 class DefaultsConfig(_Incident):
@@ -184,6 +191,10 @@ class _Site(_Incident):
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
     checks: tuple[Any, ...] | None = None
+    #: A server other sites depend on (its tcp or health check), not a site of its own.
+    host: bool = False
+    #: Sites, hosts or site/check whose failure explains this site's (sitewatch.config.depends).
+    depends_on: str | tuple[str, ...] = ()
 
     @pydantic.field_validator("name")
     @classmethod
@@ -212,6 +223,7 @@ class _Common(_Incident):
     name: str | None = None
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
+    depends_on: str | tuple[str, ...] = ()
 
 
 class _Raw(_Model):
@@ -244,6 +256,8 @@ class CheckSpec:
     priority: str | None = None
     runbook: str | None = None
     client: str = "default"  # the site's client (clients:), for routing and filters
+    #: (site, check), or (site, None) for any check of a site: while one fails, no incident opens here.
+    depends_on: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -263,6 +277,7 @@ class SiteSpec:
     checks: tuple[CheckSpec, ...]
     sla: float | None = None  # availability target in percent (the site's, else defaults:)
     client: str = "default"  # the clients: entry the site belongs to
+    host: bool = False  # `host: true`: a server sites depend on
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,3 +20,4 @@ class Policy:
     error_is_failure: bool = True
     flap_changes: int = 6  # this many ok↔failing flips…
     flap_window: float = 3600.0  # …within this many seconds is flapping
+    incidents: bool = True  # false: export only, never open a local incident (quorum-watched checks)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sitewatch.config.clients import Route
 from sitewatch.config.maintenance import active
 from sitewatch.config.models import CheckSpec
 from sitewatch.engine.results import RunRecord
+from sitewatch.incidents.dependencies import Dependencies
 from sitewatch.incidents.priority import DEFAULT_TERMS, IncidentTerms, priority_for
 from sitewatch.incidents.state import CheckState, IncidentEvent, OpenIncident, step
 from sitewatch.logs import event
@@ -24,7 +26,7 @@ from sitewatch.probe import Status, redact_url
 __all__ = ["IncidentStore", "IncidentTracker", "incident_key"]
 
 #: When a site's own http check is failing, these only repeat the same outage.
-_DEPENDENT_TYPES = frozenset({"pageload", "cms"})
+_IMPLIED = {"pageload": "http", "cms": "http"}
 
 
 class IncidentStore(Protocol):
@@ -75,6 +77,10 @@ class IncidentTracker:
         self._latest_status = latest_status
         self._agent = socket.gethostname()
         self.states: dict[str, CheckState] = {}
+        self._deps = Dependencies(implied=_IMPLIED)
+        #: Keys of checks that would have opened but a failing parent held them: when they
+        #: open after all, the incident starts when their failure did.
+        self._held: set[str] = set()
         for key, incident in store.open_incidents().items():
             severity = Status(incident.severity) if incident.severity else Status.CRITICAL
             self.states[key] = CheckState(
@@ -98,6 +104,13 @@ class IncidentTracker:
             spec.policy,
             suppressed=lambda: self._suppressed(spec, record.started),
         )
+        if not state.last_failing:
+            self._held.discard(key)
+        elif key in self._held and events and events[0].kind == "opened" and state.failing_since is not None:
+            since = state.failing_since  # the child's real start, not the parent's recovery
+            events = [replace(events[0], at=since, opened_at=since)]
+            state = replace(state, opened_at=since)
+            self._held.discard(key)
         route = self._route(spec) if self._route is not None and events else None
         sinks = route.sinks if route is not None else self._sinks
         for change in events:
@@ -121,13 +134,23 @@ class IncidentTracker:
         for key in [k for k in self.states if k not in keys and not self.states[k].open]:
             del self.states[key]
 
+    def depend(self, checks: Iterable[CheckSpec]) -> None:
+        """Take the (re)loaded config's checks and their ``depends_on`` (pageload and cms: their site's http)."""
+        self._deps = Dependencies(checks, implied=_IMPLIED)
+
+    def _failing(self, site: str, check: str) -> bool:
+        return self._latest_status(site, check) in (Status.CRITICAL, Status.ERROR)
+
     def _suppressed(self, spec: CheckSpec, at: float) -> bool:
+        if not spec.policy.incidents:  # export only: others (a quorum of agents) decide
+            return True
         if active(spec.maintenance, at) is not None or self._store.silence(spec.site.name, at) is not None:
             return True
-        if spec.type not in _DEPENDENT_TYPES:
-            return False
-        parent = self._latest_status(spec.site.name, "http")
-        return parent in (Status.CRITICAL, Status.ERROR)
+        parents = self._deps.parents(spec)
+        if any(self._failing(site, check) for site, check in parents):
+            self._held.add(incident_key(*spec.key))
+            return True
+        return False
 
     def reconfigure(self, tickets: IncidentTerms, timezone: str) -> None:
         """Take a reloaded config's language, SLA targets and time zone for the next ticket texts."""
@@ -166,4 +189,8 @@ class IncidentTracker:
             "flapping": change.flapping,
             "agent": self._agent,
             "details": dict(record.result.details),
+            # Checks that depend on this one and fail with it, opening no incident of their own.
+            "affected": [
+                f"{site}/{check}" for site, check in self._deps.children(spec.key) if self._failing(site, check)
+            ],
         }

@@ -75,6 +75,10 @@ def title(p: dict[str, Any]) -> str:
     return line if len(line) <= _TITLE_MAX else line[: _TITLE_MAX - 1] + "…"
 
 
+#: Dependent checks named in a parent's ticket before "…" (the count is always complete).
+AFFECTED_SHOWN = 100
+
+
 def body(p: dict[str, Any]) -> str:
     """The first ticket text: enough for the engineer on duty to start without opening anything else."""
     if (custom := _override(p, "body")) is not None:
@@ -100,6 +104,10 @@ def body(p: dict[str, Any]) -> str:
         lines.append(_t(p, "runbook", runbook=p["runbook"]))
     if p.get("flapping"):
         lines.append(_t(p, "flapping"))
+    affected = [str(a) for a in p.get("affected") or ()]
+    if affected:
+        shown = ", ".join(affected[:AFFECTED_SHOWN]) + (", …" if len(affected) > AFFECTED_SHOWN else "")
+        lines.append(_t(p, "affected", count=len(affected), names=shown))
     details = p.get("details") or {}
     if details:
         lines += ["", _t(p, "evidence"), *evidence_lines(details, lang)]
