@@ -176,7 +176,9 @@ async def test_slowloris_connections_are_closed_after_the_header_timeout(
     async with agent_process(config, listen) as agent:
         lasted = await asyncio.gather(*(slow() for _ in range(50)))
         assert (await get(listen, "/healthz"))[0] == 200
-    assert all(1.9 <= t <= 5.0 for t in lasted), sorted(lasted)
+    # The agent's timer starts when it accepts, which under load comes a little before this side's
+    # `opened`: the floor only shows the head timeout (not something earlier) closed them.
+    assert all(1.5 <= t <= 5.0 for t in lasted), sorted(lasted)
     assert not [line for line in agent.lines if "Traceback" in line]
 
 
