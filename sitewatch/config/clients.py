@@ -1,4 +1,4 @@
-"""``clients:`` — each client's contract: title, language, zone, contacts, targets and ticket routing.
+"""``clients:`` — each client's contract: language, zone, SLA targets and ticket routing.
 
 A site names its ``client:``; one without belongs to the default client (``default``), which
 ``tickets: sla:`` and ``tickets: language:`` describe unless a client named ``default`` is
@@ -71,16 +71,10 @@ class ClientConfig(_Model):
 
     #: A label-safe key: lower-case letters, digits, ``.``, ``_``, ``-`` (it becomes a metric label).
     name: str
-    #: The client's name as people write it, in any script.
-    title: str | None = None
     #: Ticket, page and report language; unset: ``tickets.language``.
     language: Literal["en", "ru"] | None = None
     #: The zone of the client's times; unset: ``agent.timezone``.
     timezone: str | None = None
-    #: Who receives the monthly report (e-mail addresses or names).
-    contacts: tuple[str, ...] = ()
-    #: The availability the contract promises, in percent.
-    availability: Annotated[float, pydantic.Field(gt=0, le=100)] | None = None
     #: Response and resolve targets by priority; unset: ``tickets: sla:``.
     sla: dict[Priority, SlaTarget] | None = None
     routing: RoutingConfig = RoutingConfig()
