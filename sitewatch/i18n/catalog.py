@@ -32,6 +32,8 @@ _EN: dict[str, str] = {
     "ticket.flapping": "Note: this check is flapping (changing state often); one ticket covers the whole period.",
     "ticket.affected": "Failing with it, no tickets of their own (they depend on it), {count}: {names}",
     "ticket.evidence": "Evidence:",
+    "word.yes": "yes",
+    "word.no": "no",
     "ticket.recovered": "Recovered at {at}: {summary}. Downtime {downtime}. Resolved by sitewatch.",
     "ticket.changed": "Severity is now {severity} ({at}): {summary}",
     # severities
@@ -100,6 +102,8 @@ _RU: dict[str, str] = {
     "ticket.flapping": "Внимание: проверка «мигает» (часто меняет состояние); один тикет на весь период.",
     "ticket.affected": "Вместе с ней не работают (зависят от неё, без своих тикетов), {count}: {names}",
     "ticket.evidence": "Данные проверки:",
+    "word.yes": "да",
+    "word.no": "нет",
     "ticket.recovered": "Восстановлено {at}: {summary}. Простой {downtime}. Тикет закрыт автоматически (sitewatch).",
     "ticket.changed": "Серьёзность изменилась на «{severity}» ({at}): {summary}",
     "severity.critical": "критично",

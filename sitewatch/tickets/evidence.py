@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sitewatch.i18n import duration, finding, number
+from sitewatch.i18n import duration, finding, number, text
 
 __all__ = ["evidence_lines"]
 
@@ -28,9 +28,10 @@ def _printable(value: Any) -> str:
 
 
 def _value(value: Any, timing: bool, language: str) -> str:
-    if isinstance(value, bool) or value is None:
-        return {True: "yes", False: "no", None: "-"}[value] if language == "en" else {
-            True: "да", False: "нет", None: "-"}[value]  # fmt: skip
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return text(language, "word.yes" if value else "word.no")
     if isinstance(value, int | float):
         if timing:
             return duration(float(value), language, parts=1) if value >= 1 else _ms(float(value), language)
