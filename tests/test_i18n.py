@@ -163,3 +163,29 @@ def test_unknown_time_zone_is_a_located_config_error(tmp_path: Path) -> None:
     assert "config.yaml:3" in message
     assert "agent.timezone" in message
     assert "unknown time zone 'Europe/Moskow'" in message
+
+
+async def test_a_real_timeout_and_refusal_translate_whole() -> None:
+    """The real http check's timeout (a server that accepts and never answers) and refusal (a closed
+    port) summaries are rendered in Russian whole, the stage and the reason included."""
+    import asyncio
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; the client gives up
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        record = await run_check("http", {}, url=f"http://127.0.0.1:{port}/", timeout=0.5)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert record.result.summary == "timed out after 500ms waiting for the response headers (127.0.0.1)"
+    assert finding(record.result.summary, "ru") == "нет ответа за 500 миллисекунд в ожидании ответа (127.0.0.1)"
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    closed = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    refused = await run_check("http", {}, url=f"http://127.0.0.1:{closed}/")
+    assert finding(refused.result.summary, "ru").startswith(f"не удаётся подключиться к 127.0.0.1:{closed}: ")
+    assert "Connection refused" not in finding(refused.result.summary, "ru")

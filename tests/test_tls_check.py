@@ -541,3 +541,22 @@ YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
 ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 -----END DH PARAMETERS-----
 """
+
+
+@pytest.mark.parametrize(
+    ("days", "settings", "russian"),
+    [
+        (3, {}, "сертификат для shop.test истекает через 3 дня ({date})"),
+        (89, {}, "сертификат для shop.test истекает через 89 дней ({date}), TLS 1.3, цепочка доверенная"),
+    ],
+)
+async def test_real_summaries_translate_whole(
+    root: Issuer, ca_file: str, tmp_path: Path, days: int, settings: dict[str, Any], russian: str
+) -> None:
+    """The Russian finding rules follow what the real check says over a real handshake (a reworded
+    summary fails here, not silently in a client's ticket)."""
+    from sitewatch.i18n import finding
+
+    cert, key = root.issue("shop.test", not_after=NOW + days * DAY + dt.timedelta(hours=1))
+    result = await check_server(tmp_path, [cert], key, {"ca_file": ca_file, **settings})
+    assert finding(result.summary, "ru") == russian.format(date=f"{cert.not_valid_after_utc:%Y-%m-%d}")
