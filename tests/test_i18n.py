@@ -16,6 +16,7 @@ from sitewatch.i18n.catalog import plural_forms, tables
 from sitewatch.tickets.evidence import evidence_lines
 from sitewatch.tickets.render import body, comment, title
 from tests.helpers import run_check, serve
+from tests.test_tls_check import tcp_server
 
 MOSCOW_0315 = 1_796_602_500.0  # 2026-12-07 00:15 UTC = 03:15 in Moscow
 
@@ -168,24 +169,11 @@ def test_unknown_time_zone_is_a_located_config_error(tmp_path: Path) -> None:
 async def test_a_real_timeout_and_refusal_translate_whole() -> None:
     """The real http check's timeout (a server that accepts and never answers) and refusal (a closed
     port) summaries are rendered in Russian whole, the stage and the reason included."""
-    import asyncio
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # never answers; the client gives up
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with tcp_server() as port:  # accepts, never answers, closes every connection at the end
         record = await run_check("http", {}, url=f"http://127.0.0.1:{port}/", timeout=0.5)
-    finally:
-        server.close()
-        await server.wait_closed()
     assert record.result.summary == "timed out after 500ms waiting for the response headers (127.0.0.1)"
     assert finding(record.result.summary, "ru") == "нет ответа за 500 миллисекунд в ожидании ответа (127.0.0.1)"
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    closed = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
-    refused = await run_check("http", {}, url=f"http://127.0.0.1:{closed}/")
-    assert finding(refused.result.summary, "ru").startswith(f"не удаётся подключиться к 127.0.0.1:{closed}: ")
-    assert "Connection refused" not in finding(refused.result.summary, "ru")
+    refused = await run_check("http", {}, url=f"http://127.0.0.1:{port}/")  # the server is gone now
+    translated = finding(refused.result.summary, "ru")
+    assert translated.startswith(f"не удаётся подключиться к 127.0.0.1:{port}: ")
+    assert "Connection refused" not in translated

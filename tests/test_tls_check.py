@@ -544,19 +544,19 @@ ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 
 
 @pytest.mark.parametrize(
-    ("days", "settings", "russian"),
+    ("days", "russian"),
     [
-        (3, {}, "сертификат для shop.test истекает через 3 дня ({date})"),
-        (89, {}, "сертификат для shop.test истекает через 89 дней ({date}), TLS 1.3, цепочка доверенная"),
+        (3, "сертификат для shop.test истекает через 3 дня ({date})"),
+        (89, "сертификат для shop.test истекает через 89 дней ({date}), TLS 1.3, цепочка доверенная"),
     ],
 )
 async def test_real_summaries_translate_whole(
-    root: Issuer, ca_file: str, tmp_path: Path, days: int, settings: dict[str, Any], russian: str
+    root: Issuer, ca_file: str, tmp_path: Path, days: int, russian: str
 ) -> None:
     """The Russian finding rules follow what the real check says over a real handshake (a reworded
     summary fails here, not silently in a client's ticket)."""
     from sitewatch.i18n import finding
 
     cert, key = root.issue("shop.test", not_after=NOW + days * DAY + dt.timedelta(hours=1))
-    result = await check_server(tmp_path, [cert], key, {"ca_file": ca_file, **settings})
+    result = await check_server(tmp_path, [cert], key, {"ca_file": ca_file})
     assert finding(result.summary, "ru") == russian.format(date=f"{cert.not_valid_after_utc:%Y-%m-%d}")

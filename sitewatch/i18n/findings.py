@@ -71,9 +71,9 @@ _RU: list[Rule] = [
     (
         # "timed out after 10s waiting for the response headers (127.0.0.1)": the stage, then the peer.
         re.compile(r"timed out after (" + _DURATION.pattern + r") ?(.*?)( \([^()]*\))?"),
-        lambda m, lang: f"нет ответа за {_dur(m[1], lang)}"
-        + (f" {_STAGES_RU.get(m[2], m[2])}" if m[2] else "")
-        + (m[3] or ""),
+        lambda m, lang: (
+            f"нет ответа за {_dur(m[1], lang)}" + (f" {_STAGES_RU.get(m[2], m[2])}" if m[2] else "") + (m[3] or "")
+        ),
     ),
     (re.compile(r"cannot connect to (\S+): (.+)"), lambda m, lang: f"не удаётся подключиться к {m[1]}: {_err(m[2])}"),
     (re.compile(r"cannot resolve (\S+): (.+)"), lambda m, lang: f"не удаётся найти адрес {m[1]}: {_err(m[2])}"),
