@@ -117,6 +117,20 @@ _MIGRATIONS: Sequence[str] = (
     ALTER TABLE silences ADD COLUMN lifted_at REAL;
     ALTER TABLE silences ADD COLUMN lifted_by TEXT;
     """,
+    # The SLA life of an incident, append-only: acknowledged, waiting for the client, resumed
+    # (sitewatch/store/life.py). ``source`` says which desk or tool the change came from.
+    """
+    CREATE TABLE incident_life (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at REAL NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('ack', 'wait', 'resume')),
+        by TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT 'local'
+    );
+    CREATE INDEX incident_life_incident ON incident_life(incident_id, at);
+    """,
 )
 
 
@@ -338,6 +352,10 @@ class Store:
         return {"pending": pending, "dead": dead, "oldest_pending_age": now - oldest if oldest else 0.0}
 
     def _transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+    def transaction(self) -> _Tx:
+        """One write transaction for a module of this package that adds its own table's rows."""
         return _Tx(self.db)
 
 
