@@ -352,6 +352,8 @@ class Agent:
             self.book.reload_ok = False
             self.notifier.ready(self.status_line())
             return False
+        for warning in new.warnings:
+            event(self.log, logging.WARNING, "config_warning", problem=str(warning))
         # `run --shard I/N` may differ from the file's agent.shard: that alone is no change.
         if new.agent.model_copy(update={"shard": self.config.agent.shard}) != self.config.agent:
             event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")

@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the agent in the foreground")
     run.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
     run.add_argument("--shard", metavar="I/N", help="probe only shard I (0 … N-1) of N (overrides agent.shard)")
+    run.add_argument(
+        "--strict", action="store_true", help="refuse to start when an included file is broken (default: skip it)"
+    )
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -127,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "probe":
             return _probe(Path(args.config), args, log)
         if args.command == "run":
-            return _run(Path(args.config), log, args.shard)
+            return _run(Path(args.config), log, args.shard, strict=args.strict)
         if args.command == "tickets":
             return _tickets(Path(args.config), args.action, args.number, args.by)
         if args.command == "report":
@@ -172,10 +175,13 @@ def _add_site_args(args: argparse.Namespace) -> AddSite:
     )
 
 
-def _load(path: Path, secrets: SecretMode = "resolve") -> Config | None:
-    """The config, or None with every problem printed; ``secrets`` as :func:`load_config` takes it."""
+def _load(path: Path, secrets: SecretMode = "resolve", *, lenient: bool = False) -> Config | None:
+    """The config, or None with every problem printed; ``secrets`` as :func:`load_config` takes it.
+
+    ``lenient``: a broken included file is skipped (its problems printed as warnings), not fatal.
+    """
     try:
-        return load_config(path, secrets=secrets)
+        config = load_config(path, secrets=secrets, skip_broken_includes=lenient)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -185,6 +191,9 @@ def _load(path: Path, secrets: SecretMode = "resolve") -> Config | None:
             file=sys.stderr,
         )
         return None
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return config
 
 
 def _tickets(path: Path, action: str, number: int | None, by: str | None) -> int:
@@ -256,10 +265,12 @@ def _probe(path: Path, args: argparse.Namespace, log: logging.Logger) -> int:
 EXECUTOR_GRACE = 2.0
 
 
-def _run(path: Path, log: logging.Logger, shard_text: str | None = None) -> int:
-    config = _load(path)
+def _run(path: Path, log: logging.Logger, shard_text: str | None = None, *, strict: bool = False) -> int:
+    config = _load(path, lenient=not strict)
     if config is None:
         return EXIT_UNUSABLE
+    for warning in config.warnings:
+        event(log, logging.WARNING, "config_warning", problem=str(warning))
     if shard_text is not None:
         try:
             config = sharded(config, parse_shard(shard_text))

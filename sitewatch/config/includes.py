@@ -17,7 +17,22 @@ from sitewatch.config.yamlsource import load_yaml_tree
 __all__ = ["expand_include", "merge_includes"]
 
 
-def merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: list[Problem]) -> None:
+def merge_includes(
+    data: dict[str, Any],
+    base: Path,
+    smap: SourceMap,
+    problems: list[Problem],
+    *,
+    warnings: list[Problem] | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Append the sites (and clients) of every included file to ``data``, in order.
+
+    A glob or folder that matches no file is a warning, not an error (an empty ``sites.d/`` is
+    a normal state); a plain path that is missing is an error. Files in ``skip`` are left out
+    (a broken include at start: see :func:`sitewatch.config.loader.load_config`), and so are
+    entries whose key (``include[2]``) is in it.
+    """
     patterns = data.get("include", [])
     if isinstance(patterns, str):
         patterns = [patterns]
@@ -28,13 +43,17 @@ def merge_includes(data: dict[str, Any], base: Path, smap: SourceMap, problems: 
     if not isinstance(sites, list):
         return
     for i, pattern in enumerate(patterns):
-        if not isinstance(pattern, str):
+        if not isinstance(pattern, str) or f"include[{i}]" in skip:
             continue
         files = expand_include(pattern, base)
         if files is None:
             problems.append(Problem(smap.origin(("include", i)), f"include[{i}]", f"no such file: {pattern!r}"))
             continue
+        if not files and warnings is not None:
+            warnings.append(Problem(smap.origin(("include", i)), f"include[{i}]", f"matches no file: {pattern!r}"))
         for file in files:
+            if str(file) in skip:
+                continue
             scratch: KeyPath = ("@include", str(file))
             found: list[Problem] = []
             sub = load_yaml_tree(file, smap, found, prefix=scratch)

@@ -7,6 +7,7 @@ own settings against the ``Config`` model of its plugin.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,19 @@ _POLICY_KEYS = ("fail_after", "recover_after", "fail_for", "error_is_failure", "
 _COMMON_KEYS = ("type", "name", "interval", "timeout", "priority", "runbook", "depends_on", *_POLICY_KEYS)
 
 
-def load_config(path: str | Path, previous: Config | None = None, *, secrets: SecretMode = "resolve") -> Config:
+def load_config(
+    path: str | Path,
+    previous: Config | None = None,
+    *,
+    secrets: SecretMode = "resolve",
+    skip_broken_includes: bool = False,
+) -> Config:
     """Read, substitute, include and validate ``path``; raise :class:`ConfigError` with every problem.
+
+    ``skip_broken_includes`` (the agent's start without ``--strict``): when every problem lies in
+    included files, load again without those files, so one broken file of thirty leaves the other
+    sites watched; the skipped files and their problems become :attr:`Config.warnings`. A problem
+    in the main file still fails the load.
 
     ``previous`` is the running config, on a reload: every site, check and check setting
     that equals its running counterpart is that very object, so a reload holds one copy
@@ -58,15 +70,43 @@ def load_config(path: str | Path, previous: Config | None = None, *, secrets: Se
     loads anyway (``Config.unresolved`` names what each check lacks), for commands that use
     no secret or only some; ``offline`` looks nothing up (the structure only, for CI).
     """
-    path = Path(path)
+    try:
+        return _load(Path(path), previous, secrets, frozenset())
+    except ConfigError as exc:
+        if not skip_broken_includes:
+            raise
+        return _without_broken_includes(Path(path), previous, secrets, exc)
+
+
+def _without_broken_includes(path: Path, previous: Config | None, secrets: SecretMode, error: ConfigError) -> Config:
+    """The config loaded again without the included files ``error`` found broken; ``error`` when that fails."""
+    main = str(path)
+    # An include entry naming a missing file is the main file's problem but an include's failure.
+    missing = frozenset(p.path for p in error.problems if p.origin.file == main and p.path.startswith("include["))
+    broken = frozenset(p.origin.file for p in error.problems if p.origin.file != main)
+    if any(p.origin.file == main and p.path not in missing for p in error.problems):
+        raise error
+    try:
+        config = _load(path, previous, secrets, broken | missing)
+    except ConfigError:
+        raise error from None
+    skipped = tuple(
+        Problem(Origin(file, 1), "include", "file skipped: its sites are not watched until it is fixed")
+        for file in sorted(broken)
+    )
+    return dataclasses.replace(config, warnings=config.warnings + skipped + tuple(error.problems))
+
+
+def _load(path: Path, previous: Config | None, secrets: SecretMode, skip: frozenset[str]) -> Config:
     smap = SourceMap(default=Origin(str(path), 1), mode=secrets)
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     data = load_yaml_tree(path, smap, problems)
     if not isinstance(data, dict) and not problems:  # e.g. a list, a scalar or a bare `null`
         problems.append(Problem(smap.origin(()), "", "expected a mapping with agent:, defaults: and sites:"))
     if not isinstance(data, dict):
         raise ConfigError(problems)
-    merge_includes(data, path.parent, smap, problems)
+    merge_includes(data, path.parent, smap, problems, warnings=warnings, skip=skip)
     parsed = _Parsed.reusing(previous)
     try:
         raw = _Raw.model_validate(data, context=parsed)
@@ -90,7 +130,8 @@ def load_config(path: str | Path, previous: Config | None = None, *, secrets: Se
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
         raise ConfigError(problems)
     clients = Clients.build(raw.clients, raw.tickets, raw.agent.timezone)
-    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients, unresolved_by_check(sites, smap))
+    unresolved = unresolved_by_check(sites, smap)
+    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients, unresolved, tuple(warnings))
 
 
 def _site_clients(data: dict[str, Any]) -> list[tuple[int, str]]:
@@ -179,10 +220,12 @@ def _build_sites(
             importance=site.importance if site else "normal",
             runbook=site.runbook if site else None,
             client=(site.client if site else None) or "default",
+            title=site.title if site else None,
         )
         checks = _build_checks(checks_data, ("sites", i), info, inherited, smap, problems, parsed)
         sla = site.sla if site is not None and site.sla is not None else defaults.sla
-        out.append(parsed.same(SiteSpec(info, checks, sla, inherited.client), running))
+        spec = SiteSpec(info, checks, sla, inherited.client, title=inherited.title)
+        out.append(parsed.same(spec, running))
     return tuple(out)
 
 
@@ -197,6 +240,7 @@ class _Inherited:
     importance: str
     runbook: str | None
     client: str
+    title: str | None
 
 
 def _policy(layers: list[_Incident]) -> Policy:
@@ -305,6 +349,7 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
             priority=common.priority,
             runbook=common.runbook or inherited.runbook,
             client=inherited.client,
+            site_title=inherited.title,
         )
         out.append(parsed.same(spec, running))
     return tuple(out)

@@ -23,7 +23,7 @@ from sitewatch.config.clients import ClientConfig, Clients
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.policy import Policy
 from sitewatch.config.shard import ShardConfig
-from sitewatch.config.sourcemap import Origin
+from sitewatch.config.sourcemap import Origin, Problem
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
 
@@ -180,6 +180,9 @@ class DefaultsConfig(_Incident):
 
 class _Site(_Incident):
     name: str
+    #: What people call the site, in any script ("Интернет-магазин «Ромашка»"): shown on the
+    #: status page, in tickets and reports; ``name`` stays the label-safe key.
+    title: str | None = pydantic.Field(default=None, min_length=1, max_length=200)
     importance: Literal["high", "normal", "low"] = "normal"
     runbook: str | None = None
     sla: SlaTarget | None = None
@@ -201,9 +204,17 @@ class _Site(_Incident):
     def _name(cls, value: str) -> str:
         if not _NAME.fullmatch(value):
             raise ValueError(
-                f"expected a name of letters, digits, '.', '_' or '-' (it becomes a metric label), got {value!r}"
+                f"expected a name of letters, digits, '.', '_' or '-' (it becomes a metric label), got {value!r};"
+                " put the name people use in title:"
             )
         return value
+
+    @pydantic.field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(ch < " " or ch == "\x7f" for ch in value)):
+            raise ValueError(f"expected one line of text, got {value!r}")
+        return value.strip() if value is not None else None
 
     @pydantic.field_validator("url")
     @classmethod
@@ -256,6 +267,7 @@ class CheckSpec:
     priority: str | None = None
     runbook: str | None = None
     client: str = "default"  # the site's client (clients:), for routing and filters
+    site_title: str | None = None  # the site's title:, for what people read
     #: (site, check), or (site, None) for any check of a site: while one fails, no incident opens here.
     depends_on: tuple[tuple[str, str | None], ...] = ()
 
@@ -278,6 +290,12 @@ class SiteSpec:
     sla: float | None = None  # availability target in percent (the site's, else defaults:)
     client: str = "default"  # the clients: entry the site belongs to
     host: bool = False  # `host: true`: a server sites depend on
+    title: str | None = None  # what people call the site (title:), in any script
+
+    @property
+    def label(self) -> str:
+        """How people see the site: ``title (name)``, or the name alone."""
+        return f"{self.title} ({self.info.name})" if self.title else self.info.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +310,9 @@ class Config:
     clients: Clients | None = None  # None: built from tickets: and agent: on first use
     #: Loaded with secrets deferred: why each check that lacks a secret cannot run, by its key.
     unresolved: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    #: What loads but deserves a look: an include glob that matches nothing, an include file skipped
+    #: at start because it is broken (``load_config(skip_broken_includes=True)``), with its problems.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def client_book(self) -> Clients:

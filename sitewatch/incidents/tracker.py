@@ -173,6 +173,7 @@ class IncidentTracker:
             "key": key,
             "event": change.kind,
             "site": spec.site.name,
+            "site_title": spec.site_title,
             "check": spec.name,
             "type": spec.type,
             "url": redact_url(spec.site.url),

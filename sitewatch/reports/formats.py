@@ -228,6 +228,7 @@ def as_json(reports: Sequence[SiteReport], period: Period) -> dict[str, Any]:
         "sites": [
             {
                 "site": r.site,
+                "title": r.title,
                 "availability": _availability_json(r.availability),
                 "incidents": _incidents_json(r.incidents),
                 "longest_outage_seconds": r.longest_outage,
@@ -269,7 +270,8 @@ def render_html(reports: Sequence[SiteReport], period: Period) -> str:
     for r, row in _text_rows(reports):
         kind = "site" if r is not None else "check"
         cells = []
-        for i, cell in enumerate(row):
+        shown = [f"{r.title} ({r.site})", *row[1:]] if r is not None and r.title else row
+        for i, cell in enumerate(shown):
             css = ""
             if r is not None and i == len(row) - 1 and r.met is not None:
                 css = ' class="met"' if r.met else ' class="missed"'

@@ -103,6 +103,7 @@ class SiteReport:
     incidents: Incidents
     sla: float | None  # target, percent
     checks: tuple[CheckReport, ...]
+    title: str | None = None  # the site's title: for people (HTML, JSON); tables keep the name
 
     @property
     def met(self) -> bool | None:
@@ -162,6 +163,7 @@ def site_report(store: Store, site: SiteSpec, period: Period) -> SiteReport:
         _incidents(store, site.info.name, period, sorted(counted)),
         site.sla,
         tuple(lines),
+        site.title,
     )
 
 

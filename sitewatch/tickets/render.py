@@ -13,7 +13,7 @@ from typing import Any
 from sitewatch.i18n import duration, finding, local_time, severity_word, text
 from sitewatch.tickets.evidence import evidence_lines
 
-__all__ = ["body", "comment", "title"]
+__all__ = ["body", "comment", "site_label", "title"]
 
 _TITLE_MAX = 200
 
@@ -49,6 +49,7 @@ def _fields(p: dict[str, Any]) -> dict[str, str]:
     opened, at = p.get("opened_at") or p["at"], p["at"]
     return {
         **{k: str(p.get(k) or "") for k in ("site", "check", "severity", "priority", "key", "url", "agent")},
+        "site_title": str(p.get("site_title") or p.get("site") or ""),
         "summary": _finding(p),
         "runbook": str(p.get("runbook") or ""),
         "since": _when(p, opened),
@@ -61,6 +62,12 @@ def _override(p: dict[str, Any], name: str) -> str | None:
     """An ops-supplied template for this sink, filled in; None to use the built-in text."""
     template = (p.get("templates") or {}).get(name)
     return string.Template(template).safe_substitute(_fields(p)) if template else None
+
+
+def site_label(p: dict[str, Any]) -> str:
+    """The site as people know it: ``title (name)`` when the site has a ``title:``, else its name."""
+    name, shown = str(p.get("site") or ""), str(p.get("site_title") or "")
+    return f"{shown} ({name})" if shown else name
 
 
 def title(p: dict[str, Any]) -> str:
@@ -86,7 +93,7 @@ def body(p: dict[str, Any]) -> str:
     lang, severity = _lang(p), str(p.get("severity") or "critical")
     what = "what_warning" if severity == "warning" else "what"  # a warning never says the site is down
     lines = [
-        _t(p, what, check=p["check"], site=p["site"], url=p.get("url", "")),
+        _t(p, what, check=p["check"], site=site_label(p), url=p.get("url", "")),
         _t(p, "finding", summary=_finding(p)),
         _t(p, "severity", severity=severity_word(severity, lang), priority=p["priority"]),
     ]

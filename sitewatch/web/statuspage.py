@@ -70,6 +70,7 @@ class SiteView:
     uptime: tuple[tuple[str, float | None], ...]
     spark: Sparkline | None
     sla: float | None = None  # the promised availability in percent, if configured
+    title: str | None = None  # the site's title: (any script), shown above its name
 
     def below_sla(self, ratio: float | None) -> bool:
         """True when ``ratio`` was measured and misses the site's SLA target."""
@@ -226,7 +227,8 @@ class StatusPage:
         status = worst(*ran).value if ran else "pending"
         spark = self._sparks.get(site.info.name, (now, None))[1]
         uptime = tuple((label, self._ratio(site.info.name, label, now)) for label, _ in UPTIME_WINDOWS)
-        return SiteView(site.info.name, redact_url(site.info.url), status, tuple(checks), uptime, spark, site.sla)
+        url = redact_url(site.info.url)
+        return SiteView(site.info.name, url, status, tuple(checks), uptime, spark, site.sla, site.title)
 
     def _ratio(self, site: str, label: str, now: float) -> float | None:
         if label in self._shared:
