@@ -76,7 +76,11 @@ class Agent:
         self.book = ResultBook()
         self.availability = AvailabilityCache(config.agent.state_dir / "sitewatch.db")
         self.collector = SitewatchCollector(
-            self.book, checks or load_checks(), log, availability=lambda: self.availability.ratios
+            self.book,
+            checks or load_checks(),
+            log,
+            availability=lambda: self.availability.ratios,
+            sites=lambda: ((s.info.name, s.client, s.info.tags) for s in self.config.sites),
         )
         self.registry = build_registry(self.collector)
         self.exposition = Exposition(self.collector)

@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from sitewatch.agent import Agent
 from tests.helpers import free_port, running_agent, serve, wait_for
@@ -189,3 +190,17 @@ async def test_a_browser_opens_a_client_page_with_the_clients_name_and_token(run
         async with http.get(f"{running.url}/clients/beta/", headers={"Authorization": f"Basic {wrong}"}) as resp:
             assert resp.status == 401
             assert resp.headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_metrics_join_each_site_to_its_client_and_tags(running: Running) -> None:
+    """``sitewatch_site_info{site,client,tags}``: one series per site, so a client label costs one series a site."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{running.url}/metrics", headers=_headers("operator")) as resp,
+    ):
+        text = await resp.text()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == "sitewatch_site_info"]
+    assert {(s.labels["site"], s.labels["client"], s.labels["tags"], s.value) for s in samples} == {
+        (OWN["acme"][0], "acme", ",magento,", 1.0),
+        (OWN["beta"][0], "beta", ",wordpress,", 1.0),
+    }
