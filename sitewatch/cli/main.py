@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     period.add_argument("--month", help="a UTC calendar month, e.g. 2026-11 (the current one: so far)")
     period.add_argument("--since", help="the last N days or hours up to now, e.g. 30d (the default) or 12h")
     report.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv, json or html")
+    report.add_argument("--tag", help="only sites carrying this tag")
+    whom = report.add_mutually_exclusive_group()
+    whom.add_argument("--client", help="only this client's sites, in its language and time zone (--month: its month)")
+    whom.add_argument("--all-clients", action="store_true", help="one file per client into --out DIR")
+    report.add_argument("--out", type=Path, metavar="DIR", help="where --all-clients writes <client>-<month>.<format>")
 
     silence = sub.add_parser(
         "silence", help="SITE --for 2h --reason R: no new incidents for a while; `list`; `lift ID|SITE`"
@@ -201,8 +206,19 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     config = _load(path, "defer")
     if config is None:
         return EXIT_UNUSABLE
+    if args.all_clients != (args.out is not None):
+        print("sitewatch: --all-clients and --out DIR go together", file=sys.stderr)
+        return EXIT_UNUSABLE
     return report_command(
-        config, site=args.site, month_text=args.month, since=args.since, fmt=args.format, now=time.time()
+        config,
+        site=args.site,
+        month_text=args.month,
+        since=args.since,
+        fmt=args.format,
+        now=time.time(),
+        client=args.client,
+        tag=args.tag,
+        all_clients=args.out,
     )
 
 

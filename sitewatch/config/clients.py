@@ -72,6 +72,8 @@ class ClientConfig(_Model):
 
     #: A label-safe key: lower-case letters, digits, ``.``, ``_``, ``-`` (it becomes a metric label).
     name: str
+    #: The client's name for people, in any script (its page's and reports' heading); unset: ``name``.
+    title: Annotated[str, pydantic.Field(min_length=1, max_length=200)] | None = None
     #: Ticket, page and report language; unset: ``tickets.language``.
     language: Literal["en", "ru"] | None = None
     #: The zone of the client's times; unset: ``agent.timezone``.

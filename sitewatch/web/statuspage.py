@@ -225,7 +225,9 @@ class StatusPage:
         language, timezone = self._people()
         extra: tuple[tuple[str, float], ...] = ()
         history = "api/sites/"
+        title = None
         if scope is not None and scope.private and scope.client is not None:
+            title = self.clients().get(scope.client).title or scope.client
             route = self.clients().route(scope.client, ())
             language, timezone = route.language, route.timezone
             start, label = month_start(now, timezone)
@@ -235,7 +237,7 @@ class StatusPage:
         view = self.view(book, now, scope, extra)
         template = self._env.get_template("status.html")
         words = page_filters(view.now, language, timezone)
-        return template.render(view=view, refresh=REFRESH_SECONDS, history=history, **words)
+        return template.render(view=view, refresh=REFRESH_SECONDS, history=history, title=title, **words)
 
     def _site_view(
         self, site: SiteSpec, book: ResultBook, now: float, extra: tuple[tuple[str, float], ...] = ()
