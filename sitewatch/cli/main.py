@@ -23,6 +23,7 @@ from sitewatch.cli.demo import DemoTarget, demo_config_path
 from sitewatch.cli.fleet import print_split
 from sitewatch.cli.probe import not_run, probe_all
 from sitewatch.cli.probe_table import probe_table
+from sitewatch.cli.client_summary import client_lines
 from sitewatch.cli.report import report_command
 from sitewatch.cli.rules import rules_command
 from sitewatch.cli.silence import silence_command
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("url", help="the site, e.g. https://shop.example.com/ (a bare host name means https)")
     add.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="main config; the file goes to its sites.d/")
     add.add_argument("--name", help="site name (default: the host without www.)")
+    add.add_argument("--client", help="the configured client the site belongs to (default: the default client)")
     add.add_argument("--root", type=Path, help="the CMS install directory on this server (for the cms check)")
     add.add_argument("--backups", metavar="GLOB", help="backup files, e.g. '/var/backups/shop/*.tar.gz'")
     add.add_argument("--heartbeat", action="store_true", help="add a heartbeat check with a new random token")
@@ -174,6 +176,7 @@ def _add_site_args(args: argparse.Namespace) -> AddSite:
         ca_file=args.ca_file,
         dry_run=args.dry_run,
         force=args.force,
+        client=args.client,
     )
 
 
@@ -243,6 +246,10 @@ def _check_config(path: Path, shard: str | None = None, *, offline: bool = False
     print(f"  sites:  {len(config.sites)}")
     print(f"  checks: {len(config.checks)} ({kinds})")
     print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
+    clients = client_lines(config)
+    if clients:
+        print(f"  clients: {len(clients)} (name: sites; sinks after routing; language, time zone)")
+        print("\n".join(clients))
     bridge = config.agent.alertmanager
     if bridge.enabled:
         auth = "bearer token" if bridge.token else "web_config basic auth"
