@@ -1,4 +1,4 @@
-"""Onboarding per client: ``add-site --client`` writes the site under a configured client; check-config lists clients."""
+"""Onboarding per client: `add-site --client` writes the site under a configured client; check-config lists them."""
 
 from __future__ import annotations
 

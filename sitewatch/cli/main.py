@@ -19,11 +19,11 @@ from pathlib import Path
 from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
+from sitewatch.cli.client_summary import client_lines
 from sitewatch.cli.demo import DemoTarget, demo_config_path
 from sitewatch.cli.fleet import print_split
 from sitewatch.cli.probe import not_run, probe_all
 from sitewatch.cli.probe_table import probe_table
-from sitewatch.cli.client_summary import client_lines
 from sitewatch.cli.report import report_command
 from sitewatch.cli.rules import rules_command
 from sitewatch.cli.silence import silence_command
