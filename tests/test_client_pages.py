@@ -165,3 +165,23 @@ async def test_the_client_history_link_resolves_for_the_client(app: App) -> None
     assert (status, body["site"]) == (200, "shop-a")
     status, body = await _get(f"{app.url}/api/clients/acme/sites/shop-b/history", ACME)
     assert (status, body) == (404, {"error": "not found"})
+
+
+async def test_a_client_sees_its_tickets_but_not_their_delivery_errors(app: App, tmp_path: Path) -> None:
+    """The operator reads a failing delivery's error; the client's page and API show the ticket without it."""
+    store = Store(tmp_path / "pages.db")
+    try:
+        store.db.execute("UPDATE outbox SET state = 'pending', last_error = 'HTTP 500 from desk-internal.example'")
+        store.db.commit()
+    finally:
+        store.close()
+    _, operator = await _get(f"{app.url}/api/incidents?client=acme")
+    assert {t["last_error"] for i in operator["incidents"] for t in i["tickets"]} == {
+        "HTTP 500 from desk-internal.example"
+    }
+    status, mine = await _get(f"{app.url}/api/clients/acme/incidents", ACME)
+    assert status == 200
+    assert [t["sink"] for i in mine["incidents"] for t in i["tickets"]] == ["local", "local"]
+    assert {t["last_error"] for i in mine["incidents"] for t in i["tickets"]} == {None}
+    _, html = await _get(f"{app.url}/clients/acme/", ACME)
+    assert "desk-internal" not in html

@@ -64,7 +64,8 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
             return _bad(exc)
         names = [s.info.name for s in mine.sites(page.sites())]
         rows = incidents(page.store, state, limit, sites=names)
-        return web.json_response(incidents_document(rows, state), dumps=_dumps)
+        # Delivery errors are the team's business (desk URLs, its errors), not the client's.
+        return web.json_response(incidents_document(rows, state, errors=False), dumps=_dumps)
 
     async def site_history(request: web.Request) -> web.StreamResponse:
         mine = scope(request)
