@@ -31,8 +31,10 @@ admin = User.find_by_login('admin'); admin.must_change_passwd = false; admin.sav
 cf = IssueCustomField.find_by_name('sitewatch_incident_key') || IssueCustomField.create!(
   name: 'sitewatch_incident_key', field_format: 'string', is_filter: true, searchable: true,
   is_for_all: true, visible: true, tracker_ids: Tracker.pluck(:id))
-unless Project.find_by_identifier('sitewatch')
-  p = Project.create!(name: 'Sitewatch', identifier: 'sitewatch', is_public: false)
+# Two projects: the clients test routes one client to each (tests/test_clients_redmine.py).
+[['Sitewatch', 'sitewatch'], ['Sitewatch B', 'sitewatch-b']].each do |name, identifier|
+  next if Project.find_by_identifier(identifier)
+  p = Project.create!(name: name, identifier: identifier, is_public: false)
   p.trackers = Tracker.all; p.enabled_module_names = ['issue_tracking']; p.save!
 end
 puts "REDMINE_CF_ID=#{cf.id}"; puts "REDMINE_API_KEY=#{admin.api_key}"

@@ -35,6 +35,7 @@ from sitewatch.store.silences import active as active_silences
 from sitewatch.tickets import Sink
 from sitewatch.tickets.factory import build_sink, build_sinks
 from sitewatch.tickets.outbox import Deliverer
+from sitewatch.web.access import Access
 from sitewatch.web.alertmanager import AlertmanagerBridge
 from sitewatch.web.auth import load_web_config
 from sitewatch.web.exposition import Exposition
@@ -75,7 +76,11 @@ class Agent:
         self.book = ResultBook()
         self.availability = AvailabilityCache(config.agent.state_dir / "sitewatch.db")
         self.collector = SitewatchCollector(
-            self.book, checks or load_checks(), log, availability=lambda: self.availability.ratios
+            self.book,
+            checks or load_checks(),
+            log,
+            availability=lambda: self.availability.ratios,
+            sites=lambda: ((s.info.name, s.client, s.info.tags) for s in self.config.sites),
         )
         self.registry = build_registry(self.collector)
         self.exposition = Exposition(self.collector)
@@ -144,6 +149,13 @@ class Agent:
             self.clock.time,
             shared={WINDOW_LABEL: lambda: self.availability.ratios},
             people=lambda: (self.config.agent.language, self.config.agent.timezone),
+            clients=lambda: self.config.client_book,
+        )
+        # Tokens are read from the running config at each request: a reload changes them at once.
+        access = Access(
+            security,
+            lambda: self.config.agent.operator_token,
+            lambda: {c.name: c.token for c in self.config.client_book.by_name.values() if c.token is not None},
         )
         app = build_app(
             self.book,
@@ -154,6 +166,7 @@ class Agent:
             security=security,
             page=self.page,
             alertmanager=self.alertmanager.handle if self.alertmanager else None,
+            access=access,
         )
         listener = config.agent.listener
         self.web = WebServer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -41,6 +42,7 @@ class AddSite:
     ca_file: str | None = None
     dry_run: bool = False
     force: bool = False
+    client: str | None = None
 
 
 def default_name(url: yarl.URL) -> str:
@@ -102,8 +104,9 @@ def add_site_command(
         backups=args.backups,
         heartbeat_token_file=token_file.name if token else None,
         ca_file=args.ca_file,
+        client=args.client,
     )
-    problems = _validate_alone(text, name, token)
+    problems = _validate_alone(text, name, token, args.client)
     if problems:
         print("sitewatch: the generated file does not validate (a bug in add-site; please report it):", file=sys.stderr)
         for line in problems:
@@ -136,12 +139,30 @@ def _preflight(args: AddSite, name: str, target: Path) -> str | None:
                 origin = site.checks[0].origin.file if site.checks else ""
                 if site.info.name == name and Path(origin).resolve() != target.resolve():
                     return f"a site named {name!r} is already configured in {origin}; pass --name to pick another"
+    if args.client is not None:
+        problem = _client_problem(args)
+        if problem is not None:
+            return problem
     if args.root is not None and not args.root.is_dir():
         return (
             f"--root {args.root}: not a directory; give the CMS install directory (where wp-config.php or bitrix/ is)"
         )
     if args.backups is not None and not os.path.isabs(args.backups):
         return f"--backups {args.backups!r}: give an absolute path or glob, e.g. /var/backups/shop/*.tar.gz"
+    return None
+
+
+def _client_problem(args: AddSite) -> str | None:
+    """``--client`` must name a configured client (checked before anything is probed)."""
+    if not args.config.is_file():
+        return None if args.dry_run else f"no config at {args.config} to find client {args.client!r} in"
+    try:
+        config = load_config(args.config, secrets="offline")  # the client list needs no secrets
+    except ConfigError:
+        return f"{args.config} does not load, so --client {args.client!r} cannot be checked; run check-config"
+    known = config.client_book.by_name
+    if args.client not in known:
+        return f"--client {args.client!r}: expected one of the configured clients ({', '.join(sorted(known))})"
     return None
 
 
@@ -152,8 +173,8 @@ def _try_load(path: Path) -> Config | None:
         return None  # reported after writing, by the same validation check-config runs
 
 
-def _validate_alone(text: str, name: str, token: str | None) -> list[str]:
-    """Load the generated file as the only include of an empty config, in a scratch directory."""
+def _validate_alone(text: str, name: str, token: str | None, client: str | None = None) -> list[str]:
+    """Load the generated file as the only include of an empty config (with its client), in a scratch directory."""
     with tempfile.TemporaryDirectory(prefix="sitewatch-add-site-") as scratch:
         base = Path(scratch)
         (base / "sites.d").mkdir()
@@ -161,7 +182,8 @@ def _validate_alone(text: str, name: str, token: str | None) -> list[str]:
         if token is not None:
             (base / "sites.d" / f"{name}.heartbeat-token").write_text(token, encoding="utf-8")
         main = base / "config.yaml"
-        main.write_text(f"agent: {{state_dir: {base / 'state'}}}\ninclude: [{INCLUDE}]\n", encoding="utf-8")
+        clients = f"clients: [{{name: {json.dumps(client)}}}]\n" if client else ""
+        main.write_text(f"agent: {{state_dir: {base / 'state'}}}\n{clients}include: [{INCLUDE}]\n", encoding="utf-8")
         try:
             load_config(main)
         except ConfigError as exc:

@@ -19,6 +19,7 @@ from pathlib import Path
 from sitewatch import __version__
 from sitewatch.agent import Agent
 from sitewatch.cli.add_site import AddSite, add_site_command
+from sitewatch.cli.client_summary import client_lines
 from sitewatch.cli.demo import DemoTarget, demo_config_path
 from sitewatch.cli.fleet import print_split
 from sitewatch.cli.probe import not_run, probe_all
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     period.add_argument("--month", help="a UTC calendar month, e.g. 2026-11 (the current one: so far)")
     period.add_argument("--since", help="the last N days or hours up to now, e.g. 30d (the default) or 12h")
     report.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv, json or html")
+    report.add_argument("--tag", help="only sites carrying this tag")
+    whom = report.add_mutually_exclusive_group()
+    whom.add_argument("--client", help="only this client's sites, in its language and time zone (--month: its month)")
+    whom.add_argument("--all-clients", action="store_true", help="one file per client into --out DIR")
+    report.add_argument("--out", type=Path, metavar="DIR", help="where --all-clients writes <client>-<month>.<format>")
 
     silence = sub.add_parser(
         "silence", help="SITE --for 2h --reason R: no new incidents for a while; `list`; `lift ID|SITE`"
@@ -101,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("url", help="the site, e.g. https://shop.example.com/ (a bare host name means https)")
     add.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="main config; the file goes to its sites.d/")
     add.add_argument("--name", help="site name (default: the host without www.)")
+    add.add_argument("--client", help="the configured client the site belongs to (default: the default client)")
     add.add_argument("--root", type=Path, help="the CMS install directory on this server (for the cms check)")
     add.add_argument("--backups", metavar="GLOB", help="backup files, e.g. '/var/backups/shop/*.tar.gz'")
     add.add_argument("--heartbeat", action="store_true", help="add a heartbeat check with a new random token")
@@ -172,6 +179,7 @@ def _add_site_args(args: argparse.Namespace) -> AddSite:
         ca_file=args.ca_file,
         dry_run=args.dry_run,
         force=args.force,
+        client=args.client,
     )
 
 
@@ -210,8 +218,19 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     config = _load(path, "defer")
     if config is None:
         return EXIT_UNUSABLE
+    if args.all_clients != (args.out is not None):
+        print("sitewatch: --all-clients and --out DIR go together", file=sys.stderr)
+        return EXIT_UNUSABLE
     return report_command(
-        config, site=args.site, month_text=args.month, since=args.since, fmt=args.format, now=time.time()
+        config,
+        site=args.site,
+        month_text=args.month,
+        since=args.since,
+        fmt=args.format,
+        now=time.time(),
+        client=args.client,
+        tag=args.tag,
+        all_clients=args.out,
     )
 
 
@@ -236,6 +255,10 @@ def _check_config(path: Path, shard: str | None = None, *, offline: bool = False
     print(f"  sites:  {len(config.sites)}")
     print(f"  checks: {len(config.checks)} ({kinds})")
     print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
+    clients = client_lines(config)
+    if clients:
+        print(f"  clients: {len(clients)} (name: sites; sinks after routing; language, time zone)")
+        print("\n".join(clients))
     bridge = config.agent.alertmanager
     if bridge.enabled:
         auth = "bearer token" if bridge.token else "web_config basic auth"

@@ -43,6 +43,7 @@ def render_site(
     heartbeat_token_file: str | None = None,
     ca_file: str | None = None,
     now: dt.datetime | None = None,
+    client: str | None = None,
 ) -> str:
     """The site file's text: http, pageload, tls (https only), domain (a named host), cms, backup, heartbeat."""
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -52,6 +53,7 @@ def render_site(
         *(f"# - {_c(note)}" for note in found.notes),
         f"name: {_q(name)}",
         f"url: {_q(found.url)}",
+        *([f"client: {_q(client)}"] if client else []),
         "checks:",
     ]
     lines += _http(found)

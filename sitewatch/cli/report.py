@@ -1,38 +1,62 @@
 """``sitewatch report``: check the arguments, read the store read-only, print the report in the chosen format.
 
-It opens the store read-only, so it can run beside the agent.
+It opens the store read-only, so it can run beside the agent. ``--client`` reports one client's
+sites in its language and time zone (its months are its local months); ``--all-clients --out DIR``
+writes one such file per client that has sites, for the monthly mailing.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
-from sitewatch.config.models import Config
+from sitewatch.config.models import Config, SiteSpec
+from sitewatch.reports.client_report import ClientTerms, render_for_client
 from sitewatch.reports.formats import Format, render
-from sitewatch.reports.report import Period, ReportError, build_report, last, month
+from sitewatch.reports.report import Period, ReportError, SiteReport, build_report, last, month
 from sitewatch.store.database import Store
 
-__all__ = ["make_report", "report_command"]
+__all__ = ["make_report", "report_command", "write_client_reports"]
+
+_SUFFIX = {"table": "txt", "csv": "csv", "json": "json", "html": "html"}
 
 
-def _period(month_text: str | None, since: str | None, now: float) -> Period:
-    period = month(month_text) if month_text else last(since or "30d", now)
+def _period(month_text: str | None, since: str | None, now: float, timezone: str = "UTC") -> Period:
+    period = month(month_text, timezone) if month_text else last(since or "30d", now)
     if period.start >= now:
         raise ReportError(f"{period.label} has not started yet")
     # The future has no data yet: a current month is reported so far.
     return Period(period.start, min(period.end, now), period.label)
 
 
-def make_report(
-    config: Config, *, site: str | None, month_text: str | None, since: str | None, fmt: Format, now: float
-) -> str:
-    """Validate the arguments, read the store read-only and render; raise :class:`ReportError`."""
-    period = _period(month_text, since, now)
-    sites = [s for s in config.sites if site is None or s.info.name == site]
+def _terms(config: Config, client: str) -> ClientTerms:
+    book = config.client_book
+    if client not in book.by_name:
+        raise ReportError(f"no client {client!r} in {config.source} (clients: {', '.join(sorted(book.by_name))})")
+    route = book.route(client, ())
+    return ClientTerms(client, book.get(client).title or client, route.language, route.timezone)
+
+
+def _sites(config: Config, site: str | None, client: str | None, tag: str | None) -> list[SiteSpec]:
+    sites = [
+        s
+        for s in config.sites
+        if (site is None or s.info.name == site)
+        and (client is None or s.client == client)
+        and (tag is None or tag in s.info.tags)
+    ]
     if not sites:
         names = ", ".join(s.info.name for s in config.sites) or "none"
-        raise ReportError(f"no site {site!r} in {config.source} (sites: {names})")
+        if client is None and tag is None:
+            raise ReportError(f"no site {site!r} in {config.source} (sites: {names})")
+        wanted = ", ".join(f"{k} {v!r}" for k, v in (("site", site), ("client", client), ("tag", tag)) if v)
+        raise ReportError(f"no site with {wanted} in {config.source} (sites: {names})")
+    return sites
+
+
+def _read(config: Config, sites: Sequence[SiteSpec], period: Period) -> list[SiteReport]:
     path = config.agent.state_dir / "sitewatch.db"
     if not path.is_file():
         raise ReportError(f"no history at {path}: has the agent run?")
@@ -41,21 +65,76 @@ def make_report(
     except sqlite3.Error as exc:
         raise ReportError(f"cannot open {path}: {exc}") from None
     try:
-        reports = build_report(store, sites, period)
+        return build_report(store, sites, period)
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read {path}: {exc} (is it a sitewatch store?)") from None
     finally:
         store.close()
-    return render(reports, period, fmt)
+
+
+def make_report(
+    config: Config,
+    *,
+    site: str | None,
+    month_text: str | None,
+    since: str | None,
+    fmt: Format,
+    now: float,
+    client: str | None = None,
+    tag: str | None = None,
+) -> str:
+    """Validate the arguments, read the store read-only and render; raise :class:`ReportError`."""
+    terms = _terms(config, client) if client is not None else None
+    period = _period(month_text, since, now, terms.timezone if terms else "UTC")
+    reports = _read(config, _sites(config, site, client, tag), period)
+    return render_for_client(reports, period, fmt, terms) if terms else render(reports, period, fmt)
+
+
+def write_client_reports(
+    config: Config, out: Path, *, month_text: str | None, since: str | None, fmt: Format, now: float, tag: str | None
+) -> list[Path]:
+    """One file per client with sites (in ``tag``, if given): ``<out>/<client>-<period>.<format>``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in sorted(config.client_book.by_name):
+        if not any(s.client == name and (tag is None or tag in s.info.tags) for s in config.sites):
+            continue
+        body = make_report(
+            config, site=None, month_text=month_text, since=since, fmt=fmt, now=now, client=name, tag=tag
+        )
+        label = month_text or f"last-{since or '30d'}"
+        target = out / f"{name}-{label}.{_SUFFIX[fmt]}"
+        target.write_text(body, encoding="utf-8")
+        written.append(target)
+    if not written:
+        raise ReportError(f"no client has sites{f' tagged {tag!r}' if tag else ''} in {config.source}")
+    return written
 
 
 def report_command(
-    config: Config, *, site: str | None, month_text: str | None, since: str | None, fmt: Format, now: float
+    config: Config,
+    *,
+    site: str | None,
+    month_text: str | None,
+    since: str | None,
+    fmt: Format,
+    now: float,
+    client: str | None = None,
+    tag: str | None = None,
+    all_clients: Path | None = None,
 ) -> int:
-    """``sitewatch report``: print the report; 0, or 3 with a message when it cannot be made."""
+    """``sitewatch report``: print the report (or write one per client); 0, or 3 with a message when it cannot."""
     try:
-        text = make_report(config, site=site, month_text=month_text, since=since, fmt=fmt, now=now)
-    except ReportError as exc:
+        if all_clients is not None:
+            for path in write_client_reports(
+                config, all_clients, month_text=month_text, since=since, fmt=fmt, now=now, tag=tag
+            ):
+                print(path)
+            return 0
+        text = make_report(
+            config, site=site, month_text=month_text, since=since, fmt=fmt, now=now, client=client, tag=tag
+        )
+    except (ReportError, OSError) as exc:
         print(f"sitewatch: {exc}", file=sys.stderr)
         return 3
     sys.stdout.write(text)

@@ -27,6 +27,7 @@ __all__ = [
     "RoutingConfig",
     "RoutingRule",
     "client_problems",
+    "token_problems",
 ]
 
 #: The client of every site that names none.
@@ -71,6 +72,8 @@ class ClientConfig(_Model):
 
     #: A label-safe key: lower-case letters, digits, ``.``, ``_``, ``-`` (it becomes a metric label).
     name: str
+    #: The client's name for people, in any script (its page's and reports' heading); unset: ``name``.
+    title: Annotated[str, pydantic.Field(min_length=1, max_length=200)] | None = None
     #: Ticket, page and report language; unset: ``tickets.language``.
     language: Literal["en", "ru"] | None = None
     #: The zone of the client's times; unset: ``agent.timezone``.
@@ -78,6 +81,9 @@ class ClientConfig(_Model):
     #: Response and resolve targets by priority; unset: ``tickets: sla:``.
     sla: dict[Priority, SlaTarget] | None = None
     routing: RoutingConfig = RoutingConfig()
+    #: Bearer token (or basic-auth password with the client's name) that opens ``/clients/<name>/``
+    #: and the client's API, and nothing else; write it as ``${ENV}`` or ``${file:…}``.
+    token: Annotated[str, pydantic.Field(min_length=20)] | None = None
 
     @pydantic.field_validator("name")
     @classmethod
@@ -207,6 +213,36 @@ def client_problems(
         if name not in known:
             where = ("sites", index, "client")
             problems.append(_at(smap, where, _unknown("client", _shown(name, smap, where), known - hidden)))
+    return problems
+
+
+def token_problems(
+    clients: Iterable[ClientConfig], operator_token: str | None, operator_users: bool, smap: SourceMap
+) -> list[Problem]:
+    """Client tokens need operator credentials (else ``/`` shows every client to anyone) and must differ."""
+    problems: list[Problem] = []
+    owners: dict[str, str] = {}
+    if operator_token is not None and ("agent", "operator_token") not in smap.unresolved:
+        owners[operator_token] = "agent.operator_token"
+    for i, entry in enumerate(clients):
+        if entry.token is None:
+            continue
+        where = ("clients", i, "token")
+        if operator_token is None and not operator_users:
+            problems.append(
+                _at(
+                    smap,
+                    where,
+                    "a client token needs operator credentials too: set agent.operator_token (or basic_auth_users"
+                    " in agent.web_config), otherwise the operator pages show every client's sites to anyone",
+                )
+            )
+        # Placeholders of secrets not looked up (check-config --offline) are alike and prove nothing.
+        if where in smap.unresolved:
+            continue
+        if entry.token in owners:
+            problems.append(_at(smap, where, f"the same token as {owners[entry.token]}; give each client its own"))
+        owners.setdefault(entry.token, f"client {entry.name!r}")
     return problems
 
 

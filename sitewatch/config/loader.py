@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 import yarl
 
-from sitewatch.config.clients import Clients, client_problems
+from sitewatch.config.clients import Clients, client_problems, token_problems
 from sitewatch.config.depends import attach_dependencies
 from sitewatch.config.errors import ConfigError, problems_from_validation
 from sitewatch.config.includes import merge_includes
@@ -122,6 +122,8 @@ def _load(path: Path, previous: Config | None, secrets: SecretMode, skip: frozen
     if raw is not None:
         problems += _alertmanager_problems(raw.agent, path.parent, smap)
         problems += client_problems(raw.clients, raw.tickets, site_clients, smap)
+        users = _has_users(raw.agent, path.parent)
+        problems += token_problems(raw.clients, raw.agent.operator_token, users, smap)
     problems = without_knock_on(problems, smap)
     if secrets == "resolve":
         problems += unresolved_problems(smap)
@@ -154,6 +156,17 @@ def _web_config_problems(web_config: Path, base: Path, smap: SourceMap) -> list[
     except ConfigError as exc:
         return exc.problems
     return []
+
+
+def _has_users(agent: AgentConfig, base: Path) -> bool:
+    """Whether web_config names basic-auth users (False when it is missing or bad: reported elsewhere)."""
+    if agent.web_config is None:
+        return False
+    target = agent.web_config if agent.web_config.is_absolute() else base / agent.web_config
+    try:
+        return bool(read_web_config(target).users)
+    except (ConfigError, OSError):
+        return False
 
 
 def _alertmanager_problems(agent: AgentConfig, base: Path, smap: SourceMap) -> list[Problem]:

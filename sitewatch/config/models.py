@@ -145,6 +145,9 @@ class AgentConfig(_Model):
     history_retention: PositiveDuration = 400 * 86400.0
     #: Prometheus-style web-config.yml: TLS and bcrypt basic auth for /metrics and the API.
     web_config: Path | None = None
+    #: Bearer token that opens every route (operators, Prometheus); with ``clients: token:`` set, it
+    #: or web_config users are required, so no page shows all clients to whoever asks.
+    operator_token: Annotated[str, pydantic.Field(min_length=20)] | None = None
     #: ``POST /alertmanager``: Alertmanager's webhook as a ticket bridge (off unless enabled).
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     #: ``{index: I, of: N}``: probe only the sites rendezvous hashing gives shard I of N

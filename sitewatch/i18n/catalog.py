@@ -85,6 +85,28 @@ _EN: dict[str, str] = {
     "page.never": "never",
     "page.ago": "{time} ago",
     "page.no_data": "no data",
+    # a client's monthly report (sitewatch report --client)
+    "report.heading": "{client}: availability, {period}",
+    "report.period": "{start} to {end}",
+    "report.col.site": "Site",
+    "report.col.check": "Check",
+    "report.col.availability": "Availability",
+    "report.col.downtime": "Downtime",
+    "report.col.no_data": "No data",
+    "report.col.maintenance": "Maintenance",
+    "report.col.incidents": "Incidents",
+    "report.col.mttr": "MTTR",
+    "report.col.longest": "Longest outage",
+    "report.col.sla": "SLA",
+    "report.col.result": "Result",
+    "report.site_row": "(site)",
+    "report.not_counted": "{check} (not counted)",
+    "report.met": "met",
+    "report.missed": "missed",
+    "report.no_data": "no data",
+    "report.note": "Availability = up / (up + down). Maintenance windows are excluded; time without data"
+    " (agent stopped, gaps) is shown apart and never counted as up. A site is down while any of its"
+    " counted checks is down. MTTR: mean time from an incident opening to its resolution.",
 }
 
 _RU: dict[str, str] = {
@@ -157,6 +179,28 @@ _RU: dict[str, str] = {
     "page.never": "никогда",
     "page.ago": "{time} назад",
     "page.no_data": "нет данных",
+    "report.heading": "{client}: доступность, {period}",
+    "report.period": "с {start} по {end}",
+    "report.col.site": "Сайт",
+    "report.col.check": "Проверка",
+    "report.col.availability": "Доступность",
+    "report.col.downtime": "Простой",
+    "report.col.no_data": "Нет данных",
+    "report.col.maintenance": "Обслуживание",
+    "report.col.incidents": "Инциденты",
+    "report.col.mttr": "Среднее время восстановления",
+    "report.col.longest": "Самый долгий простой",
+    "report.col.sla": "SLA",
+    "report.col.result": "Итог",
+    "report.site_row": "(сайт)",
+    "report.not_counted": "{check} (не учитывается)",
+    "report.met": "выполнен",
+    "report.missed": "не выполнен",
+    "report.no_data": "нет данных",
+    "report.note": "Доступность = время работы / (время работы + простой). Плановые работы исключены; время"
+    " без данных (агент остановлен, пропуски) показано отдельно и никогда не считается работой. Сайт"
+    " считается недоступным, пока не проходит любая из учитываемых проверок. Среднее время"
+    " восстановления: от открытия инцидента до его закрытия.",
 }
 
 _TABLES: dict[str, dict[str, str]] = {"en": _EN, "ru": _RU}

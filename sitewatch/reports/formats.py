@@ -8,7 +8,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from sitewatch.probe import format_duration
@@ -172,8 +172,12 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def render_csv(reports: Sequence[SiteReport], period: Period) -> str:
-    """One row per site (check empty) and per check; plain numbers in seconds and percent."""
+def render_csv(reports: Sequence[SiteReport], period: Period, stamp: Callable[[float], str] | None = None) -> str:
+    """One row per site (check empty) and per check; plain numbers in seconds and percent.
+
+    ``stamp`` writes the period's bounds (default: ISO 8601 in UTC).
+    """
+    stamp = stamp or _iso
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_CSV_FIELDS)
@@ -200,8 +204,8 @@ def render_csv(reports: Sequence[SiteReport], period: Period) -> str:
                     _number(longest),
                     "" if sla is None else f"{sla:g}",
                     "" if met is None else ("yes" if met else "no"),
-                    _iso(period.start),
-                    _iso(period.end),
+                    stamp(period.start),
+                    stamp(period.end),
                 ]
             )
     return out.getvalue()

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 import re
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,15 +51,18 @@ class Period:
     label: str
 
 
-def month(text: str) -> Period:
-    """``2026-11`` → the UTC calendar month ``[2026-11-01T00:00Z, 2026-12-01T00:00Z)``."""
+def month(text: str, timezone: str = "UTC") -> Period:
+    """``2026-11`` → that calendar month in ``timezone``: in UTC ``[2026-11-01T00:00Z, 2026-12-01T00:00Z)``."""
     match = _MONTH.fullmatch(text.strip())
     if match is None or not 1 <= int(match[2]) <= 12:
         raise ReportError(f"--month: expected a month like 2026-11, got {text!r}")
     year, number = int(match[1]), int(match[2])
-    first = dt.datetime(year, number, 1, tzinfo=dt.UTC)
+    zone = dt.UTC if timezone == "UTC" else zoneinfo.ZoneInfo(timezone)
+    first = dt.datetime(year, number, 1, tzinfo=zone)
     days = calendar.monthrange(year, number)[1]
-    return Period(first.timestamp(), (first + dt.timedelta(days=days)).timestamp(), f"{year:04d}-{number:02d}")
+    # Local midnights: aware datetimes in a ZoneInfo add wall-clock days, so a DST change stays inside.
+    end = (first + dt.timedelta(days=days)).timestamp()
+    return Period(first.timestamp(), end, f"{year:04d}-{number:02d}")
 
 
 def last(text: str, now: float) -> Period:

@@ -7,6 +7,7 @@ deliverer recorded, and a slow reader can never hold a write lock.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,13 +56,20 @@ class HistoryRow:
     duration: float
 
 
-def incidents(store: Store, state: IncidentState = "all", limit: int = 50) -> list[IncidentRow]:
-    """Open incidents first (newest first), then the most recently resolved; at most ``limit``."""
+def incidents(
+    store: Store, state: IncidentState = "all", limit: int = 50, sites: Collection[str] | None = None
+) -> list[IncidentRow]:
+    """Open incidents first (newest first), then the most recently resolved; at most ``limit``.
+
+    With ``sites``, only the incidents of those sites (a client's, a tag's).
+    """
+    names = None if sites is None else json.dumps(sorted(sites))
     rows = store.db.execute(
         "SELECT id, key, site, check_name, opened_at, resolved_at, severity, summary, flapping"
-        " FROM incidents WHERE ? = 'all' OR (? = 'open') = (resolved_at IS NULL)"
+        " FROM incidents WHERE (? = 'all' OR (? = 'open') = (resolved_at IS NULL))"
+        " AND (? IS NULL OR site IN (SELECT value FROM json_each(?)))"
         " ORDER BY resolved_at IS NOT NULL, COALESCE(resolved_at, opened_at) DESC, id DESC LIMIT ?",
-        (state, state, limit),
+        (state, state, names, names, limit),
     ).fetchall()
     links = _ticket_links([r["id"] for r in rows], store)
     return [

@@ -74,8 +74,8 @@ def parse_limit(text: str | None, default: int, maximum: int) -> int:
     return limit
 
 
-def incidents_document(rows: Iterable[IncidentRow], state: str) -> dict[str, Any]:
-    """The body of ``/api/incidents``."""
+def incidents_document(rows: Iterable[IncidentRow], state: str, *, errors: bool = True) -> dict[str, Any]:
+    """The body of ``/api/incidents``; without ``errors`` (a client's view) no delivery error text."""
     items = [
         {
             "id": r.id,
@@ -94,7 +94,7 @@ def incidents_document(rows: Iterable[IncidentRow], state: str) -> dict[str, Any
                     "ref": t.ref,
                     "delivery": t.delivery,
                     "pending": t.pending,
-                    "last_error": t.last_error,
+                    "last_error": t.last_error if errors else None,
                     "status": t.status,
                 }
                 for t in r.tickets

@@ -1,6 +1,7 @@
 """Optional TLS and basic auth for the agent's web server, in Prometheus' ``web-config.yml`` format.
 
-The file is read and checked by :mod:`sitewatch.config.webconfig`; this module enforces it.
+The file is read and checked by :mod:`sitewatch.config.webconfig`; this module checks its passwords
+and :mod:`sitewatch.web.access` decides who may open what.
 
 Ops staff already write this file for node_exporter and Prometheus itself::
 
@@ -19,18 +20,10 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-
 from sitewatch.config.webconfig import read_web_config
 from sitewatch.web.passwords import Passwords
 
 __all__ = ["WebSecurity", "load_web_config"]
-
-#: Heartbeat pings carry their own secret token; jobs should not need the scrape password.
-_OPEN_PREFIXES = ("/ping/",)
-#: Paths whose handler checks credentials itself: Alertmanager sends either a bearer token or basic auth.
-_SELF_AUTHENTICATED = frozenset({"/alertmanager"})
 
 
 @dataclass
@@ -58,24 +51,6 @@ class WebSecurity:
     def close(self) -> None:
         """Stop the verification threads."""
         self._passwords.close()
-
-    def middleware(self) -> Middleware:
-        """aiohttp middleware asking for basic auth on every path but the heartbeat pings."""
-
-        @web.middleware
-        async def require_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-            protected = (
-                self.users and not request.path.startswith(_OPEN_PREFIXES) and request.path not in _SELF_AUTHENTICATED
-            )
-            if protected and not await self.check(request.headers.get("Authorization")):
-                return web.Response(
-                    status=401,
-                    text="authentication required\n",
-                    headers={"WWW-Authenticate": 'Basic realm="sitewatch"'},
-                )
-            return await handler(request)
-
-        return require_auth
 
 
 def load_web_config(path: Path) -> WebSecurity:

@@ -66,6 +66,13 @@ CORE_METRICS = {
             " (maintenance and no-data time excluded; see docs/availability.md).",
             ("site", "window"),
         ),
+        _Core(
+            "sitewatch_site_info",
+            "gauge",
+            "One series per configured site naming its client and its tags (,a,b,); the value is always 1."
+            " Join it on site to filter or group any site series by client or tag.",
+            ("site", "client", "tags"),
+        ),
     )
 }
 

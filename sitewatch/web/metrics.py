@@ -44,9 +44,12 @@ class SitewatchCollector(Collector):
         checks: Mapping[str, type[AnyCheck]],
         log: logging.Logger,
         availability: Callable[[], Mapping[str, float]] | None = None,
+        sites: Callable[[], Iterable[tuple[str, str, Iterable[str]]]] | None = None,
     ) -> None:
         self._book = book
         self._availability = availability
+        #: (site, client, tags) of every configured site, read at each scrape (a reload shows at once).
+        self._sites = sites
         self._log = log
         self._specs: dict[str, MetricSpec] = {}
         self._allowed: dict[str, frozenset[str]] = {}
@@ -142,6 +145,8 @@ class SitewatchCollector(Collector):
             yield from self._tickets(book.ticket_stats())
         if self._availability is not None:
             yield self._availability_ratio(self._availability())
+        if self._sites is not None:
+            yield self._site_info(self._sites())
         yield GaugeMetricFamily(
             "sitewatch_metrics_render_seconds",
             CORE_METRICS["sitewatch_metrics_render_seconds"].help,
@@ -171,6 +176,17 @@ class SitewatchCollector(Collector):
             if site in configured:
                 ratio.add_metric([site, AVAILABILITY_WINDOW], value)
         return ratio
+
+    @staticmethod
+    def _site_info(sites: Iterable[tuple[str, str, Iterable[str]]]) -> Metric:
+        info = GaugeMetricFamily(
+            "sitewatch_site_info", CORE_METRICS["sitewatch_site_info"].help, labels=("site", "client", "tags")
+        )
+        for site, client, tags in sites:
+            # Consul's convention for a set in one label: sorted, comma-joined, commas at both ends.
+            names = sorted(set(tags))
+            info.add_metric([site, client, f",{','.join(names)}," if names else ""], 1.0)
+        return info
 
     def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
         for name, value in (

@@ -19,6 +19,7 @@ from sitewatch import __version__
 from sitewatch.config.models import ListenerConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.web.access import Access
 from sitewatch.web.api import (
     HISTORY_LIMIT,
     ParameterError,
@@ -28,8 +29,10 @@ from sitewatch.web.api import (
     parse_since,
 )
 from sitewatch.web.auth import WebSecurity
+from sitewatch.web.clientroutes import client_routes
 from sitewatch.web.listener import Gate, ListenerSite
 from sitewatch.web.requestlog import listener_logger
+from sitewatch.web.scope import operator_scope
 from sitewatch.web.statuspage import StatusPage
 
 __all__ = ["WebServer", "build_app", "status_document"]
@@ -154,7 +157,12 @@ async def _status(request: web.Request) -> web.Response:
 
 
 async def _status_page(request: web.Request) -> web.Response:
-    html = await request.app[_PAGE].render(request.app[_BOOK])
+    page = request.app[_PAGE]
+    try:
+        scope = operator_scope(request.query, page.clients())
+    except ParameterError as exc:
+        return _bad(exc)
+    html = await page.render(request.app[_BOOK], scope)
     # The page is live data: no caching by browsers or proxies in between.
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -167,11 +175,14 @@ async def _incidents(request: web.Request) -> web.Response:
     state = _STATES.get(raw)
     if state is None:
         return _bad(ParameterError("state", f"expected open, resolved or all, got {raw!r}"))
+    page = request.app[_PAGE]
     try:
         limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
+        scope = operator_scope(request.query, page.clients())
     except ParameterError as exc:
         return _bad(exc)
-    rows = incidents(request.app[_PAGE].store, state, limit)
+    names = [s.info.name for s in scope.sites(page.sites())] if scope.narrowed else None
+    rows = incidents(page.store, state, limit, sites=names)
     return web.json_response(incidents_document(rows, state), dumps=_dumps)
 
 
@@ -215,13 +226,16 @@ def build_app(
     security: WebSecurity | None = None,
     page: StatusPage | None = None,
     alertmanager: Handler | None = None,
+    access: Access | None = None,
 ) -> web.Application:
     """The aiohttp application; bodies are small, so requests are capped at 64 KiB.
 
-    With ``page`` it also serves the status page at ``/`` and the incident and history APIs.
+    With ``page`` it also serves the status page at ``/``, the incident and history APIs, and
+    each client's page and API. ``access`` decides who may open which route (by default: the
+    web_config users everything, and nobody else anything, when users are configured).
     """
-    middlewares = [security.middleware()] if security is not None and security.users else []
-    app = web.Application(client_max_size=64 * 1024, middlewares=middlewares)
+    access = access or Access(security, lambda: None, dict)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[access.middleware()])
     app[_BOOK] = book
     app[_METRICS] = metrics
     app[_INFO] = info
@@ -236,6 +250,7 @@ def build_app(
         app.router.add_get("/", _status_page)
         app.router.add_get("/api/incidents", _incidents)
         app.router.add_get("/api/sites/{name}/history", _history)
+        app.router.add_routes(client_routes(book, page))
     if push is not None:
         app[_PUSH] = push
         for path in ("/ping/{token}", "/ping/{token}/{kind}"):

@@ -9,7 +9,6 @@ on servers with no way out, and it runs no JavaScript.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,15 @@ from typing import Any, Protocol
 import jinja2
 
 from sitewatch import __version__
+from sitewatch.config.clients import Clients
 from sitewatch.config.models import SiteSpec
+from sitewatch.config.tickets import TicketsConfig
 from sitewatch.engine.results import ResultBook, TicketStats
-from sitewatch.i18n import finding, local_time, percent, plural, severity_word, short_duration, text
 from sitewatch.probe import Status, redact_url, worst
 from sitewatch.store.database import Store
 from sitewatch.store.queries import IncidentRow, incidents
+from sitewatch.web.pagewords import page_filters
+from sitewatch.web.scope import Scope, month_start
 from sitewatch.web.sparkline import Sparkline, sparkline
 
 __all__ = ["UPTIME_WINDOWS", "AvailabilityFn", "CheckView", "Ratio", "SiteView", "StatusPage", "StatusView"]
@@ -89,6 +91,7 @@ class StatusView:
     tickets: TicketStats | None
     counts: Mapping[str, int]
     silences: tuple[Mapping[str, Any], ...] = ()
+    client: str | None = None  # a client's own page: its name
 
 
 #: Problems first, so the board's top row is what needs attention.
@@ -113,6 +116,7 @@ class StatusPage:
         *,
         shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
         people: Callable[[], tuple[str, str]] = lambda: ("en", "UTC"),
+        clients: Callable[[], Clients] | None = None,
     ) -> None:
         self.store = store
         self.sites = sites
@@ -120,6 +124,8 @@ class StatusPage:
         self._clock = clock
         #: (language, time zone) of the people reading the page, read at each render (reloads show at once).
         self._people = people
+        #: The configured clients (their language and zone on their pages), read at each render.
+        self.clients = clients or (lambda: Clients.build((), TicketsConfig(), "UTC"))
         # Windows someone else keeps current (label -> site -> ratio; a site absent has no data):
         # the agent's 30-day cache behind sitewatch_availability_ratio, so page and Grafana agree.
         self._shared = dict(shared or {})
@@ -144,19 +150,23 @@ class StatusPage:
         """The configured site called ``name``."""
         return next((s for s in self.sites() if s.info.name == name), None)
 
-    async def refresh(self, now: float) -> None:
-        """Recompute the uptime figures and sparklines that are due, off the event loop."""
+    async def refresh(self, now: float, scope: Scope | None = None, extra: tuple[tuple[str, float], ...] = ()) -> None:
+        """Recompute the uptime figures and sparklines that are due, off the event loop.
+
+        Only the sites in ``scope``; ``extra`` windows (label, length) too, e.g. a client's month so far.
+        """
         async with self._lock:
-            sites = list(self.sites())
-            names = {s.info.name for s in sites}
+            configured = list(self.sites())
+            names = {s.info.name for s in configured}
             for key in [k for k in self._uptime if k[0] not in names]:
                 del self._uptime[key]  # sites removed by a reload
             for name in [n for n in self._sparks if n not in names]:
                 del self._sparks[name]
+            sites = scope.sites(configured) if scope is not None else configured
             due = [
                 (site, label, length)
                 for site in sites
-                for label, length in UPTIME_WINDOWS
+                for label, length in (*UPTIME_WINDOWS, *extra)
                 if label not in self._shared and _stale(self._uptime.get((site.info.name, label)), now, length)
             ]
             lines = [site for site in sites if _stale(self._sparks.get(site.info.name), now, DAY)]
@@ -184,33 +194,55 @@ class StatusPage:
             self._reader.close()
             self._reader = None
 
-    def view(self, book: ResultBook, now: float) -> StatusView:
-        """The page's data as of ``now``, with the uptime figures last refreshed."""
-        cards = [self._site_view(site, book, now) for site in self.sites()]
+    def view(
+        self, book: ResultBook, now: float, scope: Scope | None = None, extra: tuple[tuple[str, float], ...] = ()
+    ) -> StatusView:
+        """The page's data as of ``now`` for the sites in ``scope``, with the uptime figures last refreshed."""
+        scope = scope or Scope()
+        sites = scope.sites(self.sites())
+        cards = [self._site_view(site, book, now, extra) for site in sites]
         cards.sort(key=lambda s: (_ORDER.get(s.status, 0), s.name))
         counts: dict[str, int] = {}
         for card in cards:
             counts[card.status] = counts.get(card.status, 0) + 1
+        # Incidents of sites out of scope (or no longer configured) never reach a narrowed view.
+        names = [s.info.name for s in sites] if scope.narrowed else None
+        silences = tuple(book.silences()) if book.silences is not None and not scope.private else ()
         return StatusView(
             now=now,
             version=__version__,
             sites=tuple(cards),
-            open_incidents=tuple(incidents(self.store, "open", limit=500)),
-            resolved_incidents=tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED)),
-            tickets=book.ticket_stats() if book.ticket_stats is not None else None,
+            open_incidents=tuple(incidents(self.store, "open", limit=500, sites=names)),
+            resolved_incidents=tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED, sites=names)),
+            tickets=book.ticket_stats() if book.ticket_stats is not None and not scope.private else None,
             counts=counts,
-            silences=tuple(book.silences()) if book.silences is not None else (),
+            silences=tuple(s for s in silences if names is None or s.get("site") in names),
+            client=scope.client if scope.private else None,
         )
 
-    async def render(self, book: ResultBook) -> str:
-        """The whole HTML document."""
+    async def render(self, book: ResultBook, scope: Scope | None = None) -> str:
+        """The whole HTML document: the operator's (narrowed by ``scope``) or a client's own (private scope)."""
         now = self._clock()
-        await self.refresh(now)
-        view = self.view(book, now)
+        language, timezone = self._people()
+        extra: tuple[tuple[str, float], ...] = ()
+        history = "api/sites/"
+        title = None
+        if scope is not None and scope.private and scope.client is not None:
+            title = self.clients().get(scope.client).title or scope.client
+            route = self.clients().route(scope.client, ())
+            language, timezone = route.language, route.timezone
+            start, label = month_start(now, timezone)
+            extra = ((label, max(now - start, 60.0)),)
+            history = f"../../api/clients/{scope.client}/sites/"
+        await self.refresh(now, scope, extra)
+        view = self.view(book, now, scope, extra)
         template = self._env.get_template("status.html")
-        return template.render(view=view, refresh=REFRESH_SECONDS, **_filters(view.now, *self._people()))
+        words = page_filters(view.now, language, timezone)
+        return template.render(view=view, refresh=REFRESH_SECONDS, history=history, title=title, **words)
 
-    def _site_view(self, site: SiteSpec, book: ResultBook, now: float) -> SiteView:
+    def _site_view(
+        self, site: SiteSpec, book: ResultBook, now: float, extra: tuple[tuple[str, float], ...] = ()
+    ) -> SiteView:
         checks = []
         for spec in site.checks:
             record = book.latest.get(spec.key)
@@ -226,7 +258,7 @@ class StatusPage:
         ran = [Status(c.status) for c in checks if c.status != "pending"]
         status = worst(*ran).value if ran else "pending"
         spark = self._sparks.get(site.info.name, (now, None))[1]
-        uptime = tuple((label, self._ratio(site.info.name, label, now)) for label, _ in UPTIME_WINDOWS)
+        uptime = tuple((label, self._ratio(site.info.name, label, now)) for label, _ in (*UPTIME_WINDOWS, *extra))
         url = redact_url(site.info.url)
         return SiteView(site.info.name, url, status, tuple(checks), uptime, spark, site.sla, site.title)
 
@@ -248,38 +280,3 @@ def _latency_line(store: Store, site: SiteSpec, now: float) -> Sparkline | None:
 def _stale(cached: tuple[float, object] | None, now: float, length: float) -> bool:
     # A day's figure is at most a minute old, a month's at most half an hour: 0.07 % of the window.
     return cached is None or now - cached[0] >= length / 1440 or now < cached[0]
-
-
-def _filters(now: float, language: str, timezone: str) -> dict[str, Any]:
-    """Formatting helpers handed to the template: every word, time and unit in ``language``, times
-    local to ``timezone`` with its name."""
-
-    def iso(ts: float | None) -> str:
-        return "–" if ts is None else local_time(ts, timezone, language)
-
-    def iso_text(stamp: str) -> str:  # an API timestamp ("2026-12-07T00:15:00Z")
-        return iso(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
-
-    def ago(ts: float | None) -> str:
-        if ts is None:
-            return text(language, "page.never")
-        return text(language, "page.ago", time=short_duration(max(now - ts, 0.0), language))
-
-    def took(seconds: float | None) -> str:
-        return "–" if seconds is None else short_duration(seconds, language)
-
-    def pct(ratio: float | None) -> str:
-        return text(language, "page.no_data") if ratio is None else percent(ratio, language)
-
-    return {
-        "lang": language,
-        "iso": iso,
-        "iso_text": iso_text,
-        "ago": ago,
-        "took": took,
-        "pct": pct,
-        "t": lambda message, **values: text(language, message, **values),
-        "plural": lambda message, count, **values: plural(language, message, count, **values),
-        "severity": lambda status: severity_word(status, language),
-        "finding": lambda summary: finding(summary, language),
-    }
