@@ -19,6 +19,7 @@ from sitewatch import __version__
 from sitewatch.config.models import ListenerConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.store.sla import clocks
 from sitewatch.web.api import (
     HISTORY_LIMIT,
     ParameterError,
@@ -171,8 +172,10 @@ async def _incidents(request: web.Request) -> web.Response:
         limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
     except ParameterError as exc:
         return _bad(exc)
-    rows = incidents(request.app[_PAGE].store, state, limit)
-    return web.json_response(incidents_document(rows, state), dumps=_dumps)
+    page = request.app[_PAGE]
+    rows = incidents(page.store, state, limit)
+    sla = clocks(page.store, [r.id for r in rows], page.now())
+    return web.json_response(incidents_document(rows, state, sla), dumps=_dumps)
 
 
 async def _history(request: web.Request) -> web.Response:

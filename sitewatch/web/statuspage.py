@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jinja2
@@ -24,6 +24,7 @@ from sitewatch.i18n import finding, local_time, percent, plural, severity_word, 
 from sitewatch.probe import Status, redact_url, worst
 from sitewatch.store.database import Store
 from sitewatch.store.queries import IncidentRow, incidents
+from sitewatch.store.sla import IncidentSla, clocks
 from sitewatch.web.sparkline import Sparkline, sparkline
 
 __all__ = ["UPTIME_WINDOWS", "AvailabilityFn", "CheckView", "Ratio", "SiteView", "StatusPage", "StatusView"]
@@ -88,6 +89,8 @@ class StatusView:
     tickets: TicketStats | None
     counts: Mapping[str, int]
     silences: tuple[Mapping[str, Any], ...] = ()
+    #: The SLA clocks of the incidents shown that have terms, by incident id.
+    sla: Mapping[int, IncidentSla] = field(default_factory=dict)
 
 
 #: Problems first, so the board's top row is what needs attention.
@@ -194,8 +197,9 @@ class StatusPage:
             now=now,
             version=__version__,
             sites=tuple(cards),
-            open_incidents=tuple(incidents(self.store, "open", limit=500)),
-            resolved_incidents=tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED)),
+            open_incidents=(opened := tuple(incidents(self.store, "open", limit=500))),
+            resolved_incidents=(resolved := tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED))),
+            sla=clocks(self.store, [i.id for i in (*opened, *resolved)], now),
             tickets=book.ticket_stats() if book.ticket_stats is not None else None,
             counts=counts,
             silences=tuple(book.silences()) if book.silences is not None else (),
@@ -269,6 +273,12 @@ def _filters(now: float, language: str, timezone: str) -> dict[str, Any]:
     def pct(ratio: float | None) -> str:
         return text(language, "page.no_data") if ratio is None else percent(ratio, language)
 
+    def deadline(sla: IncidentSla, kind: str) -> str:
+        """A goal's deadline in the client's zone and language, and how it stands in the page's language."""
+        goal = sla.clock.response if kind == "response" else sla.clock.resolve
+        when = "–" if goal.deadline is None else local_time(goal.deadline, sla.timezone, sla.language)
+        return f"{when} ({text(language, f'sla.{goal.outcome}')})"
+
     return {
         "lang": language,
         "iso": iso,
@@ -276,6 +286,7 @@ def _filters(now: float, language: str, timezone: str) -> dict[str, Any]:
         "ago": ago,
         "took": took,
         "pct": pct,
+        "deadline": deadline,
         "t": lambda message, **values: text(language, message, **values),
         "plural": lambda message, count, **values: plural(language, message, count, **values),
         "severity": lambda status: severity_word(status, language),
