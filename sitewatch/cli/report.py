@@ -5,10 +5,13 @@ It opens the store read-only, so it can run beside the agent.
 
 from __future__ import annotations
 
+import html
+import json
 import sqlite3
 import sys
 
 from sitewatch.config.models import Config
+from sitewatch.reports.compliance import ClientCompliance, compliance, compliance_json, compliance_text
 from sitewatch.reports.formats import Format, render
 from sitewatch.reports.report import Period, ReportError, build_report, last, month
 from sitewatch.store.database import Store
@@ -42,11 +45,27 @@ def make_report(
         raise ReportError(f"cannot open {path}: {exc}") from None
     try:
         reports = build_report(store, sites, period)
+        clients = {s.client for s in sites} if site is not None else None
+        sla = compliance(store, period.start, period.end, now, clients)
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read {path}: {exc} (is it a sitewatch store?)") from None
     finally:
         store.close()
-    return render(reports, period, fmt)
+    return _with_compliance(render(reports, period, fmt), sla, fmt)
+
+
+def _with_compliance(text: str, sla: list[ClientCompliance], fmt: Format) -> str:
+    """The report with its SLA compliance section: a key of the JSON, a section after the table or the page."""
+    if fmt == "json":
+        document = json.loads(text)
+        document["sla_compliance"] = compliance_json(sla)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "table":
+        return text + compliance_text(sla)
+    if fmt == "html":
+        section = f'<section id="sla-compliance"><pre>{html.escape(compliance_text(sla))}</pre></section>'
+        return text.replace("</body>", section + "</body>") if "</body>" in text else text + section
+    return text  # csv: one table of sites per file; the compliance is in the other formats
 
 
 def report_command(

@@ -27,7 +27,7 @@ import aiohttp
 from sitewatch.config.tickets import JiraSinkConfig, RedmineSinkConfig, RtSinkConfig, SinkConfig, StatusMap
 from sitewatch.logs import event
 from sitewatch.store.database import Store
-from sitewatch.store.life import Kind, change
+from sitewatch.store.life import Kind, change, life
 from sitewatch.tickets import SinkError
 from sitewatch.tickets.desk_status import DeskHistory, JiraStatus, RedmineStatus, RtStatus, StatusReader
 
@@ -80,7 +80,7 @@ def apply_history(
     if row is None:
         return []
     opened_at, seen = float(row[0]), row[1]
-    recorded: list[Kind] = []
+    before = len(life(store, incident_id).events)
     latest = seen
     for step in sorted(history.changes, key=lambda c: c.at):
         if seen is not None and step.at <= seen:
@@ -97,8 +97,7 @@ def apply_history(
         }
         wanted = plan[meaning]
         for kind, reason in wanted:
-            if change(store, incident_id, kind, at=at, by=by, reason=reason, source=sink):
-                recorded.append(kind)
+            change(store, incident_id, kind, at=at, by=by, reason=reason, source=sink)
         latest = step.at if latest is None else max(latest, step.at)
     if latest is not None and latest != seen:
         store.db.execute(
@@ -106,7 +105,11 @@ def apply_history(
             " ON CONFLICT (incident_id, sink) DO UPDATE SET seen_until = excluded.seen_until",
             (incident_id, sink, latest),
         )
-    return recorded
+    # What was written, the ack a wait implies included (life orders by time, so read the new rows by id).
+    rows = store.db.execute(
+        "SELECT kind FROM incident_life WHERE incident_id = ? ORDER BY id LIMIT -1 OFFSET ?", (incident_id, before)
+    )
+    return [r[0] for r in rows]
 
 
 class DeskReadBack:
