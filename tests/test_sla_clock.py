@@ -9,9 +9,11 @@ import logging
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from sitewatch.cli.report import make_report
 from sitewatch.config import ConfigError, load_config
 from sitewatch.config.models import Config
 from sitewatch.engine.results import ResultBook, RunRecord
@@ -26,6 +28,7 @@ from sitewatch.tickets.render import body, comment
 from sitewatch.tickets.sla_watch import SlaWatch
 from sitewatch.web.metrics import SitewatchCollector
 from tests.configs import write_site_config
+from tests.statuspage_helpers import fixed_availability, page_app
 
 MSK = ZoneInfo("Europe/Moscow")
 LOG = logging.getLogger("sitewatch.test")
@@ -287,3 +290,37 @@ def test_a_working_hours_calendar_from_config(tmp_path: Path) -> None:
     calendar = calendar_from(route.calendar.as_dict(), "UTC")
     assert calendar.day_hours(dt.date(2026, 12, 26)) is not None  # a Saturday made a working day
     assert calendar.day_hours(dt.date(2026, 12, 31)) is None
+
+
+# -- where people read the deadlines ---------------------------------------------------------
+
+
+def test_report_ends_with_the_compliance_section(tmp_path: Path) -> None:
+    """`sitewatch report` (table and JSON) carries the month's SLA compliance of the clients' incidents."""
+    cfg = _config(tmp_path)
+    store = Store(tmp_path / "sitewatch.db")
+    tracker = _tracker(store, cfg)
+    opened = msk(2026, 12, 4, 17, 50)
+    _observe(tracker, cfg, "shop", Status.CRITICAL, opened)
+    store.close()
+    now = msk(2026, 12, 9, 0, 0)
+    table = make_report(cfg, site=None, month_text="2026-12", since=None, fmt="table", now=now)
+    assert "SLA compliance" in table
+    assert "client romashka (Europe/Moscow)" in table
+    assert "breached: P2 response of sw:v1:shop:http: due 7 дек. 2026 г., 09:20 MSK, done not yet" in table
+    document = json.loads(make_report(cfg, site="shop", month_text="2026-12", since=None, fmt="json", now=now))
+    (client,) = document["sla_compliance"]
+    assert client["client"] == "romashka"
+    assert client["priorities"][0]["response"]["breached"] == 1
+
+
+async def test_status_page_shows_deadlines_in_the_clients_zone(tmp_path: Path) -> None:
+    """The open incident's row says respond-by and resolve-by in Moscow time, with their state in the page's words."""
+    cfg = _config(tmp_path)
+    opened = msk(2026, 12, 4, 17, 50)
+    async with page_app(tmp_path, cfg.sites, fixed_availability({}), lambda: opened + 60) as served:
+        tracker = _tracker(served.store, cfg)
+        _observe(tracker, cfg, "shop", Status.CRITICAL, opened)
+        async with aiohttp.ClientSession() as session, session.get(served.url + "/") as resp:
+            html = await resp.text()
+    assert "7 дек. 2026 г., 09:20 MSK (running)<br>7 дек. 2026 г., 16:50 MSK (running)" in html
