@@ -158,6 +158,40 @@ async def test_a_desk_outage_loses_no_change_and_keeps_the_desks_times(tmp_path:
     assert sla.clock.resolve.elapsed == 3 * 3600.0  # 5 h since the open, 2 h of them waiting
 
 
+async def test_two_changes_in_one_second_read_in_two_rounds_are_both_recorded(tmp_path: Path) -> None:
+    """Desks date to the second: a change in the same second as the last one read is told apart by its id."""
+    opened = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC).timestamp()
+    journals: list[dict[str, Any]] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path == "/issue_statuses.json":
+            document: dict[str, Any] = {"issue_statuses": [{"id": 1, "name": "New"}, {"id": 2, "name": "In Progress"}]}
+            document["issue_statuses"].append({"id": 4, "name": "Feedback"})
+        else:
+            issue = {"id": 7, "status": {"id": 1}, "created_on": "2026-12-07T09:00:05Z", "journals": journals}
+            document = {"issue": {**issue, "author": {"name": "sitewatch"}, "assigned_to": {"name": "Anna"}}}
+        return await send_in_pieces(request, json.dumps(document).encode(), content_type="application/json")
+
+    def journal(number: int, old: str, new: str) -> dict[str, Any]:
+        detail = {"property": "attr", "name": "status_id", "old_value": old, "new_value": new}
+        return {"id": number, "created_on": "2026-12-07T09:10:00Z", "user": {"name": "Anna"}, "details": [detail]}
+
+    app = web.Application()
+    app.router.add_get("/issues/7.json", answer)
+    app.router.add_get("/issue_statuses.json", answer)
+    store = Store(tmp_path / "s.db")
+    incident = open_incident(store, "sw:v1:shop:http", "redmine", opened)
+    store.db.execute("INSERT INTO ticket_refs (incident_id, sink, ref) VALUES (?, 'redmine', '7')", (incident,))
+    async with serve(app) as url, aiohttp.ClientSession() as session:
+        reader = RedmineStatus("redmine", session, url=url, api_key="k")
+        back = DeskReadBack(store, {"redmine": Watched(reader, MAP, 0.0)}, LOG)
+        journals.append(journal(41, "1", "4"))
+        assert await back.poll_once(opened + 3600) == 2  # ack and wait
+        journals.append(journal(42, "4", "2"))  # the same second, read on the next round
+        assert await back.poll_once(opened + 3601) == 1  # resume
+    assert not life(store, incident).waiting
+
+
 # -- Jira (the emulator) ------------------------------------------------------------------------
 
 

@@ -154,6 +154,7 @@ _MIGRATIONS: Sequence[str] = (
         incident_id INTEGER NOT NULL REFERENCES incidents(id),
         sink TEXT NOT NULL,
         seen_until REAL NOT NULL,
+        seen_seq INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (incident_id, sink)
     );
     """,

@@ -23,11 +23,16 @@ __all__ = ["DeskHistory", "JiraStatus", "RedmineStatus", "RtStatus", "StatusChan
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """The ticket entered ``status`` at ``at`` (unix seconds, the desk's clock); ``by`` made the change."""
+    """The ticket entered ``status`` at ``at`` (unix seconds, the desk's clock); ``by`` made the change.
+
+    ``seq`` is the desk's id of the change (journal, transaction, changelog entry; 0 for the
+    creation): desks date to the second, so two changes in one second are told apart by it.
+    """
 
     at: float
     status: str
     by: str
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,14 @@ def _ts(text: str | None) -> float | None:
         except ValueError:
             return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _seq(value: object) -> int:
+    """A desk's change id (a number, sometimes as text); 0 when it gives none."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 class RedmineStatus:
@@ -93,7 +106,12 @@ class RedmineStatus:
             status = str(detail.get("new_value"))
             at = _ts(journal.get("created_on")) or created
             changes.append(
-                StatusChange(at, self._names.get(status, status), str(journal.get("user", {}).get("name", "")))
+                StatusChange(
+                    at,
+                    self._names.get(status, status),
+                    str(journal.get("user", {}).get("name", "")),
+                    _seq(journal.get("id")),
+                )
             )
         return DeskHistory(tuple(changes), str((issue.get("assigned_to") or {}).get("name", "")))
 
@@ -142,7 +160,12 @@ class RtStatus:
         for item in statuses:
             at = _ts(item.get("Created")) or created
             changes.append(
-                StatusChange(at, str(item.get("NewValue", "")), str((item.get("Creator") or {}).get("id", "")))
+                StatusChange(
+                    at,
+                    str(item.get("NewValue", "")),
+                    str((item.get("Creator") or {}).get("id", "")),
+                    _seq(item.get("id")),
+                )
             )
         owner = str((ticket.get("Owner") or {}).get("id", ""))
         return DeskHistory(tuple(changes), "" if owner == "Nobody" else owner)
@@ -183,6 +206,7 @@ class JiraStatus:
         changes = [StatusChange(created, first, "")]
         for history, item in moves:
             who = str((history.get("author") or {}).get("displayName", ""))
-            changes.append(StatusChange(_ts(history.get("created")) or created, str(item.get("toString", "")), who))
+            at = _ts(history.get("created")) or created
+            changes.append(StatusChange(at, str(item.get("toString", "")), who, _seq(history.get("id"))))
         assignee = str((fields.get("assignee") or {}).get("displayName", ""))
         return DeskHistory(tuple(changes), assignee)

@@ -73,37 +73,38 @@ def apply_history(
 ) -> list[Kind]:
     """Record the changes of ``history`` not read before; return the kinds recorded, in order."""
     row = store.db.execute(
-        "SELECT i.opened_at, s.seen_until FROM incidents i"
+        "SELECT i.opened_at, s.seen_until, s.seen_seq FROM incidents i"
         " LEFT JOIN desk_seen s ON s.incident_id = i.id AND s.sink = ? WHERE i.id = ?",
         (sink, incident_id),
     ).fetchone()
     if row is None:
         return []
-    opened_at, seen = float(row[0]), row[1]
+    opened_at = float(row[0])
+    seen = (float(row[1]), int(row[2])) if row[1] is not None else None
     before = len(life(store, incident_id).events)
     latest = seen
-    for step in sorted(history.changes, key=lambda c: c.at):
-        if seen is not None and step.at <= seen:
+    for step in sorted(history.changes, key=lambda c: (c.at, c.seq)):
+        mark = (step.at, step.seq)
+        if seen is not None and mark <= seen:
             continue
         # The desk's clock may run a little apart from ours: keep its times inside the incident's life.
         at = min(max(step.at, opened_at), now)
         by = history.assignee or step.by
-        meaning = _meaning(step.status, mapping)
         plan: dict[str, list[tuple[Kind, str]]] = {
             "acknowledged": [("ack", ""), ("resume", "")],
             "waiting": [("wait", f"{sink}: {step.status}")],
             "resolved": [("wait", f"{sink}: {step.status} (resolved in the desk)")],
             "other": [("resume", "")],
         }
-        wanted = plan[meaning]
-        for kind, reason in wanted:
+        for kind, reason in plan[_meaning(step.status, mapping)]:
             change(store, incident_id, kind, at=at, by=by, reason=reason, source=sink)
-        latest = step.at if latest is None else max(latest, step.at)
+        latest = mark if latest is None else max(latest, mark)
     if latest is not None and latest != seen:
         store.db.execute(
-            "INSERT INTO desk_seen (incident_id, sink, seen_until) VALUES (?, ?, ?)"
-            " ON CONFLICT (incident_id, sink) DO UPDATE SET seen_until = excluded.seen_until",
-            (incident_id, sink, latest),
+            "INSERT INTO desk_seen (incident_id, sink, seen_until, seen_seq) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (incident_id, sink) DO UPDATE SET seen_until = excluded.seen_until,"
+            " seen_seq = excluded.seen_seq",
+            (incident_id, sink, *latest),
         )
     # What was written, the ack a wait implies included (life orders by time, so read the new rows by id).
     rows = store.db.execute(
