@@ -3,9 +3,11 @@ priority changes, breaches counted once as deadlines pass, and the month's compl
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
+import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,7 +30,8 @@ from sitewatch.tickets.render import body, comment
 from sitewatch.tickets.sla_watch import SlaWatch
 from sitewatch.web.metrics import SitewatchCollector
 from tests.configs import write_site_config
-from tests.statuspage_helpers import fixed_availability, page_app
+from tests.helpers import free_port, running_agent, serve, wait_for
+from tests.statuspage_helpers import agent_config, fixed_availability, page_app, target_app
 
 MSK = ZoneInfo("Europe/Moscow")
 LOG = logging.getLogger("sitewatch.test")
@@ -324,3 +327,31 @@ async def test_status_page_shows_deadlines_in_the_clients_zone(tmp_path: Path) -
         async with aiohttp.ClientSession() as session, session.get(served.url + "/") as resp:
             html = await resp.text()
     assert "7 дек. 2026 г., 09:20 MSK (running)<br>7 дек. 2026 г., 16:50 MSK (running)" in html
+
+
+async def test_the_running_agent_counts_a_missed_response_in_metrics(tmp_path: Path) -> None:
+    """A running agent: nobody acks a P2 due in 1 s; its sweep counts one breach and /metrics shows it."""
+    async with serve(target_app()) as url:
+        config = agent_config(tmp_path, url, f"127.0.0.1:{free_port()}")
+        with config.open("a", encoding="utf-8") as extra:
+            extra.write("tickets:\n  sla: {P2: {response: 1s, resolve: 1h}}\n")
+        async with running_agent(config) as agent, aiohttp.ClientSession() as session:
+            line = 'sitewatch_sla_breaches_total{client="default",kind="response",priority="P2"} 1.0'
+
+            async def breached() -> bool:
+                async with session.get(f"http://{agent.web.bound[0]}/metrics") as resp:
+                    return line in await resp.text()
+
+            await wait_for(breached, timeout=30, what="the response breach in /metrics")
+            async with session.get(f"http://{agent.web.bound[0]}/metrics") as resp:
+                text = await resp.read()
+            promtool = shutil.which("promtool")
+            if promtool is not None:  # `make test` installs it: the new families must lint clean
+                proc = await asyncio.create_subprocess_exec(
+                    promtool, "check", "metrics", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                )  # fmt: skip
+                said, _ = await asyncio.wait_for(proc.communicate(text), timeout=60)
+                assert b"sitewatch_sla" not in said, said.decode()
+            outcomes = [tuple(r) for r in agent.store.db.execute("SELECT response_outcome FROM incident_sla")]
+            assert outcomes == [("breached",)]
