@@ -26,7 +26,7 @@ from sitewatch.reports.compliance import compliance, compliance_text
 from sitewatch.store.database import Store
 from sitewatch.store.life import change, life, open_incident_id
 from sitewatch.store.sla import clocks
-from sitewatch.tickets.render import body, comment
+from sitewatch.tickets.render import body, comment, title
 from sitewatch.tickets.sla_watch import SlaWatch
 from sitewatch.web.metrics import SitewatchCollector
 from tests.configs import write_site_config
@@ -355,3 +355,14 @@ async def test_the_running_agent_counts_a_missed_response_in_metrics(tmp_path: P
                 assert b"sitewatch_sla" not in said, said.decode()
             outcomes = [tuple(r) for r in agent.store.db.execute("SELECT response_outcome FROM incident_sla")]
             assert outcomes == [("breached",)]
+
+
+def test_templates_may_name_the_deadlines(tmp_path: Path) -> None:
+    """A sink's own title template gets $respond_by in the client's zone and language."""
+    cfg = _config(tmp_path)
+    store = Store(tmp_path / "s.db")
+    _observe(_tracker(store, cfg), cfg, "shop", Status.CRITICAL, msk(2026, 12, 4, 17, 50))
+    (payload,) = _payloads(store)
+    assert title({**payload, "templates": {"title": "[$priority] $site до $respond_by"}}) == (
+        "[P2] shop до 7 дек. 2026 г., 09:20 MSK"
+    )

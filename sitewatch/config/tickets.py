@@ -28,7 +28,8 @@ class _Model(pydantic.BaseModel):
 
 class _Sink(_Model):
     #: Override the built-in texts with $placeholders: $site $check $severity $priority $summary
-    #: $key $url $agent $since $at $downtime $runbook (string.Template syntax; unknown ones stay as written).
+    #: $key $url $agent $since $at $downtime $runbook $respond_by $resolve_by (string.Template syntax; unknown ones
+    #: stay as written).
     templates: dict[Literal["title", "body", "comment"], str] = {}
 
 

@@ -54,6 +54,7 @@ def _fields(p: dict[str, Any]) -> dict[str, str]:
         "since": _when(p, opened),
         "at": _when(p, at),
         "downtime": duration(at - opened, _lang(p)),
+        **(_deadlines(p) if p.get("sla") else {"respond_by": "", "resolve_by": ""}),
     }
 
 
