@@ -31,10 +31,13 @@ from sitewatch.reports.history import site_availability
 from sitewatch.runtime import collector_paused, freeze_long_lived
 from sitewatch.sdnotify import Notifier
 from sitewatch.store.database import Store
+from sitewatch.store.life import life, open_incident_id
 from sitewatch.store.silences import active as active_silences
 from sitewatch.tickets import Sink
 from sitewatch.tickets.factory import build_sink, build_sinks
 from sitewatch.tickets.outbox import Deliverer
+from sitewatch.tickets.readback import DeskReadBack, build_readers
+from sitewatch.tickets.sla_watch import SlaWatch, run_sla
 from sitewatch.web.access import Access
 from sitewatch.web.alertmanager import AlertmanagerBridge
 from sitewatch.web.auth import load_web_config
@@ -81,6 +84,7 @@ class Agent:
             log,
             availability=lambda: self.availability.ratios,
             sites=lambda: ((s.info.name, s.client, s.info.tags) for s in self.config.sites),
+            sla=lambda: self.sla.snapshot(),  # noqa: PLW0108 - self.sla is made below, with the store
         )
         self.registry = build_registry(self.collector)
         self.exposition = Exposition(self.collector)
@@ -99,7 +103,14 @@ class Agent:
             config.tickets,
             timezone=config.agent.timezone,
             route=lambda spec: self.config.client_book.route(spec.client, spec.site.tags),
+            life=self._life_so_far,
         )
+        #: Deadlines settled as they pass (breach metrics) and desks read back (acks, waits).
+        self.sla = SlaWatch(self.store, log)
+        self.readback = DeskReadBack(
+            self.store, build_readers((*config.tickets.sinks, *derived), self.desk_session), log
+        )
+        self._sla_task: asyncio.Task[None] | None = None
         self._templates = {
             s.name: {str(k): v for k, v in s.templates.items()}
             for s in (*config.tickets.sinks, *derived)
@@ -268,6 +279,14 @@ class Agent:
                 failing = False
             await asyncio.sleep(AVAILABILITY_REFRESH_SECONDS)
 
+    def _life_so_far(self, key: str) -> tuple[float | None, tuple[tuple[float, float | None], ...]]:
+        """The open incident's ack time and pauses, for deadlines moved by a priority change."""
+        incident = open_incident_id(self.store, key)
+        if incident is None:
+            return None, ()
+        lived = life(self.store, incident)
+        return lived.acked_at, lived.pauses
+
     def _latest_status(self, site: str, check: str) -> Status | None:
         record = self.book.latest.get((site, check))
         return record.result.status if record else None
@@ -313,6 +332,7 @@ class Agent:
         self._deliver_task = asyncio.create_task(self.deliverer.run(), name="ticket delivery")
         self._history_task = asyncio.create_task(self._keep_history(), name="history")
         self._availability_task = asyncio.create_task(self._keep_availability(), name="availability")
+        self._sla_task = asyncio.create_task(run_sla(self.sla, self.readback, self.clock.time, self.log), name="sla")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -334,6 +354,9 @@ class Agent:
         self.incidents.depend(config.checks)
         self.incidents.reconfigure(config.tickets, config.agent.timezone)
         self._add_client_sinks(config)
+        self.readback.watched = build_readers(
+            (*config.tickets.sinks, *config.client_book.derived_sinks()), self.desk_session
+        )
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)
         if self._freeze_gc:
@@ -421,6 +444,10 @@ class Agent:
             self._availability_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._availability_task
+        if self._sla_task is not None:
+            self._sla_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sla_task
         if self._history_task is not None:
             self._history_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

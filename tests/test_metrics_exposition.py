@@ -205,7 +205,9 @@ def test_families_that_change_without_a_result_are_current(openmetrics: bool) ->
     ratios = {"shop": 0.5}
     tickets = [TicketStats(1, 2, 0, 3.5, {("local", "ok"): 4})]
     book.ticket_stats = lambda: tickets[-1]
-    exposition = Exposition(SitewatchCollector(book, load_checks(), logging.getLogger("test"), lambda: ratios))
+    exposition = Exposition(
+        SitewatchCollector(book, load_checks(), logging.getLogger("test"), availability=lambda: ratios)
+    )
     before = _ours(exposition, openmetrics)
     assert 'sitewatch_availability_ratio{site="shop",window="30d"} 0.5\n' in before
     book.lag.observe(0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,6 +56,7 @@ async def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             extra.write(
                 "  - name: backups\n    url: https://backup.invalid/\n    checks:\n"
                 "      - {type: heartbeat, interval: 1h, max_age: 1h, token: '${OPENAPI_TEST_TOKEN}'}\n"
+                "tickets:\n  sla: {P2: {response: 30m, resolve: 8h}}\n"
             )
         async with running_agent(config) as running:
             await incident_delivered(running)
@@ -151,6 +153,16 @@ async def test_answers_carry_what_the_operator_needs(agent: Agent, spec: dict[st
     assert incident["tickets"] == [
         {"sink": "local", "ref": "1", "delivery": "delivered", "pending": 0, "last_error": None, "status": "open"}
     ]
+    # A P2 on the default (24x7, UTC) calendar: due 30 minutes and 8 hours after it opened.
+    opened = dt.datetime.fromisoformat(incident["opened_at"])
+    assert dt.datetime.fromisoformat(incident["respond_by"]) - opened == dt.timedelta(minutes=30)
+    assert dt.datetime.fromisoformat(incident["resolve_by"]) - opened == dt.timedelta(hours=8)
+    assert incident["respond_by_local"].endswith(" UTC")
+    assert (incident["sla"]["priority"], incident["sla"]["response"], incident["sla"]["resolve"]) == (
+        "P2",
+        "running",
+        "running",
+    )
     assert history["results"]
     assert {r["status"] for r in history["results"]} == {"critical"}
     assert {r["check"] for r in history["results"]} == {"http"}

@@ -76,9 +76,12 @@ def _parser() -> argparse.ArgumentParser:
 
     tickets = sub.add_parser("tickets", help="list, show, ack or close tickets of the local store")
     tickets.add_argument("-c", "--config", default=DEFAULT_CONFIG)
-    tickets.add_argument("action", choices=("list", "show", "ack", "close"), nargs="?", default="list")
-    tickets.add_argument("number", nargs="?", type=int, help="ticket number (show, ack, close)")
-    tickets.add_argument("--by", help="who acknowledges (ack; default: the login name)")
+    tickets.add_argument(
+        "action", choices=("list", "show", "ack", "wait", "resume", "close"), nargs="?", default="list"
+    )
+    tickets.add_argument("number", nargs="?", type=int, help="ticket number (show, ack, wait, resume, close)")
+    tickets.add_argument("--by", help="who acts (ack, wait, resume; default: the login name)")
+    tickets.add_argument("--reason", help="what the team waits for (wait: the SLA clock stops until resume)")
 
     report = sub.add_parser("report", help="availability, incidents and SLA per site (maintenance excluded)")
     report.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -139,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(Path(args.config), log, args.shard, strict=args.strict)
         if args.command == "tickets":
-            return _tickets(Path(args.config), args.action, args.number, args.by)
+            return _tickets(Path(args.config), args.action, args.number, args.by, args.reason)
         if args.command == "report":
             return _report(Path(args.config), args)
         if args.command == "silence":
@@ -204,14 +207,17 @@ def _load(path: Path, secrets: SecretMode = "resolve", *, lenient: bool = False)
     return config
 
 
-def _tickets(path: Path, action: str, number: int | None, by: str | None) -> int:
+def _tickets(path: Path, action: str, number: int | None, by: str | None, reason: str | None) -> int:
     config = _load(path, "defer")  # the store only: no secret is needed
     if config is None:
         return EXIT_UNUSABLE
     if action != "list" and number is None:
         print(f"sitewatch: `tickets {action}` needs a ticket number", file=sys.stderr)
         return EXIT_UNUSABLE
-    return tickets_command(config.agent.state_dir / "sitewatch.db", action, number, by)
+    if action == "wait" and not (reason or "").strip():
+        print("sitewatch: `tickets wait` needs --reason (what the team waits for from the client)", file=sys.stderr)
+        return EXIT_UNUSABLE
+    return tickets_command(config.agent.state_dir / "sitewatch.db", action, number, by, reason)
 
 
 def _report(path: Path, args: argparse.Namespace) -> int:

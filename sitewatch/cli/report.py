@@ -7,6 +7,8 @@ writes one such file per client that has sites, for the monthly mailing.
 
 from __future__ import annotations
 
+import html
+import json
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from sitewatch.config.models import Config, SiteSpec
 from sitewatch.reports.client_report import ClientTerms, render_for_client
+from sitewatch.reports.compliance import ClientCompliance, compliance, compliance_json, compliance_text
 from sitewatch.reports.formats import Format, render
 from sitewatch.reports.report import Period, ReportError, SiteReport, build_report, last, month
 from sitewatch.store.database import Store
@@ -56,7 +59,9 @@ def _sites(config: Config, site: str | None, client: str | None, tag: str | None
     return sites
 
 
-def _read(config: Config, sites: Sequence[SiteSpec], period: Period) -> list[SiteReport]:
+def _read(
+    config: Config, sites: Sequence[SiteSpec], period: Period, now: float, clients: set[str] | None
+) -> tuple[list[SiteReport], list[ClientCompliance]]:
     path = config.agent.state_dir / "sitewatch.db"
     if not path.is_file():
         raise ReportError(f"no history at {path}: has the agent run?")
@@ -65,7 +70,8 @@ def _read(config: Config, sites: Sequence[SiteSpec], period: Period) -> list[Sit
     except sqlite3.Error as exc:
         raise ReportError(f"cannot open {path}: {exc}") from None
     try:
-        return build_report(store, sites, period)
+        reports = build_report(store, sites, period)
+        return reports, compliance(store, period.start, period.end, now, clients)
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read {path}: {exc} (is it a sitewatch store?)") from None
     finally:
@@ -86,8 +92,12 @@ def make_report(
     """Validate the arguments, read the store read-only and render; raise :class:`ReportError`."""
     terms = _terms(config, client) if client is not None else None
     period = _period(month_text, since, now, terms.timezone if terms else "UTC")
-    reports = _read(config, _sites(config, site, client, tag), period)
-    return render_for_client(reports, period, fmt, terms) if terms else render(reports, period, fmt)
+    sites = _sites(config, site, client, tag)
+    # The compliance section covers the clients of the sites reported (all clients when unnarrowed).
+    clients = {s.client for s in sites} if site is not None or client is not None or tag is not None else None
+    reports, sla = _read(config, sites, period, now, clients)
+    text = render_for_client(reports, period, fmt, terms) if terms else render(reports, period, fmt)
+    return _with_compliance(text, sla, fmt)
 
 
 def write_client_reports(
@@ -109,6 +119,20 @@ def write_client_reports(
     if not written:
         raise ReportError(f"no client has sites{f' tagged {tag!r}' if tag else ''} in {config.source}")
     return written
+
+
+def _with_compliance(text: str, sla: list[ClientCompliance], fmt: Format) -> str:
+    """The report with its SLA compliance section: a key of the JSON, a section after the table or the page."""
+    if fmt == "json":
+        document = json.loads(text)
+        document["sla_compliance"] = compliance_json(sla)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "table":
+        return text + compliance_text(sla)
+    if fmt == "html":
+        section = f'<section id="sla-compliance"><pre>{html.escape(compliance_text(sla))}</pre></section>'
+        return text.replace("</body>", section + "</body>") if "</body>" in text else text + section
+    return text  # csv: one table of sites per file; the compliance is in the other formats
 
 
 def report_command(

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 
+from sitewatch.config.calendar import CalendarConfig
 from sitewatch.config.sourcemap import Problem, SourceMap, format_path
 from sitewatch.config.tickets import SinkConfig, SlaTarget, TicketsConfig
 
@@ -80,6 +81,8 @@ class ClientConfig(_Model):
     timezone: str | None = None
     #: Response and resolve targets by priority; unset: ``tickets: sla:``.
     sla: dict[Priority, SlaTarget] | None = None
+    #: When the SLA clock runs (``24x7`` or working hours, holidays, own days off); unset: 24x7.
+    calendar: CalendarConfig = CalendarConfig()
     routing: RoutingConfig = RoutingConfig()
     #: Bearer token (or basic-auth password with the client's name) that opens ``/clients/<name>/``
     #: and the client's API, and nothing else; write it as ``${ENV}`` or ``${file:…}``.
@@ -112,6 +115,7 @@ class Route:
     sla: Mapping[Priority, SlaTarget]
     language: str
     timezone: str
+    calendar: CalendarConfig = CalendarConfig()
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ class Clients:
             sla=entry.sla if entry.sla is not None else self.tickets.sla,
             language=entry.language or self.tickets.language,
             timezone=entry.timezone or self.timezone,
+            calendar=entry.calendar,
         )
 
     def derived_sinks(self) -> tuple[SinkConfig, ...]:

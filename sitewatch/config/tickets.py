@@ -16,6 +16,7 @@ __all__ = [
     "RtSinkConfig",
     "SinkConfig",
     "SlaTarget",
+    "StatusMap",
     "TicketsConfig",
     "WebhookSinkConfig",
 ]
@@ -27,8 +28,33 @@ class _Model(pydantic.BaseModel):
 
 class _Sink(_Model):
     #: Override the built-in texts with $placeholders: $site $check $severity $priority $summary
-    #: $key $url $agent $since $at $downtime $runbook (string.Template syntax; unknown ones stay as written).
+    #: $key $url $agent $since $at $downtime $runbook $respond_by $resolve_by (string.Template syntax; unknown ones
+    #: stay as written).
     templates: dict[Literal["title", "body", "comment"], str] = {}
+
+
+class StatusMap(_Model):
+    """Desk statuses (names, any case) that mean acknowledged, waiting for the client, or resolved."""
+
+    acknowledged: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
+    resolved: tuple[str, ...] = ()
+
+    @pydantic.model_validator(mode="after")
+    def _disjoint(self) -> StatusMap:
+        seen: dict[str, str] = {}
+        for state in ("acknowledged", "waiting", "resolved"):
+            for name in getattr(self, state):
+                if (other := seen.setdefault(name.casefold(), state)) != state:
+                    raise ValueError(f"status {name!r} is in both {other} and {state}")
+        return self
+
+
+class _ReadBack(_Sink):
+    #: Read each open ticket's status back so the SLA clock follows the desk; unset: never read.
+    status_map: StatusMap | None = None
+    #: How often the open tickets' statuses are read.
+    read_every: Annotated[Duration, pydantic.Field(ge=10)] = 60.0
 
 
 class LocalSinkConfig(_Sink):
@@ -48,7 +74,7 @@ class WebhookSinkConfig(_Sink):
     headers: dict[str, str] = {}
 
 
-class RedmineSinkConfig(_Sink):
+class RedmineSinkConfig(_ReadBack):
     """Redmine REST: issues in ``project``, the incident key in custom field ``key_field_id``."""
 
     type: Literal["redmine"]
@@ -62,7 +88,7 @@ class RedmineSinkConfig(_Sink):
     priority_ids: dict[Literal["P1", "P2", "P3", "P4"], int] = {"P1": 5, "P2": 4, "P3": 3, "P4": 2}
 
 
-class JiraSinkConfig(_Sink):
+class JiraSinkConfig(_ReadBack):
     """Jira Cloud (email + api_token) or Data Center (pat); the incident key as a label."""
 
     type: Literal["jira"]
@@ -88,7 +114,7 @@ class JiraSinkConfig(_Sink):
         return self
 
 
-class RtSinkConfig(_Sink):
+class RtSinkConfig(_ReadBack):
     """Request Tracker REST2: tickets in ``queue``, the incident key in custom field ``key_field``."""
 
     type: Literal["rt"]

@@ -219,7 +219,10 @@ class _Tree:
         if tag == _STR:
             return event.value
         node = ScalarNode(tag, event.value, _mark(event.start_mark), _mark(event.end_mark), event.style)
-        return self.constructor.construct_object(node)
+        try:
+            return self.constructor.construct_object(node)
+        except ValueError:  # a date-shaped "2026-13-01": the text, for the model to refuse with its key and line
+            return event.value
 
     def _mapping(self, path: KeyPath, next_event: _Next) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -25,6 +25,8 @@ __all__ = ["ServiceCalendar", "WorkingHours"]
 #: How far ahead a deadline is searched for: a target no calendar can meet in this many days is
 #: a configuration error (a calendar with no working day at all), reported instead of looping.
 _HORIZON_DAYS = 800
+#: Seconds of a target left over from float rounding, not time still owed (unix seconds carry ~0.2 µs).
+_EPSILON = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,9 @@ class ServiceCalendar:
         """The moment ``target`` seconds of service time, outside ``pauses``, have passed since ``start``."""
         left = target
         for opens, closes in _minus(self.service_intervals(start), _merged(pauses)):
-            if closes - opens >= left:
-                return opens + left
+            # Within a microsecond is used up: float noise must not carry a deadline to the next working day.
+            if closes - opens >= left - _EPSILON:
+                return min(opens + left, closes)
             left -= closes - opens
         raise AssertionError("unreachable: service_intervals ends by raising")  # pragma: no cover
 

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from sitewatch.config.calendar import CalendarConfig
 from sitewatch.config.clients import Route
 from sitewatch.config.maintenance import active
 from sitewatch.config.models import CheckSpec
 from sitewatch.engine.results import RunRecord
+from sitewatch.incidents.deadlines import calendar_from, sla_clock
 from sitewatch.incidents.dependencies import Dependencies
 from sitewatch.incidents.priority import DEFAULT_TERMS, IncidentTerms, priority_for
 from sitewatch.incidents.state import CheckState, IncidentEvent, OpenIncident, step
@@ -66,10 +68,13 @@ class IncidentTracker:
         *,
         timezone: str = "UTC",
         route: Callable[[CheckSpec], Route] | None = None,
+        life: Callable[[str], tuple[float | None, Sequence[tuple[float, float | None]]]] | None = None,
     ) -> None:
         self._tickets = tickets or DEFAULT_TERMS
         #: Per site, its client's sinks and terms; without one every incident goes to ``sinks``.
         self._route = route
+        #: Per incident key, (acked_at, pauses) so far: a priority change states the moved deadlines.
+        self._life = life
         self._timezone = timezone
         self._store = store
         self._sinks = tuple(sinks)
@@ -162,6 +167,32 @@ class IncidentTracker:
         target = table.get(priority)  # type: ignore[call-overload]
         return {"response": target.response, "resolve": target.resolve} if target else None
 
+    def _deadlines(
+        self,
+        key: str,
+        change: IncidentEvent,
+        *,
+        sla: dict[str, float] | None,
+        calendar: dict[str, Any],
+        timezone: str,
+        opened_at: float,
+    ) -> dict[str, float | None]:
+        """Respond-by and resolve-by (unix seconds) on the client's calendar; None while paused."""
+        if not sla or change.kind == "resolved":
+            return {"respond_by": None, "resolve_by": None}
+        acked_at, pauses = self._life(key) if self._life is not None and change.kind != "opened" else (None, ())
+        clock = sla_clock(
+            calendar_from(calendar, timezone),
+            opened_at,
+            sla["response"],
+            sla["resolve"],
+            acked_at=acked_at,
+            resolved_at=None,
+            pauses=pauses,
+            now=change.at,
+        )
+        return {"respond_by": clock.response.deadline, "resolve_by": clock.resolve.deadline}
+
     def _payload(
         self, spec: CheckSpec, key: str, change: IncidentEvent, record: RunRecord, route: Route | None = None
     ) -> dict[str, Any]:
@@ -169,6 +200,12 @@ class IncidentTracker:
         priority = spec.priority or priority_for(severity, spec.importance)
         state = self.states.get(key)
         opened_at = change.opened_at or (state.opened_at if state else None) or change.at
+        before = state.severity.value if state is not None and state.severity is not None else None
+        moved = change.kind in ("worsened", "improved") and before is not None and not spec.priority
+        previous = priority_for(before, spec.importance) if moved else None
+        timezone = route.timezone if route is not None else self._timezone
+        sla = self._sla(priority, route)
+        calendar = (route.calendar if route is not None else CalendarConfig()).as_dict()
         return {
             "key": key,
             "event": change.kind,
@@ -179,9 +216,13 @@ class IncidentTracker:
             "url": redact_url(spec.site.url),
             "severity": severity,
             "priority": priority,
-            "sla": self._sla(priority, route),
+            "sla": sla,
+            "calendar": calendar,
+            **self._deadlines(key, change, sla=sla, calendar=calendar, timezone=timezone, opened_at=opened_at),
+            # Set when the severity moved the priority: the update states the new deadlines.
+            "previous_priority": previous if previous != priority else None,
             "language": route.language if route is not None else self._tickets.language,
-            "timezone": route.timezone if route is not None else self._timezone,
+            "timezone": timezone,
             "client": route.client if route is not None else spec.client,
             "runbook": spec.runbook,
             "summary": change.summary,

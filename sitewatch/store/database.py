@@ -131,6 +131,33 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX incident_life_incident ON incident_life(incident_id, at);
     """,
+    # The SLA terms an incident runs on (client, priority, targets, calendar as JSON), updated with a
+    # priority change; outcomes are written once, when a goal is settled (sitewatch/store/sla.py).
+    """
+    CREATE TABLE incident_sla (
+        incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+        client TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        response REAL NOT NULL,
+        resolve REAL NOT NULL,
+        calendar TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        language TEXT NOT NULL,
+        response_outcome TEXT,
+        response_seconds REAL,
+        resolve_outcome TEXT,
+        resolve_seconds REAL
+    );
+    CREATE INDEX incident_sla_unsettled ON incident_sla(response_outcome, resolve_outcome);
+    -- How far each desk's status history of an incident's ticket has been read (sitewatch/tickets/readback.py).
+    CREATE TABLE desk_seen (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        sink TEXT NOT NULL,
+        seen_until REAL NOT NULL,
+        seen_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (incident_id, sink)
+    );
+    """,
 )
 
 
@@ -220,6 +247,8 @@ class Store:
                 else:
                     self.db.execute("UPDATE incidents SET severity = ? WHERE id = ?", (severity, incident_id))
             assert incident_id is not None
+            if event.kind != "resolved":
+                self._sla_terms(int(incident_id), payload)
             self.db.execute(
                 "INSERT INTO incident_events (incident_id, at, kind, severity, summary) VALUES (?, ?, ?, ?, ?)",
                 (incident_id, event.at, event.kind, severity, event.summary),
@@ -243,6 +272,27 @@ class Store:
                     (incident_id, sink, action, body, event.at, event.at),
                 )
         return int(incident_id)
+
+    def _sla_terms(self, incident_id: int, payload: dict[str, Any]) -> None:
+        """Keep the incident's SLA terms (a priority change replaces the targets, not the outcomes)."""
+        sla, calendar = payload.get("sla"), payload.get("calendar")
+        if not sla or calendar is None:
+            return
+        self.db.execute(
+            "INSERT INTO incident_sla (incident_id, client, priority, response, resolve, calendar, timezone, language)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET priority = excluded.priority,"
+            " response = excluded.response, resolve = excluded.resolve",
+            (
+                incident_id,
+                str(payload.get("client") or "default"),
+                str(payload.get("priority") or ""),
+                float(sla["response"]),
+                float(sla["resolve"]),
+                json.dumps(calendar, sort_keys=True),
+                str(payload.get("timezone") or "UTC"),
+                str(payload.get("language") or "en"),
+            ),
+        )
 
     # -- silences ----------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ __all__ = ["build_sink", "build_sinks"]
 
 def _fields(entry: SinkConfig, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A sink's settings as constructor keywords: the config fields and the parameters share names."""
-    return entry.model_dump(exclude={"type", "name", "templates", *exclude})
+    return entry.model_dump(exclude={"type", "name", "templates", "status_map", "read_every", *exclude})
 
 
 def build_sinks(

@@ -48,8 +48,9 @@ class LocalSink:
                 (int(ref), payload["at"], comment(payload)),
             )
             self.db.execute(
-                "UPDATE tickets SET updated_at = ?, status = COALESCE(?, status) WHERE id = ?",
-                (payload["at"], status, int(ref)),
+                "UPDATE tickets SET updated_at = ?, status = COALESCE(?, status), priority = COALESCE(?, priority)"
+                " WHERE id = ?",
+                (payload["at"], status, payload.get("priority") if status is None else None, int(ref)),
             )
         except BaseException:
             self.db.execute("ROLLBACK")

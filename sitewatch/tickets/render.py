@@ -55,6 +55,7 @@ def _fields(p: dict[str, Any]) -> dict[str, str]:
         "since": _when(p, opened),
         "at": _when(p, at),
         "downtime": duration(at - opened, _lang(p)),
+        **(_deadlines(p) if p.get("sla") else {"respond_by": "", "resolve_by": ""}),
     }
 
 
@@ -101,6 +102,8 @@ def body(p: dict[str, Any]) -> str:
     if sla:
         response, resolve = duration(sla["response"], lang), duration(sla["resolve"], lang)
         lines.append(_t(p, "sla", priority=p["priority"], response=response, resolve=resolve))
+    if p.get("respond_by") or p.get("resolve_by"):
+        lines.append(_t(p, "deadlines", **_deadlines(p)))
     since = f"since.{severity}" if severity in {"critical", "error", "warning"} else "since.critical"
     lines += [
         _t(p, since, since=_when(p, p["opened_at"])),
@@ -121,6 +124,14 @@ def body(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _deadlines(p: dict[str, Any]) -> dict[str, str]:
+    """Respond-by and resolve-by in the client's zone and language; a paused clock says so."""
+    return {
+        name: _when(p, float(p[name])) if p.get(name) is not None else _t(p, "paused")
+        for name in ("respond_by", "resolve_by")
+    }
+
+
 def comment(p: dict[str, Any]) -> str:
     """A follow-up: severity change or recovery with the downtime."""
     if (custom := _override(p, "comment")) is not None:
@@ -129,4 +140,8 @@ def comment(p: dict[str, Any]) -> str:
     if p["event"] == "resolved":
         downtime = duration(p["at"] - p["opened_at"], lang)
         return _t(p, "recovered", at=_when(p, p["at"]), summary=_finding(p), downtime=downtime)
-    return _t(p, "changed", severity=severity_word(p["severity"], lang), at=_when(p, p["at"]), summary=_finding(p))
+    text = _t(p, "changed", severity=severity_word(p["severity"], lang), at=_when(p, p["at"]), summary=_finding(p))
+    if p.get("previous_priority") and (p.get("respond_by") or p.get("resolve_by")):
+        moved = _t(p, "priority_changed", previous=p["previous_priority"], priority=p["priority"], **_deadlines(p))
+        text = f"{text}\n{moved}"
+    return text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sitewatch.i18n import local_time
 from sitewatch.store.queries import HistoryRow, IncidentRow
+from sitewatch.store.sla import IncidentSla
 from sitewatch.units import parse_duration
 
 __all__ = [
@@ -74,8 +76,43 @@ def parse_limit(text: str | None, default: int, maximum: int) -> int:
     return limit
 
 
-def incidents_document(rows: Iterable[IncidentRow], state: str, *, errors: bool = True) -> dict[str, Any]:
-    """The body of ``/api/incidents``; without ``errors`` (a client's view) no delivery error text."""
+def _deadlines(sla: IncidentSla | None) -> dict[str, Any]:
+    """Respond-by and resolve-by in UTC and as the client reads them, with how each goal stands."""
+    if sla is None:
+        empty = ("respond_by", "respond_by_local", "resolve_by", "resolve_by_local", "sla")
+        return dict.fromkeys(empty)
+    response, resolve = sla.clock.response, sla.clock.resolve
+
+    def local(ts: float | None) -> str | None:
+        return None if ts is None else local_time(ts, sla.timezone, sla.language)
+
+    return {
+        "respond_by": iso(response.deadline),
+        "respond_by_local": local(response.deadline),
+        "resolve_by": iso(resolve.deadline),
+        "resolve_by_local": local(resolve.deadline),
+        "sla": {
+            "client": sla.client,
+            "priority": sla.priority,
+            "timezone": sla.timezone,
+            "response": response.outcome,
+            "resolve": resolve.outcome,
+            "acked_by": sla.acked_by,
+            "waiting_reason": sla.waiting_reason,
+            "response_seconds": round(response.elapsed, 3),
+            "resolve_seconds": round(resolve.elapsed, 3),
+        },
+    }
+
+
+def incidents_document(
+    rows: Iterable[IncidentRow], state: str, sla: Mapping[int, IncidentSla] | None = None, *, errors: bool = True
+) -> dict[str, Any]:
+    """The body of ``/api/incidents``; ``sla`` holds the clocks of the incidents that have SLA terms.
+
+    Without ``errors`` (a client's view) no delivery error text.
+    """
+    clocks = sla or {}
     items = [
         {
             "id": r.id,
@@ -88,6 +125,7 @@ def incidents_document(rows: Iterable[IncidentRow], state: str, *, errors: bool 
             "flapping": r.flapping,
             "opened_at": iso(r.opened_at),
             "resolved_at": iso(r.resolved_at),
+            **_deadlines(clocks.get(r.id)),
             "tickets": [
                 {
                     "sink": t.sink,

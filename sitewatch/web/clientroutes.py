@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sitewatch.engine.results import ResultBook
 from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.store.sla import clocks
 from sitewatch.web.access import not_found
 from sitewatch.web.api import (
     HISTORY_LIMIT,
@@ -65,7 +66,8 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         names = [s.info.name for s in mine.sites(page.sites())]
         rows = incidents(page.store, state, limit, sites=names)
         # Delivery errors are the team's business (desk URLs, its errors), not the client's.
-        return web.json_response(incidents_document(rows, state, errors=False), dumps=_dumps)
+        sla = clocks(page.store, [r.id for r in rows], page.now())
+        return web.json_response(incidents_document(rows, state, sla, errors=False), dumps=_dumps)
 
     async def site_history(request: web.Request) -> web.StreamResponse:
         mine = scope(request)

@@ -7,11 +7,14 @@ sample whose name is in neither.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["CORE_METRICS"]
+__all__ = ["CORE_METRICS", "sla_families"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +76,40 @@ CORE_METRICS = {
             " Join it on site to filter or group any site series by client or tag.",
             ("site", "client", "tags"),
         ),
+        _Core(
+            "sitewatch_sla_breaches",
+            "counter",
+            "SLA goals missed, counted once per incident when the deadline passed unmet (kind: response, resolve).",
+            ("client", "priority", "kind"),
+        ),
+        _Core(
+            "sitewatch_sla_response_seconds",
+            "histogram",
+            "Time to the first response (ack) in service time of the client's calendar, waiting excluded.",
+            ("client", "priority"),
+        ),
     )
 }
+
+
+def sla_families(
+    breaches: Mapping[tuple[str, str, str], int], responses: Mapping[tuple[str, str], Any]
+) -> Iterator[Metric]:
+    """``sitewatch_sla_breaches_total`` and ``sitewatch_sla_response_seconds`` from the SLA watch's totals."""
+    counter = CounterMetricFamily(
+        "sitewatch_sla_breaches", CORE_METRICS["sitewatch_sla_breaches"].help, labels=("client", "priority", "kind")
+    )
+    for labels, count in sorted(breaches.items()):
+        counter.add_metric(list(labels), float(count))
+    yield counter
+    histogram = HistogramMetricFamily(
+        "sitewatch_sla_response_seconds",
+        CORE_METRICS["sitewatch_sla_response_seconds"].help,
+        labels=("client", "priority"),
+    )
+    for pair, hist in sorted(responses.items()):
+        histogram.add_metric(list(pair), hist.cumulative(), sum_value=hist.total)
+    yield histogram
 
 
 #: The per-check core families, in exposition order (before the checks' own families).

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
+from typing import Any
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -30,7 +31,7 @@ from sitewatch.engine.results import CheckKey, ResultBook, RunRecord, TicketStat
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
 from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
-from sitewatch.web.metric_table import _CORE_PER_CHECK, _NO_GO_EXPONENT, _SC, CORE_METRICS, _esc, _num
+from sitewatch.web.metric_table import _CORE_PER_CHECK, _NO_GO_EXPONENT, _SC, CORE_METRICS, _esc, _num, sla_families
 
 __all__ = ["SitewatchCollector", "build_registry"]
 
@@ -43,10 +44,13 @@ class SitewatchCollector(Collector):
         book: ResultBook,
         checks: Mapping[str, type[AnyCheck]],
         log: logging.Logger,
+        *,
         availability: Callable[[], Mapping[str, float]] | None = None,
         sites: Callable[[], Iterable[tuple[str, str, Iterable[str]]]] | None = None,
+        sla: Callable[[], tuple[Mapping[tuple[str, str, str], int], Mapping[tuple[str, str], Any]]] | None = None,
     ) -> None:
         self._book = book
+        self._sla = sla
         self._availability = availability
         #: (site, client, tags) of every configured site, read at each scrape (a reload shows at once).
         self._sites = sites
@@ -147,6 +151,8 @@ class SitewatchCollector(Collector):
             yield self._availability_ratio(self._availability())
         if self._sites is not None:
             yield self._site_info(self._sites())
+        if self._sla is not None:
+            yield from sla_families(*self._sla())
         yield GaugeMetricFamily(
             "sitewatch_metrics_render_seconds",
             CORE_METRICS["sitewatch_metrics_render_seconds"].help,

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sitewatch.i18n import finding, local_time, percent, plural, severity_word, short_duration, text
+from sitewatch.store.sla import IncidentSla
 
 __all__ = ["page_filters"]
 
@@ -31,6 +32,12 @@ def page_filters(now: float, language: str, timezone: str) -> dict[str, Any]:
     def pct(ratio: float | None) -> str:
         return text(language, "page.no_data") if ratio is None else percent(ratio, language)
 
+    def deadline(sla: IncidentSla, kind: str) -> str:
+        """A goal's deadline in the client's zone and language, and how it stands in the page's language."""
+        goal = sla.clock.response if kind == "response" else sla.clock.resolve
+        when = "–" if goal.deadline is None else local_time(goal.deadline, sla.timezone, sla.language)
+        return f"{when} ({text(language, f'sla.{goal.outcome}')})"
+
     return {
         "lang": language,
         "iso": iso,
@@ -38,6 +45,7 @@ def page_filters(now: float, language: str, timezone: str) -> dict[str, Any]:
         "ago": ago,
         "took": took,
         "pct": pct,
+        "deadline": deadline,
         "t": lambda message, **values: text(language, message, **values),
         "plural": lambda message, count, **values: plural(language, message, count, **values),
         "severity": lambda status: severity_word(status, language),

@@ -19,6 +19,7 @@ from sitewatch import __version__
 from sitewatch.config.models import ListenerConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.store.sla import clocks
 from sitewatch.web.access import Access
 from sitewatch.web.api import (
     HISTORY_LIMIT,
@@ -183,7 +184,8 @@ async def _incidents(request: web.Request) -> web.Response:
         return _bad(exc)
     names = [s.info.name for s in scope.sites(page.sites())] if scope.narrowed else None
     rows = incidents(page.store, state, limit, sites=names)
-    return web.json_response(incidents_document(rows, state), dumps=_dumps)
+    sla = clocks(page.store, [r.id for r in rows], page.now())
+    return web.json_response(incidents_document(rows, state, sla), dumps=_dumps)
 
 
 async def _history(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jinja2
@@ -24,6 +24,7 @@ from sitewatch.engine.results import ResultBook, TicketStats
 from sitewatch.probe import Status, redact_url, worst
 from sitewatch.store.database import Store
 from sitewatch.store.queries import IncidentRow, incidents
+from sitewatch.store.sla import IncidentSla, clocks
 from sitewatch.web.pagewords import page_filters
 from sitewatch.web.scope import Scope, month_start
 from sitewatch.web.sparkline import Sparkline, sparkline
@@ -92,6 +93,8 @@ class StatusView:
     counts: Mapping[str, int]
     silences: tuple[Mapping[str, Any], ...] = ()
     client: str | None = None  # a client's own page: its name
+    #: The SLA clocks of the incidents shown that have terms, by incident id.
+    sla: Mapping[int, IncidentSla] = field(default_factory=dict)
 
 
 #: Problems first, so the board's top row is what needs attention.
@@ -212,8 +215,11 @@ class StatusPage:
             now=now,
             version=__version__,
             sites=tuple(cards),
-            open_incidents=tuple(incidents(self.store, "open", limit=500, sites=names)),
-            resolved_incidents=tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED, sites=names)),
+            open_incidents=(opened := tuple(incidents(self.store, "open", limit=500, sites=names))),
+            resolved_incidents=(
+                resolved := tuple(incidents(self.store, "resolved", limit=RECENTLY_RESOLVED, sites=names))
+            ),
+            sla=clocks(self.store, [i.id for i in (*opened, *resolved)], now),
             tickets=book.ticket_stats() if book.ticket_stats is not None and not scope.private else None,
             counts=counts,
             silences=tuple(s for s in silences if names is None or s.get("site") in names),
