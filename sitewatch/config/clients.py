@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 
+from sitewatch.config.escalation import EscalationStep
 from sitewatch.config.sourcemap import Problem, SourceMap, format_path
 from sitewatch.config.tickets import SinkConfig, SlaTarget, TicketsConfig
 
@@ -78,6 +79,8 @@ class ClientConfig(_Model):
     #: Response and resolve targets by priority; unset: ``tickets: sla:``.
     sla: dict[Priority, SlaTarget] | None = None
     routing: RoutingConfig = RoutingConfig()
+    #: Per priority, the escalation chain of an unacknowledged incident (docs/escalation.md).
+    escalation: dict[Priority, tuple[EscalationStep, ...]] = {}
 
     @pydantic.field_validator("name")
     @classmethod

@@ -17,6 +17,7 @@ import yarl
 from sitewatch.config.clients import Clients, client_problems
 from sitewatch.config.depends import attach_dependencies
 from sitewatch.config.errors import ConfigError, problems_from_validation
+from sitewatch.config.escalation import escalation_problems
 from sitewatch.config.includes import merge_includes
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.models import (
@@ -82,6 +83,7 @@ def load_config(path: str | Path, previous: Config | None = None, *, secrets: Se
     if raw is not None:
         problems += _alertmanager_problems(raw.agent, path.parent, smap)
         problems += client_problems(raw.clients, raw.tickets, site_clients, smap)
+        problems += escalation_problems(raw.clients, raw.tickets.sinks, raw.tickets.notifiers, raw.tickets.sla, smap)
     problems = without_knock_on(problems, smap)
     if secrets == "resolve":
         problems += unresolved_problems(smap)
