@@ -137,12 +137,16 @@ def ticket_sinks(store: Store, incident_id: int) -> list[str]:
 
 
 def notices_due(store: Store) -> list[tuple[int, int, float, str]]:
-    """Messages to edit: (incident, notice, when, who) for acks and resolves not yet noticed."""
+    """Messages to edit: (incident, notice, when, who) for acks and resolves not yet noticed.
+
+    Any incident that queued a message counts, sent yet or not: the edit row waits behind it in the
+    outbox, and the notifier reads the sent messages when the edit is delivered.
+    """
     rows = store.db.execute(
         """
         SELECT i.id, i.resolved_at,
                (SELECT MIN(at) FROM incident_life l WHERE l.incident_id = i.id AND l.kind = 'ack') AS acked_at
-        FROM incidents i WHERE EXISTS (SELECT 1 FROM notifier_messages m WHERE m.incident_id = i.id)
+        FROM incidents i WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id AND o.action = 'notify')
           AND NOT EXISTS (SELECT 1 FROM escalation_fired f WHERE f.incident_id = i.id AND f.step = ?)
         """,
         (RESOLVED_NOTICE,),

@@ -99,7 +99,8 @@ class Escalator:
         now = self._clock.time()
         book = self._clients()
         written = 0
-        for incident_id, opened_at in open_incidents(self._store):
+        chains = any(client.escalation for client in book.by_name.values())
+        for incident_id, opened_at in open_incidents(self._store) if chains else ():
             payload = latest_payload(self._store, incident_id)
             client = book.by_name.get(str((payload or {}).get("client") or DEFAULT_CLIENT))
             if payload is None or client is None:
