@@ -116,9 +116,13 @@ def escalation_problems(
     problems: list[Problem] = []
     sink_names = {s.name for s in sinks}
     for k, entry in enumerate(notifiers):
+        where = ("tickets", "notifiers", k, "name")
         if entry.name in sink_names:
-            where = ("tickets", "notifiers", k, "name")
-            problems.append(_at_path(smap, where, f"{entry.name!r} is already a sink's name; names must be unique"))
+            message = f"{_shown(entry.name, smap, where)} is already a sink's name; names must be unique"
+            problems.append(_at_path(smap, where, message))
+    # Names that came from a secret are never listed among the valid ones in a message.
+    hidden = {n.name for k, n in enumerate(notifiers) if smap.is_secret(("tickets", "notifiers", k, "name"))}
+    hidden |= {s.name for k, s in enumerate(sinks) if smap.is_secret(("tickets", "sinks", k, "name"))}
     targets = {n.name for n in notifiers} | {s.name for s in sinks if s.type in ("email", "webhook")}
     for i, client in enumerate(clients):
         targets_sla = client.sla if client.sla is not None else sla
@@ -127,13 +131,19 @@ def escalation_problems(
                 here = ("clients", i, "escalation", priority, j)
                 for n, name in enumerate(step.notify):
                     if name not in targets:
-                        known = ", ".join(sorted(targets)) or "none configured"
-                        message = f"expected a notifier or an email/webhook sink ({known}), got {name!r}"
+                        known = ", ".join(sorted(targets - hidden)) or "none configured"
+                        shown = _shown(name, smap, (*here, "notify", n))
+                        message = f"expected a notifier or an email/webhook sink ({known}), got {shown}"
                         problems.append(_at_path(smap, (*here, "notify", n), message))
                 if step.at is not None and priority not in targets_sla:
                     message = f"{step.at[0]} needs an SLA target for {priority} (clients[].sla: or tickets: sla:)"
                     problems.append(_at_path(smap, (*here, "at"), message))
     return problems
+
+
+def _shown(value: str, smap: SourceMap, path: tuple[Any, ...]) -> str:
+    """``value`` quoted for a message, unless it came from a secret."""
+    return "a value from a secret (not shown)" if smap.is_secret(path) else repr(value)
 
 
 def _at_path(smap: SourceMap, path: tuple[Any, ...], message: str) -> Problem:
