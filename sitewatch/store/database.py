@@ -158,6 +158,8 @@ _MIGRATIONS: Sequence[str] = (
         UNIQUE (notifier, chat_id, message_id)
     );
     CREATE INDEX notifier_messages_incident ON notifier_messages(incident_id);
+    -- The escalator reads each open incident's newest payload every pass.
+    CREATE INDEX outbox_incident ON outbox(incident_id, action);
     """,
 )
 

@@ -24,6 +24,7 @@ __all__ = [
     "Message",
     "fire",
     "fired",
+    "fired_keys",
     "latest_payload",
     "messages",
     "notices_due",
@@ -110,6 +111,12 @@ def fired(store: Store, incident_id: int) -> list[Fired]:
         Fired(r["step"], r["repeat"], r["level"], r["due_at"], r["fired_at"], bool(r["late"]), _names(r["targets"]))
         for r in rows
     ]
+
+
+def fired_keys(store: Store, incident_id: int) -> set[tuple[int, int]]:
+    """(step, repeat) of every firing of an incident, notices included: what a pass need not render again."""
+    rows = store.db.execute("SELECT step, repeat FROM escalation_fired WHERE incident_id = ?", (incident_id,))
+    return {(int(r[0]), int(r[1])) for r in rows}
 
 
 def open_incidents(store: Store) -> list[tuple[int, float]]:

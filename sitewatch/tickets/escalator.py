@@ -27,6 +27,7 @@ from sitewatch.store.escalations import (
     ACKED_NOTICE,
     OutboxEntry,
     fire,
+    fired_keys,
     latest_payload,
     notices_due,
     open_incidents,
@@ -63,6 +64,7 @@ class Escalator:
         self._calendar = calendar
         self._interval = interval
         self._poke = asyncio.Event()
+        self._broken: set[int] = set()  # incidents whose pass failed (said once each)
         #: Steps due before this moment came due while no escalator ran: they go out marked late.
         self.started_at = clock.time()
 
@@ -101,20 +103,34 @@ class Escalator:
         written = 0
         chains = any(client.escalation for client in book.by_name.values())
         for incident_id, opened_at in open_incidents(self._store) if chains else ():
-            payload = latest_payload(self._store, incident_id)
-            client = book.by_name.get(str((payload or {}).get("client") or DEFAULT_CLIENT))
-            if payload is None or client is None:
-                continue
-            steps = client.escalation.get(payload.get("priority"))  # type: ignore[arg-type]
-            current = life(self._store, incident_id)
-            if not steps or current.acked_at is not None:
-                continue
-            pauses = [(begin, end) for begin, end in current.pauses if end is not None]
-            deadlines = escalation_deadlines(opened_at, payload.get("sla"), self._calendar(client.name), pauses)
-            for due in due_steps(steps, opened_at, deadlines, now):
-                written += self._fire(incident_id, payload, steps, due, deadlines=deadlines, now=now)
+            try:
+                written += self._incident(incident_id, opened_at, book, now)
+            except Exception as exc:  # one odd incident (an old version's payload) must not stop the others
+                if incident_id not in self._broken:
+                    error = f"{type(exc).__name__}: {exc}"
+                    event(self._log, logging.ERROR, "escalation_failed", incident=incident_id, error=error)
+                self._broken.add(incident_id)
         for incident_id, notice, at, who in notices_due(self._store):
             written += self._notice(incident_id, notice, at, who, now)
+        return written
+
+    def _incident(self, incident_id: int, opened_at: float, book: Clients, now: float) -> int:
+        """Fire the due steps of one open incident; return the rows written."""
+        payload = latest_payload(self._store, incident_id)
+        client = book.by_name.get(str((payload or {}).get("client") or DEFAULT_CLIENT))
+        if payload is None or client is None:
+            return 0
+        steps = client.escalation.get(payload.get("priority"))  # type: ignore[arg-type]
+        current = life(self._store, incident_id)
+        if not steps or current.acked_at is not None:
+            return 0
+        pauses = [(begin, end) for begin, end in current.pauses if end is not None]
+        deadlines = escalation_deadlines(opened_at, payload.get("sla"), self._calendar(client.name), pauses)
+        written = 0
+        done = fired_keys(self._store, incident_id)
+        for due in due_steps(steps, opened_at, deadlines, now):
+            if (due.step, due.repeat) not in done:  # fire() refuses a repeat anyway; this skips the rendering
+                written += self._fire(incident_id, payload, steps, due, deadlines=deadlines, now=now)
         return written
 
     def _fire(

@@ -69,7 +69,7 @@ def title(p: dict[str, Any]) -> str:
     The ``[sitewatch] site check`` prefix is the same in every language; sinks find tickets by
     the incident key, never by title.
     """
-    severity = str(p["severity"] or "")
+    severity = str(p.get("severity") or "")
     word = severity.upper() if _lang(p) == "en" else severity_word(severity, _lang(p)).upper()
     line = _override(p, "title") or f"[sitewatch] {p['site']} {p['check']} {word}: {_finding(p)}"
     return line if len(line) <= _TITLE_MAX else line[: _TITLE_MAX - 1] + "…"
