@@ -85,6 +85,11 @@ class BotApiEmulator:
         """The messages the bot sent to a chat, oldest first (current text and markup)."""
         return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
 
+    def push(self, update: dict[str, Any]) -> None:
+        """Queue any other update (a plain message, say), with the next update_id."""
+        self.updates.append({"update_id": next(self._update_ids), **update})
+        self._arrived.set()
+
     def press(self, message: dict[str, Any], by: dict[str, Any], data: str | None = None) -> str:
         """A user taps the message's first inline button (or sends ``data``); returns the query id."""
         if data is None:

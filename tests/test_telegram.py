@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 
 from sitewatch.incidents.state import IncidentEvent
+from sitewatch.logs import _FIELDS as FIELDS
 from sitewatch.probe import Status
 from sitewatch.store.database import Store
 from sitewatch.store.life import life
@@ -73,7 +75,11 @@ def step_payload(incident_id: int, language: str = "en") -> dict[str, Any]:
         "language": language,
         "timezone": "Europe/Moscow",
         "text": "P1 shop http: HTTP 503\nEscalation: L2",
-        "escalation": {"step": 1, "repeat": 0},
+        "site": "shop",
+        "check": "http",
+        "priority": "P1",
+        "summary": "HTTP 503 Service Unavailable (expected 200-399)",
+        "escalation": {"step": 1, "repeat": 0, "level": "L2", "late": False, "due_at": OPENED + 600},
     }
 
 
@@ -252,3 +258,43 @@ async def test_only_allowed_users_acknowledge_with_the_button(bot: Bot, tmp_path
     assert bot.emulator.queries[again]["text"] == "Already acknowledged by @ivan_petrov."  # type: ignore[index]
     assert acks == [1]
     assert await poller.poll_once() == 0  # the offset confirmed them: none comes back
+
+
+async def test_the_poller_backs_off_on_409_and_says_so_once(
+    bot: Bot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process polling the same token: one warning with the code, then one line when polling works again."""
+    store = Store(tmp_path / "s.db")
+    api = bot.api()
+    notifier = TelegramNotifier("telegram-l2", api, L2, store, button=True)
+    log = logging.getLogger("sitewatch.test.poller")
+    poller = UpdatePoller(api, [(notifier, (4242,))], store, Clock(OPENED), log, poll_timeout=1)
+    task = asyncio.create_task(poller.run())
+    try:
+        with caplog.at_level(logging.INFO, logger="sitewatch.test.poller"):
+            await wait_for(lambda: bot.emulator._polling is not None, timeout=5, what="the poller's long poll")
+            assert await api.call("getUpdates", {"timeout": 0}) == []  # "another instance" takes over once
+            await wait_for(lambda: "telegram_poll_failing" in caplog.text, timeout=5, what="the warning")
+            (failing,) = [r for r in caplog.records if r.getMessage() == "telegram_poll_failing"]
+            assert vars(failing)[FIELDS]["code"] == 409
+            bot.emulator.push({"message": {"message_id": 1, "text": "hi"}})  # not asked for (allowed_updates)
+            await wait_for(lambda: "telegram_poll_recovered" in caplog.text, timeout=10, what="the recovery")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert caplog.text.count("telegram_poll_failing") == 1
+    assert bot.emulator.conflicts == 1
+
+
+async def test_a_chat_with_its_own_language_gets_the_message_in_it(bot: Bot, tmp_path: Path) -> None:
+    """A notifier with language: ru writes an English client's step in Russian, finding included."""
+    store = Store(tmp_path / "s.db")
+    incident = open_incident(store)
+    notifier = TelegramNotifier("telegram-l2", bot.api(), L2, store, button=False, language="ru")
+    await notifier.notify(step_payload(incident, "en"))
+    (message,) = bot.emulator.sent_to(L2)
+    assert message["text"].splitlines()[:2] == [
+        "P1 shop http: HTTP 503 Service Unavailable (ожидался код 200-399)",
+        "Эскалация: L2; открыт с 21 сент. 2026 г., 17:13 MSK",
+    ]

@@ -17,7 +17,6 @@ from typing import Any
 
 from sitewatch.config.clients import DEFAULT_CLIENT, Clients
 from sitewatch.config.escalation import EscalationStep
-from sitewatch.i18n import local_time, text
 from sitewatch.incidents.calendar import ServiceCalendar
 from sitewatch.incidents.escalation import Due, due_steps, escalation_deadlines, step_level
 from sitewatch.logs import event
@@ -34,9 +33,10 @@ from sitewatch.store.escalations import (
     ticket_sinks,
 )
 from sitewatch.store.life import life
+from sitewatch.tickets.oncall_text import step_comment, step_message
 from sitewatch.tickets.render import title
 
-__all__ = ["Escalator", "step_message"]
+__all__ = ["Escalator"]
 
 #: Seconds between passes when nothing pokes the escalator (a step's due time is met within this).
 INTERVAL = 1.0
@@ -156,7 +156,7 @@ class Escalator:
             "SELECT 1 FROM escalation_fired WHERE incident_id = ? AND step = ?", (incident_id, due.step)
         ).fetchone()
         if earlier is None:  # the ticket hears of each level once, not of every reminder
-            comment = _comment(base, step.notify)
+            comment = step_comment(base, step.notify)
             rows += [
                 (sink, "update", {**base, "comment_text": comment}) for sink in ticket_sinks(self._store, incident_id)
             ]
@@ -193,39 +193,3 @@ class Escalator:
 
 def _deadline_fields(deadlines: Mapping[str, float]) -> dict[str, float]:
     return {k: v for k, v in deadlines.items() if k in ("respond_by", "resolve_by")}
-
-
-def step_message(p: Mapping[str, Any]) -> str:
-    """The on-call message of a step, in the payload's language and zone."""
-    lang, zone = str(p.get("language") or "en"), str(p.get("timezone") or "UTC")
-    info = p["escalation"]
-    summary = " ".join(str(p.get("summary") or "").split())[:500]
-    lines = [
-        text(
-            lang,
-            "oncall.title",
-            priority=p.get("priority") or "",
-            site=p.get("site"),
-            check=p.get("check"),
-            summary=summary,
-        ),
-        text(lang, "oncall.level", level=info["level"], since=local_time(float(p["opened_at"]), zone, lang)),
-    ]
-    if info["repeat"]:
-        lines.append(text(lang, "oncall.repeat", count=info["repeat"]))
-    if p.get("respond_by") is not None:
-        lines.append(text(lang, "oncall.respond_by", at=local_time(float(p["respond_by"]), zone, lang)))
-    lines.append(text(lang, "ticket.key", key=p.get("key")))
-    if info["late"]:
-        lines.append(text(lang, "oncall.late", due=local_time(float(info["due_at"]), zone, lang)))
-    return "\n".join(lines)
-
-
-def _comment(p: Mapping[str, Any], targets: Sequence[str]) -> str:
-    lang, zone = str(p.get("language") or "en"), str(p.get("timezone") or "UTC")
-    info = p["escalation"]
-    at = local_time(float(p["at"]), zone, lang)
-    if info["late"]:
-        due = local_time(float(info["due_at"]), zone, lang)
-        return text(lang, "ticket.escalated_late", level=info["level"], at=at, due=due, targets=", ".join(targets))
-    return text(lang, "ticket.escalated", level=info["level"], at=at, targets=", ".join(targets))

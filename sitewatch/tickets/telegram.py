@@ -22,6 +22,7 @@ from sitewatch.i18n import duration, local_time, text
 from sitewatch.store.database import Store
 from sitewatch.store.escalations import Message, messages, remember_message, update_message
 from sitewatch.tickets import SinkError
+from sitewatch.tickets.oncall_text import step_message
 from sitewatch.untrusted import printable, read_body
 
 __all__ = ["BotApi", "TelegramError", "TelegramNotifier", "ack_data", "fit", "read_ack"]
@@ -148,7 +149,10 @@ class TelegramNotifier:
 
     async def _send(self, payload: dict[str, Any]) -> None:
         incident_id = int(payload["incident_id"])
-        body = fit(str(payload["text"]))
+        message_text = str(payload["text"])
+        if self.language and self.language != payload.get("language"):  # this chat reads another language
+            message_text = step_message({**payload, "language": self.language})
+        body = fit(message_text)
         params: dict[str, Any] = {"chat_id": self.chat_id, "text": body, "disable_web_page_preview": True}
         if self._button:
             label = text(self._lang(payload), "oncall.button")
