@@ -323,3 +323,15 @@ def test_notifier_errors_are_located(
     paths = [p.path for p in caught.value.problems]
     assert any(p.startswith(where) for p in paths), paths
     assert any(message in p.message for p in caught.value.problems)
+
+
+def test_a_sinks_comment_template_does_not_replace_the_escalation_comment() -> None:
+    """Ops' comment template is for severity changes and recoveries; a step's comment says which level was told."""
+    from sitewatch.tickets.render import comment
+
+    payload = {
+        "event": "escalated",
+        "comment_text": "Escalation L2 at 03:10: notified tg-l2.",
+        "templates": {"comment": "x"},
+    }
+    assert comment(payload) == "Escalation L2 at 03:10: notified tg-l2."

@@ -116,11 +116,11 @@ def body(p: dict[str, Any]) -> str:
 
 def comment(p: dict[str, Any]) -> str:
     """A follow-up: severity change, escalation step, or recovery with the downtime."""
+    if p["event"] == "escalated":  # written when the step fired (tickets/oncall_text.py); no template replaces it
+        return str(p.get("comment_text") or "")
     if (custom := _override(p, "comment")) is not None:
         return custom
     lang = _lang(p)
-    if p["event"] == "escalated":  # written by the escalator when the step fired (sitewatch/tickets/escalator.py)
-        return str(p.get("comment_text") or "")
     if p["event"] == "resolved":
         downtime = duration(p["at"] - p["opened_at"], lang)
         return _t(p, "recovered", at=_when(p, p["at"]), summary=_finding(p), downtime=downtime)
