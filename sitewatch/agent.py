@@ -8,6 +8,7 @@ import hmac
 import logging
 import signal
 import time
+from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from sitewatch.store.life import life, open_incident_id
 from sitewatch.store.silences import active as active_silences
 from sitewatch.tickets import Sink
 from sitewatch.tickets.factory import build_sink, build_sinks
+from sitewatch.tickets.oncall import OnCall
 from sitewatch.tickets.outbox import Deliverer
 from sitewatch.tickets.readback import DeskReadBack, build_readers
 from sitewatch.tickets.sla_watch import SlaWatch, run_sla
@@ -116,7 +118,17 @@ class Agent:
             for s in (*config.tickets.sinks, *derived)
             if s.templates
         }
-        self.deliverer = Deliverer(self.store, self.sinks, log, templates=self._templates)
+        # Escalation targets (Telegram chats, a manager's mail) and the escalator: docs/escalation.md.
+        self.oncall = OnCall(
+            lambda: self.config,
+            self.store,
+            self.desk_session,
+            self.clock,
+            log,
+            wake=lambda: self.deliverer.wake(),  # noqa: PLW0108 - built just below
+        )
+        outbox_targets = ChainMap(self.sinks, self.oncall.notifiers)  # live: reloads add client sinks
+        self.deliverer = Deliverer(self.store, outbox_targets, log, templates=self._templates)
         self.book.ticket_stats = self._ticket_stats
         self.book.silences = lambda: [s.as_dict() for s in active_silences(self.store, time.time())]
         self._specs: dict[tuple[str, str], CheckSpec] = {}
@@ -333,6 +345,7 @@ class Agent:
         self._history_task = asyncio.create_task(self._keep_history(), name="history")
         self._availability_task = asyncio.create_task(self._keep_availability(), name="availability")
         self._sla_task = asyncio.create_task(run_sla(self.sla, self.readback, self.clock.time, self.log), name="sla")
+        self.oncall.start()
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -396,6 +409,7 @@ class Agent:
         sites = keep(new.sites, self.config.agent.shard)
         self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, sites, new.clients)
         self._apply(self.config)
+        self.oncall.reconfigure(new)
         self.book.reload_ok = True
         self.book.reload_success_at = self.clock.time()
         self.notifier.ready(self.status_line())
@@ -436,6 +450,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog_task
         await self.scheduler.stop(grace)
+        await self.oncall.close()  # no step fires once stopping; queued ones stay in the outbox
         if self._loop_task is not None:
             await self._loop_task
         if self._availability_task is not None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 
 from sitewatch.config.calendar import CalendarConfig
+from sitewatch.config.escalation import EscalationStep
 from sitewatch.config.sourcemap import Problem, SourceMap, format_path
 from sitewatch.config.tickets import SinkConfig, SlaTarget, TicketsConfig
 
@@ -87,6 +88,8 @@ class ClientConfig(_Model):
     #: Bearer token (or basic-auth password with the client's name) that opens ``/clients/<name>/``
     #: and the client's API, and nothing else; write it as ``${ENV}`` or ``${file:…}``.
     token: Annotated[str, pydantic.Field(min_length=20)] | None = None
+    #: Per priority, the escalation chain of an unacknowledged incident (docs/escalation.md).
+    escalation: dict[Priority, tuple[EscalationStep, ...]] = {}
 
     @pydantic.field_validator("name")
     @classmethod

@@ -18,6 +18,7 @@ import yarl
 from sitewatch.config.clients import Clients, client_problems, token_problems
 from sitewatch.config.depends import attach_dependencies
 from sitewatch.config.errors import ConfigError, problems_from_validation
+from sitewatch.config.escalation import escalation_problems
 from sitewatch.config.includes import merge_includes
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.models import (
@@ -124,6 +125,7 @@ def _load(path: Path, previous: Config | None, secrets: SecretMode, skip: frozen
         problems += client_problems(raw.clients, raw.tickets, site_clients, smap)
         users = _has_users(raw.agent, path.parent)
         problems += token_problems(raw.clients, raw.agent.operator_token, users, smap)
+        problems += escalation_problems(raw.clients, raw.tickets.sinks, raw.tickets.notifiers, raw.tickets.sla, smap)
     problems = without_knock_on(problems, smap)
     if secrets == "resolve":
         problems += unresolved_problems(smap)

@@ -6,12 +6,14 @@ from typing import Annotated, Literal
 
 import pydantic
 
+from sitewatch.config.escalation import TelegramNotifierConfig
 from sitewatch.probe import Duration
 
 __all__ = [
     "EmailSinkConfig",
     "JiraSinkConfig",
     "LocalSinkConfig",
+    "NotifierConfig",
     "RedmineSinkConfig",
     "RtSinkConfig",
     "SinkConfig",
@@ -156,6 +158,13 @@ SinkConfig = Annotated[
 ]
 
 
+#: An escalation target of ``tickets: notifiers:``: it receives escalation steps, never tickets.
+NotifierConfig = Annotated[
+    TelegramNotifierConfig | EmailSinkConfig | WebhookSinkConfig,
+    pydantic.Field(discriminator="type"),
+]
+
+
 class SlaTarget(_Model):
     """What the contract promises for one priority."""
 
@@ -169,6 +178,17 @@ class TicketsConfig(_Model):
     sinks: tuple[SinkConfig, ...] = (LocalSinkConfig(type="local"),)
     language: Literal["en", "ru"] = "en"
     sla: dict[Literal["P1", "P2", "P3", "P4"], SlaTarget] = {}
+    #: Escalation targets that take no tickets: Telegram chats, a manager's e-mail (docs/escalation.md).
+    notifiers: tuple[NotifierConfig, ...] = ()
+
+    @pydantic.field_validator("notifiers")
+    @classmethod
+    def _unique_notifiers(cls, notifiers: tuple[NotifierConfig, ...]) -> tuple[NotifierConfig, ...]:
+        names = [n.name for n in notifiers]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"notifier names must be unique; set name: on each of {', '.join(duplicated)}")
+        return notifiers
 
     @pydantic.field_validator("sinks")
     @classmethod

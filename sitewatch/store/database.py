@@ -158,6 +158,36 @@ _MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (incident_id, sink)
     );
     """,
+    # Escalation steps that fired, one row per (incident, step, repeat) ever, written in the same
+    # transaction as their outbox rows; and the on-call messages sent, for later edits
+    # (sitewatch/store/escalations.py).
+    """
+    CREATE TABLE escalation_fired (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        step INTEGER NOT NULL,
+        repeat INTEGER NOT NULL,
+        level TEXT NOT NULL DEFAULT '',
+        due_at REAL NOT NULL,
+        fired_at REAL NOT NULL,
+        late INTEGER NOT NULL DEFAULT 0,
+        targets TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX escalation_fired_once ON escalation_fired(incident_id, step, repeat);
+    CREATE TABLE notifier_messages (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        notifier TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        at REAL NOT NULL,
+        UNIQUE (notifier, chat_id, message_id)
+    );
+    CREATE INDEX notifier_messages_incident ON notifier_messages(incident_id);
+    -- The escalator reads each open incident's newest payload every pass.
+    CREATE INDEX outbox_incident ON outbox(incident_id, action);
+    """,
 )
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Sink", "SinkError"]
+__all__ = ["Notifier", "Sink", "SinkError"]
 
 
 class SinkError(Exception):
     """A delivery failed; ``permanent`` ones (bad request, auth) go to the dead letters."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        #: The earliest retry the far end asked for (a 429's Retry-After), in seconds.
+        self.retry_after = retry_after
 
 
 class Sink(Protocol):
@@ -31,3 +33,13 @@ class Sink(Protocol):
 
     async def resolve(self, ref: str, payload: dict[str, Any]) -> None:
         """Comment with the recovery and resolve the ticket."""
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """An escalation target (a chat, a mailbox, a webhook): it receives ``notify`` rows of the outbox."""
+
+    name: str
+
+    async def notify(self, payload: dict[str, Any]) -> None:
+        """Send a step's message, or (``payload["notice"]``) edit the ones sent after an ack or resolve."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from sitewatch.logs import event
 from sitewatch.store.database import OutboxRow, Store
-from sitewatch.tickets import Sink, SinkError
+from sitewatch.tickets import Notifier, Sink, SinkError
 
 __all__ = ["Deliverer"]
 
@@ -89,7 +89,7 @@ class Deliverer:
             async with asyncio.timeout(self._timeout):
                 ref = await self._call(sink, row)
         except SinkError as exc:
-            self._failed(row, str(exc), permanent=exc.permanent)
+            self._failed(row, str(exc), permanent=exc.permanent, retry_after=exc.retry_after)
             return
         except TimeoutError:
             # Ambiguous: the desk may have created the ticket. The retry's find_open settles it.
@@ -114,6 +114,11 @@ class Deliverer:
     async def _call(self, sink: Sink, row: OutboxRow) -> str | None:
         if templates := self._templates.get(row.sink):
             row.payload["templates"] = templates
+        if row.action == "notify":  # an escalation step's message, or an edit of one
+            if not isinstance(sink, Notifier):
+                raise SinkError(f"{row.sink} cannot take escalation messages", permanent=True)
+            await sink.notify(row.payload)
+            return None
         if row.action == "open":
             return await sink.find_open(row.payload["key"]) or await sink.open(row.payload)
         ref = row.ticket_ref
@@ -127,7 +132,7 @@ class Deliverer:
             await sink.update(ref, row.payload)
         return None
 
-    def _failed(self, row: OutboxRow, error: str, *, permanent: bool) -> None:
+    def _failed(self, row: OutboxRow, error: str, *, permanent: bool, retry_after: float | None = None) -> None:
         outcome = (row.sink, "dead" if permanent else "retry")
         self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
         if permanent:
@@ -135,6 +140,8 @@ class Deliverer:
             event(self._log, logging.ERROR, "ticket_dead_letter", sink=row.sink, action=row.action, error=error)
             return
         delay = min(MAX_BACKOFF, 2.0 ** min(row.attempts, 12)) * self._rng.uniform(0.5, 1.0)
+        if retry_after is not None:  # the far end said when (Telegram's 429 parameters.retry_after)
+            delay = float(retry_after)
         self._store.retry(row, error, time.time() + delay)
         if row.attempts == 0:  # say it once, not on every retry
             event(self._log, logging.WARNING, "ticket_delivery_failing", sink=row.sink, action=row.action, error=error)

@@ -77,7 +77,7 @@ def title(p: dict[str, Any]) -> str:
     The ``[sitewatch] site check`` prefix is the same in every language; sinks find tickets by
     the incident key, never by title.
     """
-    severity = str(p["severity"] or "")
+    severity = str(p.get("severity") or "")
     word = severity.upper() if _lang(p) == "en" else severity_word(severity, _lang(p)).upper()
     line = _override(p, "title") or f"[sitewatch] {p['site']} {p['check']} {word}: {_finding(p)}"
     return line if len(line) <= _TITLE_MAX else line[: _TITLE_MAX - 1] + "…"
@@ -133,7 +133,9 @@ def _deadlines(p: dict[str, Any]) -> dict[str, str]:
 
 
 def comment(p: dict[str, Any]) -> str:
-    """A follow-up: severity change or recovery with the downtime."""
+    """A follow-up: severity change, escalation step, or recovery with the downtime."""
+    if p["event"] == "escalated":  # written when the step fired (tickets/oncall_text.py); no template replaces it
+        return str(p.get("comment_text") or "")
     if (custom := _override(p, "comment")) is not None:
         return custom
     lang = _lang(p)

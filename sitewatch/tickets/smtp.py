@@ -66,6 +66,14 @@ class EmailSink:
         """The recovery, in the thread."""
         await self._send("Re: " + title(payload), comment(payload), _message_id(payload, "resolved"), ref, payload)
 
+    async def notify(self, payload: dict[str, Any]) -> None:
+        """As an escalation target: a mail of its own per step (edits are Telegram's)."""
+        if payload.get("notice") is not None:
+            return
+        step = payload["escalation"]
+        message_id = _message_id(payload, f"escalation.{step['step']}.{step['repeat']}")
+        await self._send(str(payload["title"]), str(payload["text"]), message_id, None, payload)
+
     async def _send(
         self, subject: str, text: str, message_id: str, parent: str | None, payload: dict[str, Any]
     ) -> None:

@@ -23,7 +23,7 @@ PAYLOAD_VERSION = 1
 
 
 class WebhookSink:
-    """POSTs ``{"version": 1, "event": "opened|worsened|improved|resolved", ...}``."""
+    """POSTs ``{"version": 1, "event": "opened|worsened|improved|resolved|escalated", ...}``."""
 
     def __init__(
         self, name: str, session: aiohttp.ClientSession, url: str, secret: str | None, headers: dict[str, str]
@@ -51,10 +51,18 @@ class WebhookSink:
         """Send the recovery."""
         await self._post(payload, {"text": comment(payload)})
 
+    async def notify(self, payload: dict[str, Any]) -> None:
+        """As an escalation target: ``event: escalated`` with the step and its message (edits are Telegram's)."""
+        if payload.get("notice") is None:
+            await self._post(payload, {"title": str(payload["title"]), "text": str(payload["text"])})
+
     async def _post(self, payload: dict[str, Any], texts: dict[str, str]) -> None:
+        step = payload.get("escalation")
+        # One id per step firing: a step's comment and its notification differ in their receivers, not here.
+        suffix = f":{step['step']}:{step['repeat']}" if isinstance(step, dict) else ""
         document = {
             "version": PAYLOAD_VERSION,
-            "delivery_id": f"{payload['incident_id']}:{payload['event']}:{payload['at']}",
+            "delivery_id": f"{payload['incident_id']}:{payload['event']}:{payload['at']}{suffix}",
             **{k: payload[k] for k in _FIELDS if k in payload},
             **texts,
         }
@@ -87,4 +95,7 @@ _FIELDS = (
     "flapping",
     "agent",
     "details",
+    "escalation",
+    "respond_by",
+    "resolve_by",
 )

@@ -29,6 +29,7 @@ SECRETS = {
     "JIRA_API_TOKEN": "s3cr3t-jira-1187",
     "RT_TOKEN": "s3cr3t-rt-6620",
     "SMTP_PASSWORD": "s3cr3t-smtp-2093",
+    "TELEGRAM_BOT_TOKEN": "123456:s3cret-telegram-7781",
 }
 _VALUE = re.compile(r"^(\s*(?:- )?([A-Za-z_][\w-]*):[ \t]+)(\S.*)$")
 #: Lines of the example holding ``key: value``: every place a value can be replaced.

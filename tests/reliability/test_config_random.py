@@ -25,6 +25,7 @@ SECRETS = {
     "JIRA_API_TOKEN": "s3cret-jira-1187",
     "RT_TOKEN": "s3cret-rt-6620",
     "SMTP_PASSWORD": "s3cret-smtp-2093",
+    "TELEGRAM_BOT_TOKEN": "123456:s3cret-telegram-7781",
 }
 KEYS = ["agent", "defaults", "sites", "name", "url", "checks", "type", "interval", "timeout", "http", "tls"]
 scalars = st.one_of(
