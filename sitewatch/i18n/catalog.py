@@ -85,6 +85,11 @@ _EN: dict[str, str] = {
     "page.never": "never",
     "page.ago": "{time} ago",
     "page.no_data": "no data",
+    "page.network.offline": "The agent cannot reach the network since {since}: every reference target fails.",
+    "page.network.recovering": "The agent reaches the network again since {since}; its incident resolves shortly.",
+    "page.network.unconfirmed": "Site failures meanwhile are held as unconfirmed, no tickets of their own: {count}.",
+    "page.network.ok": "Network: {ok} of {count} reference targets answer.",
+    "page.network.unknown": "Network: reference targets not checked yet.",
 }
 
 _RU: dict[str, str] = {
@@ -157,6 +162,11 @@ _RU: dict[str, str] = {
     "page.never": "никогда",
     "page.ago": "{time} назад",
     "page.no_data": "нет данных",
+    "page.network.offline": "Агент не может выйти в сеть с {since}: не отвечает ни одна опорная цель.",
+    "page.network.recovering": "Агент снова в сети с {since}; его инцидент скоро закроется.",
+    "page.network.unconfirmed": "Сбои сайтов за это время не подтверждены, своих тикетов у них нет: {count}.",
+    "page.network.ok": "Сеть: отвечают {ok} из {count} опорных целей.",
+    "page.network.unknown": "Сеть: опорные цели ещё не проверены.",
 }
 
 _TABLES: dict[str, dict[str, str]] = {"en": _EN, "ru": _RU}

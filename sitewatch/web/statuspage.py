@@ -88,6 +88,8 @@ class StatusView:
     tickets: TicketStats | None
     counts: Mapping[str, int]
     silences: tuple[Mapping[str, Any], ...] = ()
+    #: The agent's own network (``/healthz``'s ``network``), None without reference targets.
+    network: Mapping[str, Any] | None = None
 
 
 #: Problems first, so the board's top row is what needs attention.
@@ -112,6 +114,7 @@ class StatusPage:
         *,
         shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
         people: Callable[[], tuple[str, str]] = lambda: ("en", "UTC"),
+        network: Callable[[], Mapping[str, Any] | None] = lambda: None,
     ) -> None:
         self.store = store
         self.sites = sites
@@ -119,6 +122,7 @@ class StatusPage:
         self._clock = clock
         #: (language, time zone) of the people reading the page, read at each render (reloads show at once).
         self._people = people
+        self._network = network
         # Windows someone else keeps current (label -> site -> ratio; a site absent has no data):
         # the agent's 30-day cache behind sitewatch_availability_ratio, so page and Grafana agree.
         self._shared = dict(shared or {})
@@ -199,6 +203,7 @@ class StatusPage:
             tickets=book.ticket_stats() if book.ticket_stats is not None else None,
             counts=counts,
             silences=tuple(book.silences()) if book.silences is not None else (),
+            network=self._network(),
         )
 
     async def render(self, book: ResultBook) -> str:
