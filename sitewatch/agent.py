@@ -114,9 +114,9 @@ class Agent:
         self._availability_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
         # The agent's own network (agent.reference_targets): one incident instead of one per site.
-        self.network = NetworkIncident(
-            self.store, list(self.sinks), log, terms=config.tickets, timezone=config.agent.timezone
-        )
+        # The team's own problem, not a client's: the default client's sinks and terms.
+        team = config.client_book.route(None, ())
+        self.network = NetworkIncident(self.store, team.sinks, log, terms=team, timezone=team.timezone)
         self.reachability: ReachabilityMonitor | None = None
         self._network_task: asyncio.Task[None] | None = None
         if config.agent.reference_targets:
@@ -372,7 +372,8 @@ class Agent:
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.incidents.depend(config.checks)
         self.incidents.reconfigure(config.tickets, config.agent.timezone)
-        self.network.reconfigure(config.tickets, config.agent.timezone)
+        team = config.client_book.route(None, ())
+        self.network.reconfigure(team, team.timezone, team.sinks)
         self._add_client_sinks(config)
         self.book.configure((c.key, c.type) for c in config.checks)
         self.scheduler.apply(config.checks)

@@ -71,9 +71,11 @@ class NetworkIncident:
         """True while site failures are unconfirmed: references all failing, or the incident still open."""
         return self.latest.state == "offline" or self.state.open
 
-    def reconfigure(self, terms: IncidentTerms, timezone: str) -> None:
-        """A reloaded config's ticket language and SLA targets, for the next texts."""
+    def reconfigure(self, terms: IncidentTerms, timezone: str, sinks: Sequence[str] | None = None) -> None:
+        """A reloaded config's ticket language, SLA targets and sinks, for the next incident."""
         self._terms, self._timezone = terms, timezone
+        if sinks is not None:
+            self._sinks = tuple(sinks)
 
     def observe(self, reach: Reachability, failing: Sequence[str] = ()) -> list[IncidentEvent]:
         """Feed one round; ``failing`` names the checks failing now (listed in the ticket)."""
