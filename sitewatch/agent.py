@@ -20,8 +20,11 @@ from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import CheckSpec, Config
 from sitewatch.config.registry import load_checks
 from sitewatch.config.shard import keep, sharded
+from sitewatch.engine.reachability import ReachabilityMonitor
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
+from sitewatch.incidents.network import NetworkIncident
+from sitewatch.incidents.state import CheckState
 from sitewatch.incidents.tracker import IncidentTracker, incident_key
 from sitewatch.limits import listener_cap
 from sitewatch.logs import event
@@ -57,6 +60,7 @@ HISTORY_FLUSH_SECONDS = 5.0
 AVAILABILITY_REFRESH_SECONDS = 60.0
 #: How long a stopping agent lets ticket deliveries finish; far inside the unit's TimeoutStopSec=60s.
 DELIVERY_GRACE = 5.0
+_CLOSED = CheckState()
 
 
 class Agent:
@@ -137,6 +141,17 @@ class Agent:
         self._history_task: asyncio.Task[None] | None = None
         self._availability_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
+        # The agent's own network (agent.reference_targets): one incident instead of one per site.
+        # The team's own problem, not a client's: the default client's sinks and terms.
+        team = config.client_book.route(None, ())
+        self.network = NetworkIncident(self.store, team.sinks, log, terms=team, timezone=team.timezone)
+        self.reachability: ReachabilityMonitor | None = None
+        self._network_task: asyncio.Task[None] | None = None
+        if config.agent.reference_targets:
+            self.reachability = ReachabilityMonitor(
+                config.agent.reference_targets, config.agent.reference_timeout, self.session, self.resolver, self.clock
+            )
+            self.incidents.network_down = lambda: self.network.holding
         self.scheduler = Scheduler(
             session=self.session,
             resolver=self.resolver,
@@ -172,6 +187,7 @@ class Agent:
             self.clock.time,
             shared={WINDOW_LABEL: lambda: self.availability.ratios},
             people=lambda: (self.config.agent.language, self.config.agent.timezone),
+            network=self.network_document,
             clients=lambda: self.config.client_book,
         )
         # Tokens are read from the running config at each request: a reload changes them at once.
@@ -190,6 +206,7 @@ class Agent:
             page=self.page,
             alertmanager=self.alertmanager.handle if self.alertmanager else None,
             access=access,
+            network=self.network_document,
         )
         listener = config.agent.listener
         self.web = WebServer(
@@ -216,6 +233,39 @@ class Agent:
         if overdue > STALL_SECONDS:
             return False, f"scheduler stalled: a due check has waited {overdue:.0f}s to start"
         return True, f"{len(self.book.configured)} checks scheduled, {self.scheduler.in_flight} running"
+
+    def network_document(self) -> dict[str, Any] | None:
+        """``/healthz``'s ``network``: reference results, state and since, held failures (None: no references)."""
+        if self.reachability is None:
+            return None
+        held = self._unconfirmed() if self.network.holding else []
+        return {
+            **self.network.latest.as_dict(),
+            "incident_open": self.network.state.open,
+            "unconfirmed": len(held),
+        }
+
+    def _unconfirmed(self) -> list[str]:
+        """Checks failing now with no incident of their own: while the network is in doubt, unconfirmed."""
+        return [
+            f"{site}/{check}"
+            for (site, check), record in sorted(self.book.latest.items())
+            if record.result.status in (Status.CRITICAL, Status.ERROR)
+            and not self.incidents.states.get(incident_key(site, check), _CLOSED).open
+        ]
+
+    async def _watch_network(self, monitor: ReachabilityMonitor) -> None:
+        """Probe the reference targets every ``reference_interval``; feed each round to the network incident."""
+        while True:
+            try:
+                reach = await monitor.probe()
+                failing = self._unconfirmed() if reach.state == "offline" or self.network.state.open else []
+                if self.network.observe(reach, failing):
+                    self.deliverer.wake()
+            except Exception as exc:  # a bug here must not end the watch (the scheduler's boundary, again)
+                event(self.log, logging.ERROR, "network_watch_failed", error=f"{type(exc).__name__}: {exc}")
+                self.log.debug("network watch traceback", exc_info=True)
+            await asyncio.sleep(self.config.agent.reference_interval)
 
     def status_line(self) -> str:
         """One line for `systemctl status`: sites, failing checks, config state."""
@@ -346,6 +396,8 @@ class Agent:
         self._availability_task = asyncio.create_task(self._keep_availability(), name="availability")
         self._sla_task = asyncio.create_task(run_sla(self.sla, self.readback, self.clock.time, self.log), name="sla")
         self.oncall.start()
+        if self.reachability is not None:
+            self._network_task = asyncio.create_task(self._watch_network(self.reachability), name="network")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -366,6 +418,8 @@ class Agent:
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.incidents.depend(config.checks)
         self.incidents.reconfigure(config.tickets, config.agent.timezone)
+        team = config.client_book.route(None, ())
+        self.network.reconfigure(team, team.timezone, team.sinks)
         self._add_client_sinks(config)
         self.readback.watched = build_readers(
             (*config.tickets.sinks, *config.client_book.derived_sinks()), self.desk_session
@@ -449,6 +503,10 @@ class Agent:
             self._watchdog_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog_task
+        if self._network_task is not None:
+            self._network_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._network_task
         await self.scheduler.stop(grace)
         await self.oncall.close()  # no step fires once stopping; queued ones stay in the outbox
         if self._loop_task is not None:

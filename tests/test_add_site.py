@@ -338,3 +338,45 @@ async def test_bare_host_and_port_falls_back_to_http(tmp_path: Path, capsys: Any
     assert yaml.safe_load(out)["url"] == f"{base}/"
     assert "Future exception" not in err
     assert "never retrieved" not in err
+
+
+def host_config(tmp_path: Path) -> Path:
+    """A config with one server, ``srv`` (``host: true``, on 127.0.0.1), and the sites.d/ include."""
+    path = main_config(tmp_path)
+    with path.open("a", encoding="utf-8") as out:
+        out.write("sites:\n  - {name: srv, host: true, url: 'http://127.0.0.1:9/', checks: [{type: tcp, port: 22}]}\n")
+    return path
+
+
+async def test_depends_on_a_known_host_is_written_and_validated(tmp_path: Path, capsys: Any) -> None:
+    """--depends-on srv (a host: true site) goes into the file, which the real config then loads."""
+    config = host_config(tmp_path)
+    async with serve(wordpress()) as base:
+        code, out, err = await add_site(AddSite(f"{base}/", config, name="shop", depends_on="srv"), capsys=capsys)
+    assert code == 0, err
+    assert yaml.safe_load((tmp_path / "sites.d" / "shop.yaml").read_text())["depends_on"] == "srv"
+    assert "depends_on: srv (while it fails, this site opens no ticket of its own)" in err
+    shop = next(c for c in load_config(config).checks if c.key == ("shop", "http"))
+    assert shop.depends_on == (("srv", None),)
+
+
+async def test_depends_on_an_unknown_host_is_refused_before_probing(tmp_path: Path, capsys: Any) -> None:
+    """A name that is no host: true site is refused with the known hosts; nothing is written."""
+    config = host_config(tmp_path)
+    code, _, err = await add_site(AddSite("http://127.0.0.1:9/", config, name="shop", depends_on="db"), capsys=capsys)
+    assert code == 1
+    assert "--depends-on db: no `host: true` site of that name (known hosts: srv)" in err
+    assert not (tmp_path / "sites.d").exists()
+
+
+async def test_a_site_on_a_known_hosts_address_is_offered_depends_on(tmp_path: Path, capsys: Any) -> None:
+    """Without --depends-on, a new site whose address is a host's gets the option named, not written."""
+    config = host_config(tmp_path)
+    async with serve(wordpress()) as base:
+        port = base.rsplit(":", 1)[1]
+        code, out, err = await add_site(
+            AddSite(f"http://shop.test:{port}/", config, name="shop", dry_run=True), HOSTS, capsys=capsys
+        )
+    assert code == 0, err
+    assert "depends_on" not in yaml.safe_load(out)
+    assert "runs on host srv (both at 127.0.0.1); run again with --depends-on srv" in err

@@ -361,3 +361,14 @@ def test_check_config_says_the_bridge_is_on(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert "alertmanager: POST /alertmanager (bearer token)" in out
     assert TOKEN not in out
+
+
+async def test_a_quorum_alert_names_its_locations_in_the_ticket(agent: Agent) -> None:
+    """The quorum rule's ``locations`` annotation (one word per agent) becomes a sorted, deduplicated ticket line."""
+    quorum = alert(site="shop", check="http", alertname="SiteFailingQuorum")
+    quorum["annotations"] = {"summary": "shop http failing from 2 of 3 locations", "locations": "msk ams msk\n"}
+    status, answer = await post(agent, notification(quorum))
+    assert (status, answer["opened"]) == (200, 1)
+    await wait_for(lambda: len(tickets(agent)) == 1, what="the ticket")
+    body = tickets(agent)[0]["body"]
+    assert "locations: ams, msk" in body.splitlines()

@@ -17,10 +17,12 @@ from pathlib import Path
 import yarl
 from aiohttp.abc import AbstractResolver
 
+from sitewatch.cli.add_site_hosts import check_host, hosts_of, matching_hosts
 from sitewatch.cli.onboard import Discovery, OnboardError, discover, site_url
 from sitewatch.cli.onboard_render import render_site
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import Config
+from sitewatch.net.httpclient import ProbeResolver
 
 __all__ = ["AddSite", "add_site_command", "default_name"]
 
@@ -43,6 +45,8 @@ class AddSite:
     dry_run: bool = False
     force: bool = False
     client: str | None = None
+    #: A ``host: true`` site this one runs on (``depends_on:``), checked against the config.
+    depends_on: str | None = None
 
 
 def default_name(url: yarl.URL) -> str:
@@ -97,6 +101,7 @@ def add_site_command(
     token = secrets.token_urlsafe(32) if args.heartbeat else None
     loaded = _try_load(args.config) if args.config.is_file() else None
     listen = loaded.agent.listen if loaded is not None else "<agent listen address>"
+    offers = _offers(args, loaded, found, resolver)
     text = render_site(
         name,
         found,
@@ -105,8 +110,9 @@ def add_site_command(
         heartbeat_token_file=token_file.name if token else None,
         ca_file=args.ca_file,
         client=args.client,
+        depends_on=args.depends_on,
     )
-    problems = _validate_alone(text, name, token, args.client)
+    problems = _validate_alone(text, name, token, args.client, args.depends_on)
     if problems:
         print("sitewatch: the generated file does not validate (a bug in add-site; please report it):", file=sys.stderr)
         for line in problems:
@@ -115,11 +121,13 @@ def add_site_command(
     if args.dry_run:
         print(text, end="")
         _report(found, name, target, token, written=False, listen=listen)
+        _say_hosts(args.depends_on, offers)
         return 0
     _write(target, text, 0o640)
     if token is not None:
         _write(token_file, token, 0o600)
     _report(found, name, target, token, written=True, listen=listen)
+    _say_hosts(args.depends_on, offers)
     return _validate_config(args.config, name, target, was_valid=loaded is not None)
 
 
@@ -141,6 +149,10 @@ def _preflight(args: AddSite, name: str, target: Path) -> str | None:
                     return f"a site named {name!r} is already configured in {origin}; pass --name to pick another"
     if args.client is not None:
         problem = _client_problem(args)
+        if problem is not None:
+            return problem
+    if args.depends_on is not None:
+        problem = check_host(args.depends_on, _try_load(args.config) if args.config.is_file() else None)
         if problem is not None:
             return problem
     if args.root is not None and not args.root.is_dir():
@@ -173,14 +185,51 @@ def _try_load(path: Path) -> Config | None:
         return None  # reported after writing, by the same validation check-config runs
 
 
-def _validate_alone(text: str, name: str, token: str | None, client: str | None = None) -> list[str]:
-    """Load the generated file as the only include of an empty config (with its client), in a scratch directory."""
+def _offers(args: AddSite, loaded: Config | None, found: Discovery, resolver: AbstractResolver | None) -> list[str]:
+    """Hosts to offer as ``depends_on`` (the new site's address is theirs), when none was given."""
+    if args.depends_on is not None or loaded is None or not (hosts := hosts_of(loaded)):
+        return []
+    owned = resolver is None
+    probe_resolver: AbstractResolver = resolver if resolver is not None else ProbeResolver()
+
+    async def match() -> list[tuple[str, str]]:
+        try:
+            return await matching_hosts(yarl.URL(found.url), hosts, probe_resolver)
+        finally:
+            if owned:
+                await probe_resolver.close()
+
+    return [f"{host} (both at {address})" for host, address in asyncio.run(match())]
+
+
+def _say_hosts(depends_on: str | None, offers: list[str]) -> None:
+    if depends_on is not None:
+        print(f"  depends_on: {depends_on} (while it fails, this site opens no ticket of its own)", file=sys.stderr)
+    for offer in offers:
+        host = offer.split(" ", 1)[0]
+        print(
+            f"  depends_on: this site runs on host {offer}; run again with --depends-on {host}"
+            f" (or add `depends_on: {host}` to the file) so that server's outage is one ticket",
+            file=sys.stderr,
+        )
+
+
+def _validate_alone(
+    text: str, name: str, token: str | None, client: str | None = None, depends_on: str | None = None
+) -> list[str]:
+    """Load the generated file as the only include of an empty config (with its client), in a scratch directory.
+
+    A ``depends_on`` host gets a stand-in there, so the file is checked without the real config.
+    """
     with tempfile.TemporaryDirectory(prefix="sitewatch-add-site-") as scratch:
         base = Path(scratch)
         (base / "sites.d").mkdir()
         (base / "sites.d" / f"{name}.yaml").write_text(text, encoding="utf-8")
         if token is not None:
             (base / "sites.d" / f"{name}.heartbeat-token").write_text(token, encoding="utf-8")
+        if depends_on is not None:
+            stand_in = f"name: {depends_on}\nhost: true\nurl: http://127.0.0.1/\nchecks: [{{type: tcp, port: 22}}]\n"
+            (base / "sites.d" / f"{depends_on}.host.yaml").write_text(stand_in, encoding="utf-8")
         main = base / "config.yaml"
         clients = f"clients: [{{name: {json.dumps(client)}}}]\n" if client else ""
         main.write_text(f"agent: {{state_dir: {base / 'state'}}}\n{clients}include: [{INCLUDE}]\n", encoding="utf-8")

@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--ca-file", help="the site's certificate comes from this internal CA (PEM)")
     add.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
     add.add_argument("--force", action="store_true", help="replace an existing sites.d/<name>.yaml")
+    add.add_argument(
+        "--depends-on",
+        metavar="HOST",
+        help="a `host: true` site this one runs on: its outage opens one ticket, not one each",
+    )
 
     rules = sub.add_parser("rules", help="Prometheus rules: alert only when K agents see a check failing")
     rules.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -183,6 +188,7 @@ def _add_site_args(args: argparse.Namespace) -> AddSite:
         dry_run=args.dry_run,
         force=args.force,
         client=args.client,
+        depends_on=args.depends_on,
     )
 
 

@@ -44,6 +44,7 @@ def render_site(
     ca_file: str | None = None,
     now: dt.datetime | None = None,
     client: str | None = None,
+    depends_on: str | None = None,
 ) -> str:
     """The site file's text: http, pageload, tls (https only), domain (a named host), cms, backup, heartbeat."""
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -54,8 +55,10 @@ def render_site(
         f"name: {_q(name)}",
         f"url: {_q(found.url)}",
         *([f"client: {_q(client)}"] if client else []),
-        "checks:",
     ]
+    if depends_on is not None:
+        lines.append(f"depends_on: {_q(depends_on)}   # the server it runs on: while that fails, no ticket of its own")
+    lines.append("checks:")
     lines += _http(found)
     lines += _pageload(found)
     if found.https:

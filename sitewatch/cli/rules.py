@@ -58,6 +58,8 @@ def quorum_rules(checks: list[str], quorum: int, agents: int | None, hold: str) 
             "annotations": {
                 "summary": "{{ $labels.site }} {{ $labels.check }} failing from {{ $value }}" + f"{of} locations",
                 "description": "failing from: " + where,
+                # The same list on its own: the bridge puts it in the ticket (details.locations).
+                "locations": where,
             },
         },
     ]

@@ -22,6 +22,7 @@ from sitewatch import __version__
 from sitewatch.config.clients import ClientConfig, Clients
 from sitewatch.config.maintenance import MaintenanceWindow
 from sitewatch.config.policy import Policy
+from sitewatch.config.references import ReferenceTarget
 from sitewatch.config.shard import ShardConfig
 from sitewatch.config.sourcemap import Origin, Problem
 from sitewatch.config.tickets import TicketsConfig
@@ -153,6 +154,11 @@ class AgentConfig(_Model):
     #: ``{index: I, of: N}``: probe only the sites rendezvous hashing gives shard I of N
     #: (``sitewatch run --shard I/N`` overrides it; sitewatch.config.shard).
     shard: ShardConfig | None = None
+    #: ``host:port`` or http(s) URLs probed every ``reference_interval``: when all fail, one
+    #: incident about the agent's network replaces the site ones (sitewatch.engine.reachability).
+    reference_targets: Annotated[tuple[ReferenceTarget, ...], pydantic.Field(max_length=16)] = ()
+    reference_interval: Annotated[Duration, pydantic.Field(gt=0, le=3600)] = 10.0
+    reference_timeout: Annotated[Duration, pydantic.Field(gt=0, le=60)] = 3.0
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -131,6 +131,11 @@ _EN: dict[str, str] = {
     "report.note": "Availability = up / (up + down). Maintenance windows are excluded; time without data"
     " (agent stopped, gaps) is shown apart and never counted as up. A site is down while any of its"
     " counted checks is down. MTTR: mean time from an incident opening to its resolution.",
+    "page.network.offline": "The agent cannot reach the network since {since}: every reference target fails.",
+    "page.network.recovering": "The agent reaches the network again since {since}; its incident resolves shortly.",
+    "page.network.unconfirmed": "Site failures meanwhile are held as unconfirmed, no tickets of their own: {count}.",
+    "page.network.ok": "Network: {ok} of {count} reference targets answer.",
+    "page.network.unknown": "Network: reference targets not checked yet.",
 }
 
 _RU: dict[str, str] = {
@@ -248,6 +253,11 @@ _RU: dict[str, str] = {
     " без данных (агент остановлен, пропуски) показано отдельно и никогда не считается работой. Сайт"
     " считается недоступным, пока не проходит любая из учитываемых проверок. Среднее время"
     " восстановления: от открытия инцидента до его закрытия.",
+    "page.network.offline": "Агент не может выйти в сеть с {since}: не отвечает ни одна опорная цель.",
+    "page.network.recovering": "Агент снова в сети с {since}; его инцидент скоро закроется.",
+    "page.network.unconfirmed": "Сбои сайтов за это время не подтверждены, своих тикетов у них нет: {count}.",
+    "page.network.ok": "Сеть: отвечают {ok} из {count} опорных целей.",
+    "page.network.unknown": "Сеть: опорные цели ещё не проверены.",
 }
 
 _TABLES: dict[str, dict[str, str]] = {"en": _EN, "ru": _RU}

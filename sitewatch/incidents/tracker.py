@@ -86,6 +86,8 @@ class IncidentTracker:
         #: Keys of checks that would have opened but a failing parent held them: when they
         #: open after all, the incident starts when their failure did.
         self._held: set[str] = set()
+        #: True while the agent's own network is in doubt (sitewatch.incidents.network): nothing opens.
+        self.network_down: Callable[[], bool] = lambda: False
         for key, incident in store.open_incidents().items():
             severity = Status(incident.severity) if incident.severity else Status.CRITICAL
             self.states[key] = CheckState(
@@ -150,6 +152,9 @@ class IncidentTracker:
         if not spec.policy.incidents:  # export only: others (a quorum of agents) decide
             return True
         if active(spec.maintenance, at) is not None or self._store.silence(spec.site.name, at) is not None:
+            return True
+        if self.network_down():  # unconfirmed: it opens, from its real start, once the network is back
+            self._held.add(incident_key(*spec.key))
             return True
         parents = self._deps.parents(spec)
         if any(self._failing(site, check) for site, check in parents):

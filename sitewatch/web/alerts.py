@@ -29,6 +29,7 @@ _SUMMARY_MAX = 200
 _TEXT_MAX = 2000
 _LABELS_MAX = 64
 _LABEL_VALUE_MAX = 200
+_LOCATIONS_MAX = 50
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{1,32}")
 
 
@@ -167,6 +168,8 @@ def _plan(alert: _Alert, payload: _Payload, importance: str) -> _Planned:
     }
     if annotations.get("description"):
         details["description"] = clean(annotations["description"], _TEXT_MAX)
+    if annotations.get("locations"):  # `sitewatch rules --quorum`: the agents that see it failing
+        details["locations"] = sorted({clean(w, 100) for w in annotations["locations"].split()})[:_LOCATIONS_MAX]
     if annotations.get("runbook_url"):
         details["runbook"] = _link(annotations["runbook_url"]) or None
     return _Planned(

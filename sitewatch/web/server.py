@@ -61,6 +61,16 @@ class HealthProbe(Protocol):
 _HEALTH = web.AppKey("health", HealthProbe)
 
 
+#: The agent's own network (sitewatch.engine.reachability), None without reference targets.
+class NetworkProbe(Protocol):
+    """The agent's network as JSON (state, since, reference results), or None without references."""
+
+    def __call__(self) -> dict[str, Any] | None: ...
+
+
+_NETWORK = web.AppKey("network", NetworkProbe)
+
+
 class PushRouter(Protocol):
     """Hands a ping to the check that owns ``token``; False when no check does."""
 
@@ -148,9 +158,12 @@ async def _metrics(request: web.Request) -> web.StreamResponse:
 
 async def _healthz(request: web.Request) -> web.Response:
     healthy, reason = request.app[_HEALTH]()
-    return web.json_response(
-        {"status": "ok" if healthy else "unhealthy", "reason": reason}, status=200 if healthy else 503
-    )
+    document: dict[str, Any] = {"status": "ok" if healthy else "unhealthy", "reason": reason}
+    # The agent is alive even when its network is not: that is reported, never a 503 (no restart helps).
+    network = request.app[_NETWORK]() if _NETWORK in request.app else None
+    if network is not None:
+        document["network"] = network
+    return web.json_response(document, status=200 if healthy else 503)
 
 
 async def _status(request: web.Request) -> web.Response:
@@ -229,6 +242,7 @@ def build_app(
     page: StatusPage | None = None,
     alertmanager: Handler | None = None,
     access: Access | None = None,
+    network: NetworkProbe | None = None,
 ) -> web.Application:
     """The aiohttp application; bodies are small, so requests are capped at 64 KiB.
 
@@ -242,6 +256,8 @@ def build_app(
     app[_METRICS] = metrics
     app[_INFO] = info
     app[_HEALTH] = health
+    if network is not None:
+        app[_NETWORK] = network
     if security is not None:
         app.on_cleanup.append(_closer(security))
     app.router.add_get("/metrics", _metrics)

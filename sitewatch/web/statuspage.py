@@ -95,6 +95,8 @@ class StatusView:
     client: str | None = None  # a client's own page: its name
     #: The SLA clocks of the incidents shown that have terms, by incident id.
     sla: Mapping[int, IncidentSla] = field(default_factory=dict)
+    #: The agent's own network (``/healthz``'s ``network``), None without reference targets.
+    network: Mapping[str, Any] | None = None
 
 
 #: Problems first, so the board's top row is what needs attention.
@@ -120,6 +122,7 @@ class StatusPage:
         shared: Mapping[str, Callable[[], Mapping[str, float]]] | None = None,
         people: Callable[[], tuple[str, str]] = lambda: ("en", "UTC"),
         clients: Callable[[], Clients] | None = None,
+        network: Callable[[], Mapping[str, Any] | None] = lambda: None,
     ) -> None:
         self.store = store
         self.sites = sites
@@ -129,6 +132,7 @@ class StatusPage:
         self._people = people
         #: The configured clients (their language and zone on their pages), read at each render.
         self.clients = clients or (lambda: Clients.build((), TicketsConfig(), "UTC"))
+        self._network = network
         # Windows someone else keeps current (label -> site -> ratio; a site absent has no data):
         # the agent's 30-day cache behind sitewatch_availability_ratio, so page and Grafana agree.
         self._shared = dict(shared or {})
@@ -224,6 +228,8 @@ class StatusPage:
             counts=counts,
             silences=tuple(s for s in silences if names is None or s.get("site") in names),
             client=scope.client if scope.private else None,
+            # The agent's own network is the team's business: not on a client's page.
+            network=None if scope.private else self._network(),
         )
 
     async def render(self, book: ResultBook, scope: Scope | None = None) -> str:
