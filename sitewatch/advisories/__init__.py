@@ -1,0 +1,24 @@
+"""Vulnerability advisories from offline snapshots: the parsed, indexed form checks read.
+
+Pure data and parsing, no I/O: :mod:`sitewatch.feeds` downloads and caches the snapshots
+and publishes them into an :class:`AdvisoryBook`; checks read that book through
+:class:`sitewatch.probe.Context` and never fetch anything themselves.
+"""
+
+from __future__ import annotations
+
+from sitewatch.advisories.cvss import cvss3_base_score
+from sitewatch.advisories.formats import FORMATS, coverage, parse_snapshot
+from sitewatch.advisories.model import Advisory, AdvisoryBook, Affected, Snapshot, SourceState
+
+__all__ = [
+    "FORMATS",
+    "Advisory",
+    "AdvisoryBook",
+    "Affected",
+    "Snapshot",
+    "SourceState",
+    "coverage",
+    "cvss3_base_score",
+    "parse_snapshot",
+]

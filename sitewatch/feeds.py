@@ -1,0 +1,316 @@
+"""Refreshes the advisory snapshots (``vulnerabilities:``) in the background and hands them to checks.
+
+Each source is downloaded on its own schedule, verified (size cap, optional sha256, and
+it must parse as its format with at least one record) and only then written to the cache
+directory and published into the :class:`~sitewatch.advisories.AdvisoryBook` that checks
+read. A failed, corrupt, truncated or oversized download changes nothing but the
+source's ``problem``: the last good snapshot stays, on disk and in memory, and its age
+keeps growing, so checks can say "stale" instead of "no vulnerabilities".
+
+Cache layout per source: ``<name>-<sha256[:16]>.data`` (the verified bytes) and
+``<name>.json`` (which data file, its sha256, when). The data file is written first under
+a temporary name and renamed; the ``.json`` rename is the commit point, so a crash at any
+moment leaves the old snapshot or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from sitewatch.advisories import AdvisoryBook, Snapshot, SourceState, coverage, parse_snapshot
+from sitewatch.config.vulns import FeedConfig, VulnerabilitiesConfig
+from sitewatch.files import read_regular
+from sitewatch.logs import event
+from sitewatch.probe import Clock, format_size, redact_url
+
+__all__ = ["FeedRefresher", "FetchError"]
+
+_CHUNK = 256 * 1024
+#: The loop re-reads the config at least this often, so a reload's new source starts soon.
+_MAX_NAP = 60.0
+
+
+class FetchError(Exception):
+    """A refresh failed; the text is safe for logs and check results (no URL query, no token)."""
+
+
+@dataclass
+class _Due:
+    at: float = 0.0
+    failing_since: float | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FeedRefresher:
+    """Owns the sources' schedule, their on-disk cache and the book checks read."""
+
+    def __init__(self, book: AdvisoryBook, log: logging.Logger, clock: Clock, default_dir: Path) -> None:
+        self.book = book
+        self.log = log
+        self.clock = clock
+        self._default_dir = default_dir
+        self._config = VulnerabilitiesConfig()
+        self._due: dict[str, _Due] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where good snapshots are kept."""
+        return self._config.cache_dir or self._default_dir
+
+    def configure(self, config: VulnerabilitiesConfig) -> None:
+        """Take a (re)loaded ``vulnerabilities:`` section; a changed source is fetched again soon."""
+        old = self._config.sources
+        self._config = config
+        for name, feed in config.sources.items():
+            if old.get(name) != feed:
+                self._due[name] = _Due()
+        self._due = {k: v for k, v in self._due.items() if k in config.sources}
+        self.book.configure(
+            {
+                name: SourceState(name, feed.format, coverage(feed.format, feed.ecosystem))
+                for name, feed in config.sources.items()
+            }
+        )
+
+    async def run(self) -> None:
+        """Load the cached snapshots, then refresh each source when due, forever."""
+        await self.load_cached()
+        while True:
+            now = self.clock.time()
+            for name in [n for n, d in self._due.items() if d.at <= now]:
+                await self.refresh(name)
+            upcoming = [d.at for d in self._due.values()]
+            nap = min([*upcoming, now + _MAX_NAP]) - self.clock.time()
+            await asyncio.sleep(max(1.0, min(nap, _MAX_NAP)))
+
+    async def load_cached(self) -> None:
+        """Publish every source's last good snapshot from disk (no network); fresh ones are not due."""
+        for name, feed in list(self._config.sources.items()):
+            try:
+                snapshot = await asyncio.to_thread(self._read_cache, name, feed)
+            except (OSError, ValueError) as exc:
+                event(self.log, logging.WARNING, "advisories_cache_unusable", source=name, error=str(exc)[:200])
+                continue
+            if snapshot is not None:
+                self.book.publish(snapshot)
+                self._due.setdefault(name, _Due()).at = snapshot.fetched + feed.refresh
+
+    async def refresh(self, name: str) -> bool:
+        """Fetch, verify, cache and publish one source now; False (and the old snapshot kept) on any failure."""
+        feed = self._config.sources[name]
+        due = self._due.setdefault(name, _Due())
+        now = self.clock.time()
+        started = time.monotonic()
+        try:
+            if feed.path is not None:
+                snapshot = await asyncio.to_thread(self._from_file, name, feed)
+            else:
+                snapshot = await self._download(name, feed, due)
+        except FetchError as exc:
+            due.failing_since = due.failing_since or now
+            due.at = now + feed.retry
+            self.book.failed(name, str(exc), due.failing_since)
+            event(self.log, logging.WARNING, "advisories_refresh_failed", source=name, error=str(exc))
+            return False
+        due.failing_since = None
+        due.at = now + feed.refresh
+        self.book.publish(snapshot)
+        event(
+            self.log,
+            logging.INFO,
+            "advisories_refreshed",
+            source=name,
+            records=snapshot.records,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return True
+
+    async def _download(self, name: str, feed: FeedConfig, due: _Due) -> Snapshot:
+        assert feed.url is not None  # the config allows exactly one of url/path
+        headers = {"Accept-Encoding": "gzip"}
+        if feed.token:
+            headers["Authorization"] = f"Bearer {feed.token}"
+        current = self.book.snapshots.get(name)
+        if current is not None and due.etag:
+            headers["If-None-Match"] = due.etag
+        if current is not None and due.last_modified:
+            headers["If-Modified-Since"] = due.last_modified
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        where = redact_url(feed.url)
+        try:
+            async with self._session.get(
+                feed.url, headers=headers, timeout=aiohttp.ClientTimeout(total=feed.timeout)
+            ) as resp:
+                if resp.status == 304 and current is not None:
+                    # Unchanged upstream: the data is as current as this answer says.
+                    return await asyncio.to_thread(self._touch, name, current)
+                if resp.status != 200:
+                    raise FetchError(f"HTTP {resp.status} from {where}")
+                if (resp.content_length or 0) > feed.max_size:
+                    raise FetchError(f"{format_size(resp.content_length or 0)} is over max_size")
+                body = await _read_capped(resp.content, feed.max_size)
+                etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+        except TimeoutError:
+            raise FetchError(f"no complete answer from {where} within {feed.timeout:.0f}s") from None
+        except aiohttp.ClientPayloadError:
+            raise FetchError(f"the download from {where} broke off (truncated)") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise FetchError(f"request to {where} failed ({type(exc).__name__})") from None
+        as_of = min(self.clock.time(), _http_date(modified) or float("inf"))
+        snapshot = await asyncio.to_thread(self._verify_and_store, name, feed, body, as_of)
+        due.etag, due.last_modified = etag, modified
+        return snapshot
+
+    def _from_file(self, name: str, feed: FeedConfig) -> Snapshot:
+        assert feed.path is not None  # the config allows exactly one of url/path
+        try:
+            data = read_regular(feed.path, feed.max_size + 1)
+            mtime = os.stat(feed.path).st_mtime
+        except OSError as exc:
+            raise FetchError(f"cannot read {feed.path} ({exc.strerror or type(exc).__name__})") from None
+        if data is None:
+            raise FetchError(f"{feed.path} does not exist")
+        if len(data) > feed.max_size:
+            raise FetchError(f"{feed.path} is over max_size {format_size(feed.max_size)}")
+        plain = _gunzip(data, feed.max_size)
+        return self._parse(name, feed, plain, min(mtime, self.clock.time()))
+
+    def _parse(self, name: str, feed: FeedConfig, data: bytes, as_of: float) -> Snapshot:
+        digest = hashlib.sha256(data).hexdigest()
+        if feed.sha256 and digest != feed.sha256:
+            raise FetchError(f"sha256 {digest[:12]}… is not the configured {feed.sha256[:12]}…")
+        try:
+            return parse_snapshot(feed.format, data, source=name, fetched=as_of, sha256=digest)
+        except ValueError as exc:
+            raise FetchError(str(exc)) from None
+
+    def _verify_and_store(self, name: str, feed: FeedConfig, body: bytes, as_of: float) -> Snapshot:
+        plain = _gunzip(body, feed.max_size)
+        snapshot = self._parse(name, feed, plain, as_of)
+        try:
+            self._store(name, plain, snapshot)
+        except OSError as exc:
+            # Checks still get the new data; the next restart starts from the older copy.
+            event(self.log, logging.WARNING, "advisories_cache_write_failed", source=name, error=type(exc).__name__)
+        return snapshot
+
+    def _store(self, name: str, data: bytes, snapshot: Snapshot) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        target = self.cache_dir / f"{name}-{snapshot.sha256[:16]}.data"
+        _atomic_write(target, data)
+        meta = {"data": target.name, "sha256": snapshot.sha256, "fetched": snapshot.fetched, "format": snapshot.format}
+        _atomic_write(self.cache_dir / f"{name}.json", json.dumps(meta).encode())
+        for old in self.cache_dir.glob(f"{name}-*.data"):
+            if old != target:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+
+    def _touch(self, name: str, current: Snapshot) -> Snapshot:
+        fresh = Snapshot(
+            current.source,
+            current.format,
+            self.clock.time(),
+            current.records,
+            current.index,
+            current.exploited,
+            current.sha256,
+        )
+        meta_path = self.cache_dir / f"{name}.json"
+        with contextlib.suppress(OSError, ValueError):
+            meta = json.loads(meta_path.read_bytes())
+            meta["fetched"] = fresh.fetched
+            _atomic_write(meta_path, json.dumps(meta).encode())
+        return fresh
+
+    def _read_cache(self, name: str, feed: FeedConfig) -> Snapshot | None:
+        if feed.path is not None:
+            try:
+                return self._from_file(name, feed)
+            except FetchError as exc:
+                raise ValueError(str(exc)) from None
+        raw = read_regular(self.cache_dir / f"{name}.json", 64 * 1024)
+        if raw is None:
+            return None
+        meta: Any = json.loads(raw)
+        if not isinstance(meta, dict) or meta.get("format") != feed.format or "/" in str(meta.get("data", "/")):
+            raise ValueError("cache index is not this source's")
+        data = read_regular(self.cache_dir / meta["data"], feed.max_size + 1)
+        if data is None or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            raise ValueError("cached data is missing or does not match its sha256")
+        try:
+            return self._parse(name, feed, data, float(meta["fetched"]))
+        except FetchError as exc:
+            raise ValueError(str(exc)) from None
+
+    async def close(self) -> None:
+        """Close the download session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+async def _read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > cap:
+            raise FetchError(f"answer is over max_size {format_size(cap)}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _gunzip(data: bytes, cap: int) -> bytes:
+    """A ``.json.gz`` served as a file (not as Content-Encoding) is unpacked, never past ``cap``."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, cap + 1)
+    except zlib.error as exc:
+        raise FetchError(f"corrupt gzip data ({exc})") from None
+    if len(out) > cap or inflater.unconsumed_tail:
+        raise FetchError(f"unpacked data is over max_size {format_size(cap)}")
+    if not inflater.eof:
+        raise FetchError("gzip data ends early (truncated)")
+    return out
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
