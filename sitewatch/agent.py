@@ -21,11 +21,12 @@ from sitewatch.config.registry import load_checks
 from sitewatch.config.shard import keep, sharded
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
+from sitewatch.feeds import FeedRefresher
 from sitewatch.incidents.tracker import IncidentTracker, incident_key
 from sitewatch.limits import listener_cap
 from sitewatch.logs import event
 from sitewatch.net.httpclient import ProbeResolver, make_session
-from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
+from sitewatch.probe import AdvisoryBook, AnyCheck, Clock, Push, Status, SystemClock
 from sitewatch.reports.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.reports.history import site_availability
 from sitewatch.runtime import collector_paused, freeze_long_lived
@@ -109,6 +110,10 @@ class Agent:
         self._history_task: asyncio.Task[None] | None = None
         self._availability_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
+        # Checks read the advisory snapshots; this task alone downloads them (never during a check).
+        self.advisories = AdvisoryBook()
+        self.feeds = FeedRefresher(self.advisories, log, self.clock, config.agent.state_dir / "vulnerabilities")
+        self._feeds_task: asyncio.Task[None] | None = None
         self.scheduler = Scheduler(
             session=self.session,
             resolver=self.resolver,
@@ -119,6 +124,7 @@ class Agent:
             on_result=self._on_result,
             lag=self.book.lag,
             log=log,
+            advisories=self.advisories,
         )
         host, port = config.agent.host_port
         security = None
@@ -300,6 +306,8 @@ class Agent:
         self._deliver_task = asyncio.create_task(self.deliverer.run(), name="ticket delivery")
         self._history_task = asyncio.create_task(self._keep_history(), name="history")
         self._availability_task = asyncio.create_task(self._keep_availability(), name="availability")
+        if self.config.vulnerabilities.sources:
+            self._feeds_task = asyncio.create_task(self._keep_feeds(), name="advisory feeds")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -315,7 +323,18 @@ class Agent:
             loop=type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio or uvloop
         )
 
+    async def _keep_feeds(self) -> None:
+        """Refresh the advisory snapshots; a bug in one pass is logged and the next pass still runs."""
+        while True:
+            try:
+                await self.feeds.run()
+            except Exception as exc:  # a parser or disk bug must not end the refreshes for good
+                event(self.log, logging.ERROR, "advisories_task_failed", error=f"{type(exc).__name__}: {exc}")
+                self.log.debug("advisories task traceback", exc_info=True)
+            await asyncio.sleep(AVAILABILITY_REFRESH_SECONDS)
+
     def _apply(self, config: Config) -> None:
+        self.feeds.configure(config.vulnerabilities)
         self._specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.incidents.depend(config.checks)
@@ -356,8 +375,13 @@ class Agent:
         if new.agent.model_copy(update={"shard": self.config.agent.shard}) != self.config.agent:
             event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")
         sites = keep(new.sites, self.config.agent.shard)
-        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, sites, new.clients)
+        agent, advisories = self.config.agent, new.vulnerabilities
+        self.config = Config(
+            new.source, agent, new.defaults, new.tickets, sites, new.clients, vulnerabilities=advisories
+        )
         self._apply(self.config)
+        if self.config.vulnerabilities.sources and self._feeds_task is None and self._loop_task is not None:
+            self._feeds_task = asyncio.create_task(self._keep_feeds(), name="advisory feeds")
         self.book.reload_ok = True
         self.book.reload_success_at = self.clock.time()
         self.notifier.ready(self.status_line())
@@ -406,6 +430,11 @@ class Agent:
             self._availability_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._availability_task
+        if self._feeds_task is not None:
+            self._feeds_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeds_task
+        await self.feeds.close()
         if self._history_task is not None:
             self._history_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -90,7 +90,8 @@ def load_config(path: str | Path, previous: Config | None = None, *, secrets: Se
         problems.sort(key=lambda p: (p.origin.file != main, p.origin.file, p.origin.line))
         raise ConfigError(problems)
     clients = Clients.build(raw.clients, raw.tickets, raw.agent.timezone)
-    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients, unresolved_by_check(sites, smap))
+    unresolved = unresolved_by_check(sites, smap)
+    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients, unresolved, raw.vulnerabilities)
 
 
 def _site_clients(data: dict[str, Any]) -> list[tuple[int, str]]:

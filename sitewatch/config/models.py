@@ -25,6 +25,7 @@ from sitewatch.config.policy import Policy
 from sitewatch.config.shard import ShardConfig
 from sitewatch.config.sourcemap import Origin
 from sitewatch.config.tickets import TicketsConfig
+from sitewatch.config.vulns import VulnerabilitiesConfig
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
 
 __all__ = [
@@ -236,6 +237,7 @@ class _Raw(_Model):
     sites: tuple[Any, ...] = ()
     include: tuple[str, ...] = ()
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    vulnerabilities: VulnerabilitiesConfig = VulnerabilitiesConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +294,8 @@ class Config:
     clients: Clients | None = None  # None: built from tickets: and agent: on first use
     #: Loaded with secrets deferred: why each check that lacks a secret cannot run, by its key.
     unresolved: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    #: Advisory sources the agent refreshes for the checks (``vulnerabilities:``).
+    vulnerabilities: VulnerabilitiesConfig = VulnerabilitiesConfig()
 
     @property
     def client_book(self) -> Clients:
