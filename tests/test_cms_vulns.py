@@ -108,7 +108,8 @@ async def test_cf7_531_is_vulnerable_with_cve_and_fix(tmp_path: Path) -> None:
     vulns = result.details["vulnerabilities"]
     assert vulns["vulnerable"][0]["fixed_in"] == "5.3.2"
     assert vulns["vulnerable"][0]["advisories"][0]["cve"] == "CVE-2020-35489"
-    assert vulns["update"] == ["contact-form-7 5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2"]
+    assert vulns["update"] == {"contact-form-7": "5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2"}
+    assert next(iter(result.details)) == "vulnerabilities"  # first in a ticket's evidence
     states = {c["name"]: c["state"] for c in result.details["local"]["components"]}
     assert states == {
         "akismet": "current",
@@ -157,6 +158,19 @@ async def test_stale_snapshot_still_proves_a_listed_vulnerability(tmp_path: Path
     result = await run_cms(wp_site(tmp_path), book_with(wordfence(cf7(), age=10 * DAY)))
     assert result.status is Status.CRITICAL
     assert "CVE-2020-35489" in result.summary
+
+
+async def test_first_download_pending_is_said_not_warned(tmp_path: Path) -> None:
+    """A configured source with no snapshot yet and no failure (a fresh start) is unknown without a warning."""
+    book = AdvisoryBook()
+    book.configure({"wordfence": SourceState("wordfence", "wordfence", coverage("wordfence"))})
+    result = await run_cms(wp_site(tmp_path), book)
+    assert result.status is Status.OK
+    assert "no snapshot from wordfence yet (first download pending)" in result.summary
+    book.failed("wordfence", "HTTP 403 from http://127.0.0.1/feed", NOW)
+    failing = await run_cms(wp_site(tmp_path), book)
+    assert failing.status is Status.WARNING
+    assert "no snapshot from wordfence yet (last refresh failed: HTTP 403" in failing.summary
 
 
 async def test_no_source_configured_says_so(tmp_path: Path) -> None:

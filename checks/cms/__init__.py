@@ -167,7 +167,8 @@ class CmsCheck(Check[CmsConfig]):
         judged = await self._components(ctx, local)
         if judged is not None:
             status, priority = worst(status, judged.status), judged.priority
-            details["vulnerabilities"] = component_details(judged)
+            # First, so that a ticket's evidence (capped in lines) lists what to update before the inventory.
+            details = {"vulnerabilities": component_details(judged), **details}
             for item, one in zip(details["local"]["components"], judged.judged, strict=True):
                 item["state"] = one.state  # judged in inventory order, one each
             if clause := component_summary(judged):

@@ -77,12 +77,16 @@ class Judged:
 
     def headline(self) -> str:
         """``contact-form-7 5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2``."""
+        return f"{self.component.name} {self.finding()}"
+
+    def finding(self) -> str:
+        """``5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2``: the headline without the name."""
         worst_one = max(self.advisories, key=lambda sa: _rank(sa[1], set()))[1]
         score = f"CVSS {worst_one.cvss:.1f}" if worst_one.cvss is not None else (worst_one.rating or "unscored")
         more = f" +{len(self.advisories) - 1} more" if len(self.advisories) > 1 else ""
         flag = ", exploited" if self.exploited else ""
         fix = f"fixed in {self.fixed_in}" if self.fixed_in and not self.unfixed else "no fixed version yet"
-        return f"{self.component.name} {self.component.version}: {worst_one.label} ({score}{flag}){more}, {fix}"
+        return f"{self.component.version}: {worst_one.label} ({score}{flag}){more}, {fix}"
 
 
 @dataclass
@@ -162,7 +166,8 @@ class _Cover:
     fresh: list[Snapshot]
     stale: list[Snapshot]
     reason: str | None = None  # why nothing fresh judges this ecosystem
-    configured: bool = False  # a source is configured for it (so missing data is a warning)
+    configured: bool = False  # a source is configured for it (so missing data is said in the summary)
+    warn: bool = False  # the data is stale or its refresh fails: a warning
 
 
 def _usable(
@@ -172,12 +177,16 @@ def _usable(
     fresh: list[Snapshot] = [s for s in shipped if ecosystem in {k[0] for k in s.index}]
     stale: list[Snapshot] = []
     reasons: list[str] = []
+    warn = False
     for state in book.covering(ecosystem):
         snap = book.snapshots.get(state.name)
         failing = f" (last refresh failed: {state.problem})" if state.problem else ""
         if snap is None:
-            reasons.append(f"no snapshot from {state.name} yet{failing}")
+            # Before the first download (a fresh install) nothing is wrong yet: said, not warned.
+            warn = warn or state.problem is not None
+            reasons.append(f"no snapshot from {state.name} yet{failing or ' (first download pending)'}")
         elif snap.age(now) > cfg.max_snapshot_age:
+            warn = True
             stale.append(snap)
             age, limit = format_duration(snap.age(now)), format_duration(cfg.max_snapshot_age)
             reasons.append(f"{state.name} snapshot is {age} old (max_snapshot_age {limit}){failing}")
@@ -187,7 +196,7 @@ def _usable(
         return _Cover(fresh, stale)
     if not reasons:
         return _Cover([], stale, f"no vulnerability source configured for {_WHAT.get(ecosystem, ecosystem)}")
-    return _Cover([], stale, "; ".join(reasons), configured=True)
+    return _Cover([], stale, "; ".join(reasons), configured=True, warn=warn)
 
 
 def judge_components(
@@ -228,7 +237,7 @@ def judge_components(
     for known in cover.values():
         for snap in (*known.fresh, *known.stale):
             verdict.sources[snap.source] = f"{format_duration(snap.age(now))} old, {snap.records} records"
-    _status(verdict, cfg, any(c.configured for c in cover.values()))
+    _status(verdict, cfg, any(c.warn for c in cover.values()))
     return verdict
 
 

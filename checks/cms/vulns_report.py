@@ -69,13 +69,17 @@ def component_details(verdict: ComponentsVerdict) -> dict[str, Any]:
         if j.state == "outdated"
     ]
     return {
+        # What to update, one ticket line each (a mapping: the ticket lists it as update.<name>: ...), worst first.
+        "update": {
+            j.component.name: j.finding()
+            for j in sorted(verdict.judged, key=_order, reverse=True)
+            if j.state == "vulnerable"
+        },
         "counts": {state: verdict.count(state) for state in STATES},
-        "vulnerable": vulnerable,
-        "outdated": outdated,
         "sources": verdict.sources,
         "problems": verdict.problems + verdict.unconfigured,
-        # What to update, one line each: the ticket's to-do list.
-        "update": [j.headline() for j in sorted(verdict.judged, key=_order, reverse=True) if j.state == "vulnerable"],
+        "vulnerable": vulnerable,
+        "outdated": outdated,
     }
 
 
