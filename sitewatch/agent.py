@@ -112,7 +112,14 @@ class Agent:
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
         # Checks read the advisory snapshots; this task alone downloads them (never during a check).
         self.advisories = AdvisoryBook()
-        self.feeds = FeedRefresher(self.advisories, log, self.clock, config.agent.state_dir / "vulnerabilities")
+        self.feeds = FeedRefresher(
+            self.advisories,
+            log,
+            self.clock,
+            config.agent.state_dir / "vulnerabilities",
+            # A full snapshot is ~200,000 objects: out of the collector's passes, as the config is.
+            on_publish=freeze_long_lived if freeze_gc else None,
+        )
         self._feeds_task: asyncio.Task[None] | None = None
         self.scheduler = Scheduler(
             session=self.session,

@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,17 @@ class _Due:
 class FeedRefresher:
     """Owns the sources' schedule, their on-disk cache and the book checks read."""
 
-    def __init__(self, book: AdvisoryBook, log: logging.Logger, clock: Clock, default_dir: Path) -> None:
+    def __init__(
+        self,
+        book: AdvisoryBook,
+        log: logging.Logger,
+        clock: Clock,
+        default_dir: Path,
+        on_publish: Callable[[], None] | None = None,
+    ) -> None:
         self.book = book
+        #: Called after a snapshot is published (the real agent freezes it out of the garbage collector).
+        self._on_publish = on_publish
         self.log = log
         self.clock = clock
         self._default_dir = default_dir
@@ -108,7 +118,7 @@ class FeedRefresher:
                 event(self.log, logging.WARNING, "advisories_cache_unusable", source=name, error=str(exc)[:200])
                 continue
             if snapshot is not None:
-                self.book.publish(snapshot)
+                self._publish(snapshot)
                 self._due.setdefault(name, _Due()).at = snapshot.fetched + feed.refresh
 
     async def refresh(self, name: str) -> bool:
@@ -130,7 +140,7 @@ class FeedRefresher:
             return False
         due.failing_since = None
         due.at = now + feed.refresh
-        self.book.publish(snapshot)
+        self._publish(snapshot)
         event(
             self.log,
             logging.INFO,
@@ -140,6 +150,11 @@ class FeedRefresher:
             seconds=round(time.monotonic() - started, 3),
         )
         return True
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        self.book.publish(snapshot)
+        if self._on_publish is not None:
+            self._on_publish()
 
     async def _download(self, name: str, feed: FeedConfig, due: _Due) -> Snapshot:
         assert feed.url is not None  # the config allows exactly one of url/path

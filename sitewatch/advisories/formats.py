@@ -12,7 +12,6 @@ import json
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import yaml
@@ -86,7 +85,7 @@ def _wordfence(doc: Any, index: Index) -> int:
             )
             patched = software.get("patched_versions")
             fixed = tuple(v for v in patched if isinstance(v, str)) if isinstance(patched, list) else ()
-            index[(ecosystem, software["slug"].lower())].append(replace(base, ranges=ranges, fixed=fixed))
+            index[(ecosystem, software["slug"].lower())].append(base._replace(ranges=ranges, fixed=fixed))
     return count
 
 
@@ -129,9 +128,9 @@ def _osv_record(record: Any, index: Index) -> bool:
                     low = None
             if low is not None or (spec.get("events") and not ranges):
                 ranges.append(Affected(low, True, None, False))  # introduced and never fixed
-        versions = frozenset(v for v in affected.get("versions") or () if isinstance(v, str))
+        versions = tuple(v for v in affected.get("versions") or () if isinstance(v, str))
         ecosystem = str(package.get("ecosystem", "")).lower()
-        advisory = replace(base, ranges=tuple(ranges), versions=versions, fixed=tuple(fixed))
+        advisory = base._replace(ranges=tuple(ranges), versions=versions, fixed=tuple(fixed))
         index[(ecosystem, package["name"].lower())].append(advisory)
     return True
 
