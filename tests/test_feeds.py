@@ -238,3 +238,30 @@ async def test_file_source(tmp_path: Path) -> None:
     feeds.configure(VulnerabilitiesConfig.model_validate({"sources": sources}))
     assert await feeds.refresh("wf")
     assert feeds.book.snapshots["wf"].fetched == path.stat().st_mtime
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('{format: wordfence, url: "http://127.0.0.1/f", path: /tmp/f}', "expected exactly one of url: or path:"),
+        ("{format: wordfence}", "expected exactly one of url: or path:"),
+        ("{format: wpscan, path: /tmp/f}", "wordfence"),
+        ('{format: osv, url: "ftp://127.0.0.1/all.zip"}', "expected an http(s) URL"),
+        ("{format: kev, path: relative.json}", "expected an absolute path:"),
+        ("{format: wordfence, path: /tmp/f, sha256: abc}", "expected 64 hexadecimal digits"),
+        ("{format: wordfence, path: /tmp/f, refresh: 10s}", "greater than or equal to 60"),
+        ("{format: wordfence, path: /tmp/f, max_size: lots}", "expected a size"),
+    ],
+)
+def test_vulnerabilities_config_errors_are_located(tmp_path: Path, source: str, message: str) -> None:
+    """A bad source is a config error at its file and line, saying what was expected."""
+    from sitewatch.config.loader import ConfigError, load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(f"vulnerabilities:\n  sources:\n    wf: {source}\nsites: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert f"{path}:3:" in text
+    assert "vulnerabilities.sources.wf" in text
+    assert message in text
