@@ -29,6 +29,7 @@ from tests.test_cms_inventory import fixture, wp_full
 from tests.test_cms_local import bitrix_tree, wordpress_classic, write
 
 NOW = 1_800_000_000.0
+OFF = "{wordpress_latest: null, wordpress_insecure: null}"  # no core version sources in these tests
 DAY = 86400.0
 
 
@@ -261,3 +262,32 @@ async def test_refreshed_by_the_agent_and_nothing_fetched_during_the_check(
     result = await run_cms(wp_site(tmp_path / "site"), book)
     assert "contact-form-7 5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2" in result.summary
     assert len(hits) == 1
+
+
+async def test_sitewatch_probe_judges_from_the_agents_cache(tmp_path: Path, feed_server: tuple[list[str], str]) -> None:
+    """`sitewatch probe` reads the snapshots the agent cached in its state dir and downloads nothing itself."""
+    from sitewatch.cli.probe import probe_all
+    from sitewatch.config.loader import load_config
+
+    hits, url = feed_server
+    site = wp_site(tmp_path / "site")
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"agent: {{state_dir: {tmp_path}}}\n"
+        f"vulnerabilities: {{sources: {{wordfence: {{format: wordfence, url: '{url}'}}}}}}\n"
+        "sites:\n  - name: blog\n    url: http://127.0.0.1:9/\n    checks:\n"
+        f"      - {{type: cms, root: {site}, remote: false, sources: {OFF}}}\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    agent_side = FeedRefresher(
+        AdvisoryBook(), logging.getLogger("test"), Clock(time.time()), tmp_path / "vulnerabilities"
+    )
+    agent_side.configure(config.vulnerabilities)
+    try:
+        assert await agent_side.refresh("wordfence")
+    finally:
+        await agent_side.close()
+    (record,) = await probe_all(config, list(config.checks), logging.getLogger("test"))
+    assert "contact-form-7 5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2" in record.result.summary
+    assert len(hits) == 1  # the agent side's download only
