@@ -22,6 +22,14 @@ def test_wordfence_record_is_indexed_by_type_and_slug() -> None:
     assert snap.records == 1
 
 
+def test_wordfence_feed_read_record_by_record_matches_json_loads() -> None:
+    """The record-at-a-time reader sees exactly what json.loads sees, whitespace and a list shape included."""
+    records = {"x": cf7(), "y": {**cf7(), "id": "y", "cve": "CVE-2020-1"}}
+    for data in (json.dumps(records, indent=4), json.dumps(records, separators=(",", ":")), json.dumps([cf7()])):
+        snap = parse_snapshot("wordfence", f"\n {data} \n".encode(), source="wf", fetched=1.0)
+        assert snap.records == (1 if data.startswith("[") else 2)
+
+
 def test_wordfence_theme_and_unpatched() -> None:
     """A theme record is a theme; ``to_version: *`` with no patched version is open-ended and unfixed."""
     record = cf7()
@@ -68,6 +76,9 @@ def test_curated_list_and_kev() -> None:
         ("wordfence", b'{"a": {"id": "a", "soft', "not valid wordfence data"),
         ("wordfence", b"{}", "no wordfence records"),
         ("wordfence", b"<html>502 Bad Gateway</html>", "not valid wordfence data"),
+        ("wordfence", b'{"a": {"id": "a"}} and more', "not valid wordfence data"),
+        ("wordfence", b'{"a": {"id": "a"} "b": {}}', "not valid wordfence data"),
+        ("wordfence", b'{"a" {"id": "a"}}', "not valid wordfence data"),
         ("osv", b"PK\x03\x04garbage", "not a readable zip"),
         ("kev", b'{"vulnerabilities": "x"}', "expected"),
         ("curated", b"advisories: [{component: vote}]", "expected id: and component:"),

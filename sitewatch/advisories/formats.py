@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -27,6 +28,52 @@ _WORDFENCE_TYPES = {"plugin": "wordpress-plugin", "theme": "wordpress-theme", "c
 _RATINGS = {"critical": "critical", "high": "high", "moderate": "medium", "medium": "medium", "low": "low"}
 #: Zip members of an OSV export are many small files; a member past this is not an advisory.
 _MAX_MEMBER = 16 * 1024 * 1024
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _skip(text: str, i: int) -> int:
+    """The index of the first non-whitespace character at or after ``i``."""
+    match = _SPACE.match(text, i)
+    return match.end() if match else i
+
+
+def _members(text: str) -> Iterator[Any]:
+    """The values of a top-level JSON object, or the items of a top-level array, decoded one at a time.
+
+    A whole feed in one ``json.loads`` holds the interpreter lock for its full length (seconds for
+    the ~160 MB Wordfence production feed), stalling the agent's event loop although it runs in a
+    worker thread; one record per call lets the loop in between, and never builds the whole
+    document. Malformed or truncated text raises ``json.JSONDecodeError`` like ``json.loads``.
+    """
+    i = _skip(text, 0)
+    if i >= len(text) or text[i] not in "{[":
+        raise json.JSONDecodeError("expected a JSON object or array", text, i)
+    close = "}" if text[i] == "{" else "]"
+    i = _skip(text, i + 1)
+    if text.startswith(close, i):
+        i += 1
+    else:
+        while True:
+            if close == "}":
+                _, i = _DECODER.raw_decode(text, i)  # the key
+                i = _skip(text, i)
+                if not text.startswith(":", i):
+                    raise json.JSONDecodeError("expected ':'", text, i)
+                i = _skip(text, i + 1)
+            value, i = _DECODER.raw_decode(text, i)
+            yield value
+            i = _skip(text, i)
+            if text.startswith(",", i):
+                i = _skip(text, i + 1)
+                continue
+            if not text.startswith(close, i):
+                raise json.JSONDecodeError(f"expected ',' or '{close}'", text, i)
+            i += 1
+            break
+    if text[i:].strip():
+        raise json.JSONDecodeError("extra data", text, i)
 
 
 def _text(value: Any, limit: int = 200) -> str:
@@ -47,10 +94,7 @@ def _bound(value: Any) -> str | None:
     return value.strip()
 
 
-def _wordfence(doc: Any, index: Index) -> int:
-    records = doc.values() if isinstance(doc, dict) else doc if isinstance(doc, list) else None
-    if records is None:
-        raise ValueError("expected a JSON object of records keyed by id")
+def _wordfence(records: Iterable[Any], index: Index) -> int:
     count = 0
     for record in records:
         if not isinstance(record, dict) or not isinstance(record.get("software"), list):
@@ -146,8 +190,11 @@ def _osv(data: bytes, index: Index) -> int:
         except (zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"not a readable zip archive ({exc})") from None
         return count
-    doc = json.loads(data)
-    records = doc.get("vulns", [doc]) if isinstance(doc, dict) else doc
+    text = data.decode("utf-8")
+    if text.lstrip().startswith("["):  # an export as one array: record by record, like the Wordfence feed
+        return sum(_osv_record(r, index) for r in _members(text))
+    doc = json.loads(text)
+    records = doc.get("vulns", [doc]) if isinstance(doc, dict) else None
     if not isinstance(records, list):
         raise ValueError('expected OSV records: a list, {"vulns": [...]} or a zip of JSON files')
     return sum(_osv_record(r, index) for r in records)
@@ -208,7 +255,7 @@ def parse_snapshot(fmt: str, data: bytes, *, source: str, fetched: float, sha256
     index: Index = defaultdict(list)
     exploited: frozenset[str] = frozenset()
     parse: dict[str, Callable[[], int]] = {
-        "wordfence": lambda: _wordfence(json.loads(data), index),
+        "wordfence": lambda: _wordfence(_members(data.decode("utf-8")), index),
         "osv": lambda: _osv(data, index),
         "curated": lambda: _curated(yaml.safe_load(data), index),
     }
