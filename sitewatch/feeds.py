@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hashlib
 import json
 import logging
@@ -188,8 +187,9 @@ class FeedRefresher:
             raise FetchError(f"the download from {where} broke off (truncated)") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise FetchError(f"request to {where} failed ({type(exc).__name__})") from None
-        as_of = min(self.clock.time(), _http_date(modified) or float("inf"))
-        snapshot = await asyncio.to_thread(self._verify_and_store, name, feed, body, as_of)
+        # The age is the download's: a Last-Modified only makes the next request conditional (a
+        # hand-kept list served as a static file would otherwise look stale while it is current).
+        snapshot = await asyncio.to_thread(self._verify_and_store, name, feed, body, self.clock.time())
         due.etag, due.last_modified = etag, modified
         return snapshot
 
@@ -205,7 +205,10 @@ class FeedRefresher:
         if len(data) > feed.max_size:
             raise FetchError(f"{feed.path} is over max_size {format_size(feed.max_size)}")
         plain = _gunzip(data, feed.max_size)
-        return self._parse(name, feed, plain, min(mtime, self.clock.time()))
+        # A feed kept on disk by a mirror job is as old as the file (a broken job shows as stale); a
+        # hand-curated list is as current as its last reading.
+        as_of = self.clock.time() if feed.format == "curated" else min(mtime, self.clock.time())
+        return self._parse(name, feed, plain, as_of)
 
     def _parse(self, name: str, feed: FeedConfig, data: bytes, as_of: float) -> Snapshot:
         digest = hashlib.sha256(data).hexdigest()
@@ -306,15 +309,6 @@ def _gunzip(data: bytes, cap: int) -> bytes:
     if not inflater.eof:
         raise FetchError("gzip data ends early (truncated)")
     return out
-
-
-def _http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

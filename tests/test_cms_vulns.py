@@ -195,6 +195,16 @@ async def test_known_exploited_is_critical_p1(tmp_path: Path) -> None:
     assert "(CVSS 6.1, exploited)" in result.summary
 
 
+async def test_the_exploited_advisory_is_named_first(tmp_path: Path) -> None:
+    """Of two matches, the exploited one (KEV) leads the headline even when the other scores higher."""
+    xss = wordfence_record("x-1", "contact-form-7", "CF7 <= 5.3.1 XSS", cve="CVE-2020-11111")
+    xss["cvss"] = {"vector": "", "score": 6.1, "rating": "Medium"}
+    listed = parse_snapshot("kev", kev("CVE-2020-11111"), source="kev", fetched=NOW)
+    result = await run_cms(wp_site(tmp_path), book_with(wordfence(cf7(), xss), listed))
+    assert "contact-form-7 5.3.1: CVE-2020-11111 (CVSS 6.1, exploited) +1 more, fixed in 5.3.2" in result.summary
+    assert result.details["vulnerabilities"]["vulnerable"][0]["cvss"] == 10.0  # the worst score is still kept
+
+
 async def test_cvss_thresholds_are_configurable(tmp_path: Path) -> None:
     """With cvss_critical above the score, a match is a warning; below cvss_warning only listed."""
     book = book_with(wordfence(cf7()))

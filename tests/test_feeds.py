@@ -229,6 +229,22 @@ async def test_not_modified_renews_the_snapshot(tmp_path: Path, upstream: tuple[
     assert feeds.book.snapshots["wf"].age(clock.now) == 0
 
 
+async def test_curated_file_is_as_current_as_its_reading(tmp_path: Path) -> None:
+    """A hand-kept curated list on disk does not go stale by its modification time; a mirrored feed does."""
+    import os
+
+    curated = tmp_path / "bitrix.yaml"
+    curated.write_text("advisories:\n  - {id: CVE-2022-27228, component: vote, below: '21.0.100'}\n", "utf-8")
+    os.utime(curated, (1_000_000_000, 1_000_000_000))
+    clock = Clock()
+    feeds = FeedRefresher(AdvisoryBook(), LOG, clock, tmp_path)
+    feeds.configure(
+        VulnerabilitiesConfig.model_validate({"sources": {"bx": {"format": "curated", "path": str(curated)}}})
+    )
+    assert await feeds.refresh("bx")
+    assert feeds.book.snapshots["bx"].age(clock.now) == 0
+
+
 async def test_file_source(tmp_path: Path) -> None:
     """A ``path:`` source is read from disk, gzip or not, its age being the file's modification time."""
     path = tmp_path / "wordfence.json.gz"

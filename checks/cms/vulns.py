@@ -81,7 +81,7 @@ class Judged:
 
     def finding(self) -> str:
         """``5.3.1: CVE-2020-35489 (CVSS 10.0), fixed in 5.3.2``: the headline without the name."""
-        worst_one = max(self.advisories, key=lambda sa: _rank(sa[1], set()))[1]
+        worst_one = self.advisories[0][1]  # _judge_one puts the worst first (exploited, then score)
         score = f"CVSS {worst_one.cvss:.1f}" if worst_one.cvss is not None else (worst_one.rating or "unscored")
         more = f" +{len(self.advisories) - 1} more" if len(self.advisories) > 1 else ""
         flag = ", exploited" if self.exploited else ""
@@ -142,6 +142,7 @@ def _judge_one(
 ) -> Judged:
     text = component.version or ""
     matched = [(s, a) for s, a in found if affects(a, version, text)]
+    matched.sort(key=lambda sa: _rank(sa[1], exploited), reverse=True)
     if not matched:
         known = [v for _, a in found for v in map(_version, a.fixed) if v is not None]
         newest = max(known, default=None)
