@@ -76,7 +76,11 @@ class Agent:
         self.book = ResultBook()
         self.availability = AvailabilityCache(config.agent.state_dir / "sitewatch.db")
         self.collector = SitewatchCollector(
-            self.book, checks or load_checks(), log, availability=lambda: self.availability.ratios
+            self.book,
+            checks or load_checks(),
+            log,
+            availability=lambda: self.availability.ratios,
+            advisory_sources=self._advisory_sources,
         )
         self.registry = build_registry(self.collector)
         self.exposition = Exposition(self.collector)
@@ -182,6 +186,15 @@ class Agent:
         self._watchdog_task: asyncio.Task[None] | None = None
         self.notifier = notifier or Notifier()
         self.book.reload_success_at = self.clock.time()
+
+    def _advisory_sources(self) -> dict[str, tuple[float | None, bool]]:
+        """Per vulnerability source: the age of its snapshot (None before the first) and whether it is failing."""
+        now = self.clock.time()
+        book = self.advisories
+        return {
+            name: ((snap.age(now) if (snap := book.snapshots.get(name)) else None), state.problem is not None)
+            for name, state in book.sources.items()
+        }
 
     def _info(self) -> dict[str, Any]:
         return {"config": str(self.config.source), "started": self._started}

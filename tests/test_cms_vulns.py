@@ -154,6 +154,15 @@ async def test_stale_snapshot_is_unknown_never_no_vulnerabilities(tmp_path: Path
     assert result.details["vulnerabilities"]["counts"]["unknown"] == 7
 
 
+async def test_stale_status_ok_leaves_the_alert_to_the_agent_metric(tmp_path: Path) -> None:
+    """With stale_status: ok, stale data still makes components unknown and says so, without a warning per site."""
+    book = book_with(wordfence(cf7(), age=10 * DAY))
+    result = await run_cms(wp_site(tmp_path, "5.3.2"), book, components={"stale_status": "ok"})
+    assert result.status is Status.OK
+    assert "wordfence snapshot is 10d old" in result.summary
+    assert result.details["vulnerabilities"]["counts"]["current"] == 0
+
+
 async def test_stale_snapshot_still_proves_a_listed_vulnerability(tmp_path: Path) -> None:
     """Old data that lists the installed version is still a finding: vulnerable stays vulnerable."""
     result = await run_cms(wp_site(tmp_path), book_with(wordfence(cf7(), age=10 * DAY)))

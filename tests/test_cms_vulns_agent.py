@@ -121,3 +121,5 @@ async def test_one_ticket_per_site_listing_what_to_update(agent: Agent, tmp_path
     assert 'sitewatch_cms_vulnerable_components{check="cms",site="blog"} 2.0' in metrics
     assert 'component="contact-form-7"' in metrics
     assert 'component="akismet"' not in metrics  # current components get no series
+    assert 'sitewatch_vulnerability_source_failing{source="wordfence"} 0.0' in metrics
+    assert 'sitewatch_vulnerability_snapshot_age_seconds{source="wordfence"}' in metrics

@@ -64,6 +64,9 @@ class ComponentsConfig(CheckConfig):
     max_snapshot_age: Duration = 3 * 86400.0
     cvss_critical: Score = 9.0  # a vulnerable component scored at least this makes the check critical
     cvss_warning: Score = 0.0  # ... at least this: warning (an unscored advisory counts as this)
+    #: Stale or failing vulnerability data: a warning on every site (default), or ``ok`` and the agent-wide
+    #: ``sitewatch_vulnerability_source_failing`` / ``_snapshot_age_seconds`` alert once for all of them.
+    stale_status: Literal["warning", "ok"] = "warning"
     #: The ticket's priority when a matched advisory is exploited in the wild (the source or a KEV list says so).
     exploited_priority: Literal["P1", "P2", "P3", "P4"] = "P1"
 

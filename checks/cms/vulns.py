@@ -243,7 +243,7 @@ def judge_components(
 
 
 def _status(verdict: ComponentsVerdict, cfg: ComponentsConfig, stale: bool) -> None:
-    statuses = [Status.WARNING] if stale else []
+    statuses = [Status(cfg.stale_status)] if stale else []
     for judged in verdict.judged:
         if judged.state != "vulnerable":
             continue

@@ -44,9 +44,12 @@ class SitewatchCollector(Collector):
         checks: Mapping[str, type[AnyCheck]],
         log: logging.Logger,
         availability: Callable[[], Mapping[str, float]] | None = None,
+        advisory_sources: Callable[[], Mapping[str, tuple[float | None, bool]]] | None = None,
     ) -> None:
         self._book = book
         self._availability = availability
+        #: source → (age of its last good snapshot or None, whether its last refresh failed)
+        self._advisory_sources = advisory_sources
         self._log = log
         self._specs: dict[str, MetricSpec] = {}
         self._allowed: dict[str, frozenset[str]] = {}
@@ -142,6 +145,8 @@ class SitewatchCollector(Collector):
             yield from self._tickets(book.ticket_stats())
         if self._availability is not None:
             yield self._availability_ratio(self._availability())
+        if self._advisory_sources is not None:
+            yield from self._vulnerability_sources(self._advisory_sources())
         yield GaugeMetricFamily(
             "sitewatch_metrics_render_seconds",
             CORE_METRICS["sitewatch_metrics_render_seconds"].help,
@@ -171,6 +176,24 @@ class SitewatchCollector(Collector):
             if site in configured:
                 ratio.add_metric([site, AVAILABILITY_WINDOW], value)
         return ratio
+
+    def _vulnerability_sources(self, sources: Mapping[str, tuple[float | None, bool]]) -> Iterator[Metric]:
+        age = GaugeMetricFamily(
+            "sitewatch_vulnerability_snapshot_age_seconds",
+            CORE_METRICS["sitewatch_vulnerability_snapshot_age_seconds"].help,
+            labels=("source",),
+        )
+        failing = GaugeMetricFamily(
+            "sitewatch_vulnerability_source_failing",
+            CORE_METRICS["sitewatch_vulnerability_source_failing"].help,
+            labels=("source",),
+        )
+        for name, (seconds, failed) in sorted(sources.items()):
+            if seconds is not None:
+                age.add_metric([name], seconds)
+            failing.add_metric([name], 1.0 if failed else 0.0)
+        yield age
+        yield failing
 
     def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
         for name, value in (
