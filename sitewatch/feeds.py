@@ -215,7 +215,7 @@ class FeedRefresher:
         if feed.sha256 and digest != feed.sha256:
             raise FetchError(f"sha256 {digest[:12]}… is not the configured {feed.sha256[:12]}…")
         try:
-            return parse_snapshot(feed.format, data, source=name, fetched=as_of, sha256=digest)
+            return parse_snapshot(feed.format, data, source=name, fetched=as_of, sha256=digest, limit=feed.max_size)
         except ValueError as exc:
             raise FetchError(str(exc)) from None
 

@@ -60,6 +60,17 @@ def test_osv_ranges_score_from_vector_and_zip() -> None:
         assert advisory.fixed == ("4.7.2",)
 
 
+def test_osv_zip_over_the_limit_is_refused() -> None:
+    """An archive whose members unpack past the limit (a zip bomb) is refused before any is read."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for n in range(3):
+            archive.writestr(f"GHSA-{n}.json", json.dumps(osv_record(f"GHSA-{n}", "a/b", "0", "1.0")) + " " * 400_000)
+    with pytest.raises(ValueError, match="unpacks to more than 1000000 bytes"):
+        parse_snapshot("osv", buffer.getvalue(), source="osv", fetched=1.0, limit=1_000_000)
+    assert parse_snapshot("osv", buffer.getvalue(), source="osv", fetched=1.0).records == 3
+
+
 def test_curated_list_and_kev() -> None:
     """The curated format reads ``below`` as the fix; a KEV catalog yields the exploited CVE ids."""
     doc = b"ecosystem: bitrix\nadvisories:\n  - {id: CVE-2022-27228, component: vote, below: '21.0.100', cvss: 9.8}\n"

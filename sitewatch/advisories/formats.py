@@ -179,14 +179,16 @@ def _osv_record(record: Any, index: Index) -> bool:
     return True
 
 
-def _osv(data: bytes, index: Index) -> int:
+def _osv(data: bytes, index: Index, limit: int) -> int:
     if data[:4] == b"PK\x03\x04":  # an ecosystem's all.zip: one JSON file per advisory
         count = 0
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                for info in archive.infolist():
-                    if info.filename.endswith(".json") and info.file_size <= _MAX_MEMBER:
-                        count += _osv_record(json.loads(archive.read(info)), index)
+                members = [i for i in archive.infolist() if i.filename.endswith(".json") and i.file_size <= _MAX_MEMBER]
+                if sum(i.file_size for i in members) > limit:  # a zip bomb, or far more than an ecosystem holds
+                    raise ValueError(f"the archive unpacks to more than {limit} bytes")
+                for info in members:
+                    count += _osv_record(json.loads(archive.read(info)), index)
         except (zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"not a readable zip archive ({exc})") from None
         return count
@@ -250,13 +252,15 @@ def coverage(fmt: str, ecosystem: str | None = None) -> tuple[str, ...]:
     return FORMATS[fmt]
 
 
-def parse_snapshot(fmt: str, data: bytes, *, source: str, fetched: float, sha256: str = "") -> Snapshot:
-    """Parse ``data`` (plain bytes; OSV may be a zip) of format ``fmt`` into an indexed snapshot."""
+def parse_snapshot(
+    fmt: str, data: bytes, *, source: str, fetched: float, sha256: str = "", limit: int = 1 << 30
+) -> Snapshot:
+    """Parse ``data`` (plain bytes; OSV may be a zip, unpacking to at most ``limit`` bytes) into an indexed snapshot."""
     index: Index = defaultdict(list)
     exploited: frozenset[str] = frozenset()
     parse: dict[str, Callable[[], int]] = {
         "wordfence": lambda: _wordfence(_members(data.decode("utf-8")), index),
-        "osv": lambda: _osv(data, index),
+        "osv": lambda: _osv(data, index, limit),
         "curated": lambda: _curated(yaml.safe_load(data), index),
     }
     try:
