@@ -7,9 +7,14 @@ and publishes them into an :class:`AdvisoryBook`; checks read that book through
 
 from __future__ import annotations
 
-from sitewatch.advisories.cvss import cvss3_base_score
-from sitewatch.advisories.formats import FORMATS, coverage, parse_snapshot
-from sitewatch.advisories.model import Advisory, AdvisoryBook, Affected, Snapshot, SourceState
+from typing import TYPE_CHECKING
+
+from sitewatch._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sitewatch.advisories.cvss import cvss3_base_score
+    from sitewatch.advisories.formats import FORMATS, coverage, parse_snapshot
+    from sitewatch.advisories.model import Advisory, AdvisoryBook, Affected, Snapshot, SourceState
 
 __all__ = [
     "FORMATS",
@@ -22,3 +27,12 @@ __all__ = [
     "cvss3_base_score",
     "parse_snapshot",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "cvss": ("cvss3_base_score",),
+        "formats": ("FORMATS", "coverage", "parse_snapshot"),
+        "model": ("Advisory", "AdvisoryBook", "Affected", "Snapshot", "SourceState"),
+    },
+)

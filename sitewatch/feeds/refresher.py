@@ -1,51 +1,29 @@
-"""Refreshes the advisory snapshots (``vulnerabilities:``) in the background and hands them to checks.
-
-Each source is downloaded on its own schedule, verified (size cap, optional sha256, and
-it must parse as its format with at least one record) and only then written to the cache
-directory and published into the :class:`~sitewatch.advisories.AdvisoryBook` that checks
-read. A failed, corrupt, truncated or oversized download changes nothing but the
-source's ``problem``: the last good snapshot stays, on disk and in memory, and its age
-keeps growing, so checks can say "stale" instead of "no vulnerabilities".
-
-Cache layout per source: ``<name>-<sha256[:16]>.data`` (the verified bytes) and
-``<name>.json`` (which data file, its sha256, when). The data file is written first under
-a temporary name and renamed; the ``.json`` rename is the commit point, so a crash at any
-moment leaves the old snapshot or the new one, never a mix.
-"""
+"""Refreshes each ``vulnerabilities:`` source on its schedule: download, verify, cache, publish (see the package)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import json
 import logging
 import os
-import tempfile
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from sitewatch.advisories import AdvisoryBook, Snapshot, SourceState, coverage, parse_snapshot
 from sitewatch.config.vulns import FeedConfig, VulnerabilitiesConfig
+from sitewatch.feeds.cache import FetchError, cached, gunzip, read_capped, store, touch
 from sitewatch.files import read_regular
 from sitewatch.logs import event
 from sitewatch.probe import Clock, format_size, redact_url
 
-__all__ = ["FeedRefresher", "FetchError"]
+__all__ = ["FeedRefresher"]
 
-_CHUNK = 256 * 1024
 #: The loop re-reads the config at least this often, so a reload's new source starts soon.
 _MAX_NAP = 60.0
-
-
-class FetchError(Exception):
-    """A refresh failed; the text is safe for logs and check results (no URL query, no token)."""
 
 
 @dataclass
@@ -179,7 +157,7 @@ class FeedRefresher:
                     raise FetchError(f"HTTP {resp.status} from {where}")
                 if (resp.content_length or 0) > feed.max_size:
                     raise FetchError(f"{format_size(resp.content_length or 0)} is over max_size")
-                body = await _read_capped(resp.content, feed.max_size)
+                body = await read_capped(resp.content, feed.max_size)
                 etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
         except TimeoutError:
             raise FetchError(f"no complete answer from {where} within {feed.timeout:.0f}s") from None
@@ -204,7 +182,7 @@ class FeedRefresher:
             raise FetchError(f"{feed.path} does not exist")
         if len(data) > feed.max_size:
             raise FetchError(f"{feed.path} is over max_size {format_size(feed.max_size)}")
-        plain = _gunzip(data, feed.max_size)
+        plain = gunzip(data, feed.max_size)
         # A feed kept on disk by a mirror job is as old as the file (a broken job shows as stale); a
         # hand-curated list is as current as its last reading.
         as_of = self.clock.time() if feed.format == "curated" else min(mtime, self.clock.time())
@@ -220,7 +198,7 @@ class FeedRefresher:
             raise FetchError(str(exc)) from None
 
     def _verify_and_store(self, name: str, feed: FeedConfig, body: bytes, as_of: float) -> Snapshot:
-        plain = _gunzip(body, feed.max_size)
+        plain = gunzip(body, feed.max_size)
         snapshot = self._parse(name, feed, plain, as_of)
         try:
             self._store(name, plain, snapshot)
@@ -230,31 +208,11 @@ class FeedRefresher:
         return snapshot
 
     def _store(self, name: str, data: bytes, snapshot: Snapshot) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        target = self.cache_dir / f"{name}-{snapshot.sha256[:16]}.data"
-        _atomic_write(target, data)
-        meta = {"data": target.name, "sha256": snapshot.sha256, "fetched": snapshot.fetched, "format": snapshot.format}
-        _atomic_write(self.cache_dir / f"{name}.json", json.dumps(meta).encode())
-        for old in self.cache_dir.glob(f"{name}-*.data"):
-            if old != target:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+        store(self.cache_dir, name, data, snapshot)
 
     def _touch(self, name: str, current: Snapshot) -> Snapshot:
-        fresh = Snapshot(
-            current.source,
-            current.format,
-            self.clock.time(),
-            current.records,
-            current.index,
-            current.exploited,
-            current.sha256,
-        )
-        meta_path = self.cache_dir / f"{name}.json"
-        with contextlib.suppress(OSError, ValueError):
-            meta = json.loads(meta_path.read_bytes())
-            meta["fetched"] = fresh.fetched
-            _atomic_write(meta_path, json.dumps(meta).encode())
+        fresh = replace(current, fetched=self.clock.time())
+        touch(self.cache_dir, name, fresh.fetched)
         return fresh
 
     def _read_cache(self, name: str, feed: FeedConfig) -> Snapshot | None:
@@ -263,17 +221,12 @@ class FeedRefresher:
                 return self._from_file(name, feed)
             except FetchError as exc:
                 raise ValueError(str(exc)) from None
-        raw = read_regular(self.cache_dir / f"{name}.json", 64 * 1024)
-        if raw is None:
+        found = cached(self.cache_dir, name, feed.format, feed.max_size)
+        if found is None:
             return None
-        meta: Any = json.loads(raw)
-        if not isinstance(meta, dict) or meta.get("format") != feed.format or "/" in str(meta.get("data", "/")):
-            raise ValueError("cache index is not this source's")
-        data = read_regular(self.cache_dir / meta["data"], feed.max_size + 1)
-        if data is None or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-            raise ValueError("cached data is missing or does not match its sha256")
+        data, fetched = found
         try:
-            return self._parse(name, feed, data, float(meta["fetched"]))
+            return self._parse(name, feed, data, fetched)
         except FetchError as exc:
             raise ValueError(str(exc)) from None
 
@@ -282,44 +235,3 @@ class FeedRefresher:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-async def _read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in stream.iter_chunked(_CHUNK):
-        size += len(chunk)
-        if size > cap:
-            raise FetchError(f"answer is over max_size {format_size(cap)}")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _gunzip(data: bytes, cap: int) -> bytes:
-    """A ``.json.gz`` served as a file (not as Content-Encoding) is unpacked, never past ``cap``."""
-    if data[:2] != b"\x1f\x8b":
-        return data
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, cap + 1)
-    except zlib.error as exc:
-        raise FetchError(f"corrupt gzip data ({exc})") from None
-    if len(out) > cap or inflater.unconsumed_tail:
-        raise FetchError(f"unpacked data is over max_size {format_size(cap)}")
-    if not inflater.eof:
-        raise FetchError("gzip data ends early (truncated)")
-    return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
