@@ -23,13 +23,14 @@ from sitewatch.config.shard import keep, sharded
 from sitewatch.engine.reachability import ReachabilityMonitor
 from sitewatch.engine.results import ResultBook, RunRecord, TicketStats
 from sitewatch.engine.scheduler import Scheduler
+from sitewatch.feeds import FeedRefresher
 from sitewatch.incidents.network import NetworkIncident
 from sitewatch.incidents.state import CheckState
 from sitewatch.incidents.tracker import IncidentTracker, incident_key
 from sitewatch.limits import listener_cap
 from sitewatch.logs import event
 from sitewatch.net.httpclient import ProbeResolver, make_session
-from sitewatch.probe import AnyCheck, Clock, Push, Status, SystemClock
+from sitewatch.probe import AdvisoryBook, AnyCheck, Clock, Push, Status, SystemClock
 from sitewatch.reports.availability_cache import WINDOW_LABEL, AvailabilityCache
 from sitewatch.reports.history import site_availability
 from sitewatch.runtime import collector_paused, freeze_long_lived
@@ -91,6 +92,7 @@ class Agent:
             availability=lambda: self.availability.ratios,
             sites=lambda: ((s.info.name, s.client, s.info.tags) for s in self.config.sites),
             sla=lambda: self.sla.snapshot(),  # noqa: PLW0108 - self.sla is made below, with the store
+            advisory_sources=self._advisory_sources,
         )
         self.registry = build_registry(self.collector)
         self.exposition = Exposition(self.collector)
@@ -152,6 +154,17 @@ class Agent:
                 config.agent.reference_targets, config.agent.reference_timeout, self.session, self.resolver, self.clock
             )
             self.incidents.network_down = lambda: self.network.holding
+        # Checks read the advisory snapshots; this task alone downloads them (never during a check).
+        self.advisories = AdvisoryBook()
+        self.feeds = FeedRefresher(
+            self.advisories,
+            log,
+            self.clock,
+            config.agent.state_dir / "vulnerabilities",
+            # A full snapshot is ~200,000 objects: out of the collector's passes, as the config is.
+            on_publish=freeze_long_lived if freeze_gc else None,
+        )
+        self._feeds_task: asyncio.Task[None] | None = None
         self.scheduler = Scheduler(
             session=self.session,
             resolver=self.resolver,
@@ -162,6 +175,7 @@ class Agent:
             on_result=self._on_result,
             lag=self.book.lag,
             log=log,
+            advisories=self.advisories,
         )
         host, port = config.agent.host_port
         security = None
@@ -222,6 +236,15 @@ class Agent:
         self._watchdog_task: asyncio.Task[None] | None = None
         self.notifier = notifier or Notifier()
         self.book.reload_success_at = self.clock.time()
+
+    def _advisory_sources(self) -> dict[str, tuple[float | None, bool]]:
+        """Per vulnerability source: the age of its snapshot (None before the first) and whether it is failing."""
+        now = self.clock.time()
+        book = self.advisories
+        return {
+            name: ((snap.age(now) if (snap := book.snapshots.get(name)) else None), state.problem is not None)
+            for name, state in book.sources.items()
+        }
 
     def _info(self) -> dict[str, Any]:
         return {"config": str(self.config.source), "started": self._started}
@@ -398,6 +421,8 @@ class Agent:
         self.oncall.start()
         if self.reachability is not None:
             self._network_task = asyncio.create_task(self._watch_network(self.reachability), name="network")
+        if self.config.vulnerabilities.sources:
+            self._feeds_task = asyncio.create_task(self._keep_feeds(), name="advisory feeds")
         # Half the watchdog period, as systemd recommends; a status refresh even without one.
         period = self.notifier.watchdog_interval / 2 if self.notifier.watchdog_interval else 10.0
         self._watchdog_task = asyncio.create_task(self._watchdog(period), name="watchdog")
@@ -413,7 +438,18 @@ class Agent:
             loop=type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio or uvloop
         )
 
+    async def _keep_feeds(self) -> None:
+        """Refresh the advisory snapshots; a bug in one pass is logged and the next pass still runs."""
+        while True:
+            try:
+                await self.feeds.run()
+            except Exception as exc:  # a parser or disk bug must not end the refreshes for good
+                event(self.log, logging.ERROR, "advisories_task_failed", error=f"{type(exc).__name__}: {exc}")
+                self.log.debug("advisories task traceback", exc_info=True)
+            await asyncio.sleep(AVAILABILITY_REFRESH_SECONDS)
+
     def _apply(self, config: Config) -> None:
+        self.feeds.configure(config.vulnerabilities)
         self._specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self._specs})
         self.incidents.depend(config.checks)
@@ -461,9 +497,14 @@ class Agent:
         if new.agent.model_copy(update={"shard": self.config.agent.shard}) != self.config.agent:
             event(self.log, logging.WARNING, "reload_agent_section_ignored", reason="agent: changes need a restart")
         sites = keep(new.sites, self.config.agent.shard)
-        self.config = Config(new.source, self.config.agent, new.defaults, new.tickets, sites, new.clients)
+        agent, advisories = self.config.agent, new.vulnerabilities
+        self.config = Config(
+            new.source, agent, new.defaults, new.tickets, sites, new.clients, vulnerabilities=advisories
+        )
         self._apply(self.config)
         self.oncall.reconfigure(new)
+        if self.config.vulnerabilities.sources and self._feeds_task is None and self._loop_task is not None:
+            self._feeds_task = asyncio.create_task(self._keep_feeds(), name="advisory feeds")
         self.book.reload_ok = True
         self.book.reload_success_at = self.clock.time()
         self.notifier.ready(self.status_line())
@@ -521,6 +562,11 @@ class Agent:
             self._sla_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sla_task
+        if self._feeds_task is not None:
+            self._feeds_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeds_task
+        await self.feeds.close()
         if self._history_task is not None:
             self._history_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

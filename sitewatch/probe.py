@@ -21,6 +21,7 @@ import aiohttp
 import pydantic
 import yarl
 
+from sitewatch.advisories import Advisory, AdvisoryBook, Affected, Snapshot, SourceState, parse_snapshot
 from sitewatch.files import (
     FileWorkers,
     NotRegularFile,
@@ -46,6 +47,9 @@ from sitewatch.units import format_duration, format_size, parse_duration, parse_
 from sitewatch.untrusted import Body, printable, read_body
 
 __all__ = [
+    "Advisory",
+    "AdvisoryBook",
+    "Affected",
     "AnyCheck",
     "Body",
     "Check",
@@ -67,6 +71,8 @@ __all__ = [
     "Result",
     "Sample",
     "SiteInfo",
+    "Snapshot",
+    "SourceState",
     "StillRunning",
     "Size",
     "Status",
@@ -81,6 +87,7 @@ __all__ = [
     "measure_phases",
     "open_regular",
     "parse_duration",
+    "parse_snapshot",
     "parse_size",
     "printable",
     "private_address",
@@ -152,11 +159,16 @@ class Result:
     summary: str
     samples: tuple[Sample, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: A priority (``P1``…``P4``) the finding deserves whatever the severity matrix says, e.g. P1
+    #: for a vulnerability exploited in the wild. It can only raise an incident's priority.
+    priority: str | None = None
 
     def __post_init__(self) -> None:
         # A summary reaches terminals, tickets and logs: one printable line, whatever the check forgot.
         if not self.summary.isprintable():
             object.__setattr__(self, "summary", printable(self.summary))
+        if self.priority is not None and self.priority not in ("P1", "P2", "P3", "P4"):
+            raise ValueError(f"Result.priority must be P1, P2, P3 or P4, not {self.priority!r}")
 
     @property
     def ok(self) -> bool:
@@ -235,7 +247,7 @@ class SiteInfo:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What the agent hands to every run: shared session, site, clock, resolver, log."""
+    """What the agent hands to every run: shared session, site, clock, resolver, log, advisories."""
 
     session: aiohttp.ClientSession
     site: SiteInfo
@@ -244,6 +256,9 @@ class Context:
     clock: Clock
     resolver: aiohttp.abc.AbstractResolver
     log: logging.Logger
+    #: Vulnerability snapshots the agent keeps fresh in the background (``vulnerabilities:``);
+    #: a check reads them and never downloads one itself. Empty when none are configured.
+    advisories: AdvisoryBook = field(default_factory=AdvisoryBook)
 
     @property
     def user_agent(self) -> str:

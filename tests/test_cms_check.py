@@ -32,7 +32,8 @@ async def test_bitrix_vulnerable_vote_module_is_critical(tmp_path: Path) -> None
     assert result.status is Status.CRITICAL
     assert result.summary == (
         "1C-Bitrix 23.850.0 is insecure "
-        "(module vote 21.0.99 < 21.0.100 (CVE-2022-27228: unauthenticated RCE via the vote module))"
+        "(module vote 21.0.99 < 21.0.100 (CVE-2022-27228: unauthenticated RCE via the vote module)); "
+        "1 of 1 modules vulnerable: vote 21.0.99: CVE-2022-27228 (CVSS 9.8, exploited), fixed in 21.0.100"
     )
     assert ("sitewatch_cms_insecure", 1.0) in [(s.name, s.value) for s in result.samples]
 
@@ -41,7 +42,10 @@ async def test_bitrix_override_fixes_and_ops_rules_extend(tmp_path: Path) -> Non
     """A fixed vote in local/modules is ok; an ops rules file adds a minimum for another module."""
     root = bitrix_tree(tmp_path / "s", "23.850.0", {"vote": ("short", "21.0.99")}, local={"vote": "21.0.100"})
     fine = await local(root)
-    assert (fine.status, fine.summary) == (Status.OK, "1C-Bitrix 23.850.0 (no module below its minimum safe version)")
+    assert (fine.status, fine.summary) == (
+        Status.OK,
+        "1C-Bitrix 23.850.0 (no module below its minimum safe version); no known vulnerable modules (1 checked)",
+    )
     rules = write(tmp_path / "ops.yaml", 'modules:\n  main:\n    min_version: "24.0.0"\n    note: "ops policy"\n')
     strict = await local(root, bitrix_modules_file=str(rules))
     assert strict.status is Status.CRITICAL

@@ -273,6 +273,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JIRA_API_TOKEN", "example")
     monkeypatch.setenv("RT_TOKEN", "example")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:example")
+    monkeypatch.setenv("WORDFENCE_API_KEY", "example")
     config = load_config(root / "config.example.yaml")
     assert len(config.sites) >= 2
     assert {c.type for c in config.checks} == {

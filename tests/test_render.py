@@ -90,7 +90,8 @@ async def test_every_sink_in_the_example_config_builds(monkeypatch: pytest.Monke
     from sitewatch.tickets.factory import build_sinks
 
     for name in ("SHOP_BASIC_AUTH_PASSWORD", "STATUS_API_TOKEN", "SHOP_BACKUP_TOKEN", "WEBHOOK_SECRET",
-                 "REDMINE_API_KEY", "SMTP_PASSWORD", "JIRA_API_TOKEN", "RT_TOKEN", "TELEGRAM_BOT_TOKEN"):  # fmt: skip
+                 "REDMINE_API_KEY", "SMTP_PASSWORD", "JIRA_API_TOKEN", "RT_TOKEN", "TELEGRAM_BOT_TOKEN",
+                 "WORDFENCE_API_KEY"):  # fmt: skip
         monkeypatch.setenv(name, "example")
     monkeypatch.setenv("SHOP_BACKUP_PING_TOKEN", "0123456789abcdef0123")
     cfg = load_config(EXAMPLE)

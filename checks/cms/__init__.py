@@ -28,6 +28,8 @@ from checks.cms.evaluate import judge, sources_for
 from checks.cms.model import CMS_NAMES, Finding, Reader
 from checks.cms.remote import fetch_pages
 from checks.cms.report import finding_details, mismatch, samples, summary
+from checks.cms.vulns import ComponentsVerdict, judge_components, shipped_bitrix
+from checks.cms.vulns_report import component_details, component_samples, component_summary
 from sitewatch.probe import (
     Check,
     Context,
@@ -41,6 +43,7 @@ from sitewatch.probe import (
     format_duration,
     format_size,
     read_regular,
+    worst,
 )
 
 __all__ = ["CmsCheck"]
@@ -76,6 +79,13 @@ class CmsCheck(Check[CmsConfig]):
             "sitewatch_cms_latest_info", "Latest release known for the detected core (always 1).", ("cms", "version")
         ),
         MetricSpec("sitewatch_cms_source_age_seconds", "Age of the last good answer of a version source.", ("source",)),
+        MetricSpec(
+            "sitewatch_cms_component_info",
+            "An installed extension that is vulnerable or outdated (always 1; current ones get no series).",
+            ("kind", "component", "version", "state"),
+        ),
+        MetricSpec("sitewatch_cms_vulnerable_components", "Installed extensions matched by a known vulnerability."),
+        MetricSpec("sitewatch_cms_components", "Installed extensions by judgement.", ("state",)),
     )
 
     def __init__(self, config: CmsConfig, site: SiteInfo) -> None:
@@ -152,11 +162,32 @@ class CmsCheck(Check[CmsConfig]):
             sources={name: a.describe(now) for name, a in answers.items()},
         )
         text = summary(primary, verdict, bool(answers)) + (f"; {differs}" if differs else "")
+        measured = samples(local, remote, verdict, primary, answers, now)
+        status, priority = verdict.status, None
+        judged = await self._components(ctx, local)
+        if judged is not None:
+            status, priority = worst(status, judged.status), judged.priority
+            # First, so that a ticket's evidence (capped in lines) lists what to update before the inventory.
+            details = {"vulnerabilities": component_details(judged), **details}
+            for item, one in zip(details["local"]["components"], judged.judged, strict=True):
+                item["state"] = one.state  # judged in inventory order, one each
+            if clause := component_summary(judged):
+                text += f"; {clause}"
+            measured = (*measured, *component_samples(judged))
         if local is not None and unreadable:
             # Judged on what could be read; what could not is said, never silently dropped.
             details["unreadable"] = unreadable
             text += "; could not read " + _listed(unreadable, self.config.root)
-        return Result(verdict.status, text, samples(local, remote, verdict, primary, answers, now), details)
+        return Result(status, text, measured, details, priority=priority)
+
+    async def _components(self, ctx: Context, local: Finding | None) -> ComponentsVerdict | None:
+        """Judge the installed extensions against the snapshots the agent holds (no download here)."""
+        components = local.extra.get("components") if local is not None else None
+        if local is None or not components or not self.config.components.judge:
+            return None
+        shipped = {"shipped-bitrix": await asyncio.to_thread(shipped_bitrix)} if local.cms == "bitrix" else {}
+        now = ctx.clock.time()
+        return judge_components(local.cms, components, ctx.advisories, self.config.components, now, shipped=shipped)
 
     def _detect_local(self) -> tuple[Finding | None, dict[str, str]]:
         root = self.config.root

@@ -12,7 +12,7 @@ import yarl
 from checks.cms.versions import Version, parse_version
 from sitewatch.probe import CheckConfig, Duration
 
-__all__ = ["CmsConfig", "SourcesConfig", "VersionText", "default_cache_dir"]
+__all__ = ["CmsConfig", "ComponentsConfig", "SourcesConfig", "VersionText", "default_cache_dir"]
 
 WP_VERSION_CHECK = "https://api.wordpress.org/core/version-check/1.7/"
 WP_STABLE_CHECK = "https://api.wordpress.org/core/stable-check/1.0/"
@@ -53,6 +53,30 @@ class SourcesConfig(CheckConfig):
     magento_osv_package: str = "magento/community-edition"  # the Packagist name OSV files advisories under
 
 
+Score = Annotated[float, pydantic.Field(ge=0.0, le=10.0)]
+
+
+class ComponentsConfig(CheckConfig):
+    """``components:`` — how installed plugins, themes and modules are judged against the advisory snapshots."""
+
+    judge: bool = True  # false: list the components only
+    #: An older snapshot proves no absence: its components become unknown (a warning says so).
+    max_snapshot_age: Duration = 3 * 86400.0
+    cvss_critical: Score = 9.0  # a vulnerable component scored at least this makes the check critical
+    cvss_warning: Score = 0.0  # ... at least this: warning (an unscored advisory counts as this)
+    #: Stale or failing vulnerability data: a warning on every site (default), or ``ok`` and the agent-wide
+    #: ``sitewatch_vulnerability_source_failing`` / ``_snapshot_age_seconds`` alert once for all of them.
+    stale_status: Literal["warning", "ok"] = "warning"
+    #: The ticket's priority when a matched advisory is exploited in the wild (the source or a KEV list says so).
+    exploited_priority: Literal["P1", "P2", "P3", "P4"] = "P1"
+
+    @pydantic.model_validator(mode="after")
+    def _order(self) -> ComponentsConfig:
+        if self.cvss_warning > self.cvss_critical:
+            raise ValueError(f"expected cvss_warning <= cvss_critical, got {self.cvss_warning} > {self.cvss_critical}")
+        return self
+
+
 class CmsConfig(CheckConfig):
     """``type: cms`` — which CMS and core version a site runs, and whether it is outdated or insecure."""
 
@@ -72,6 +96,7 @@ class CmsConfig(CheckConfig):
     # not a week in which an insecure listing would go unseen).
     latest_unknown_warn: Duration = 3 * 86400.0
     max_body: Annotated[int, pydantic.Field(ge=1024)] = 1024 * 1024
+    components: ComponentsConfig = ComponentsConfig()
 
     @pydantic.field_validator("root", "bitrix_modules_file")
     @classmethod

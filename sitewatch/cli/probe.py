@@ -14,10 +14,11 @@ import time
 from sitewatch.config.models import CheckSpec, Config
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
+from sitewatch.feeds import FeedRefresher
 from sitewatch.net.httpclient import ProbeResolver, make_session
-from sitewatch.probe import Result, Status
+from sitewatch.probe import AdvisoryBook, Result, Status, SystemClock
 
-__all__ = ["not_run", "probe_all"]
+__all__ = ["cached_advisories", "not_run", "probe_all"]
 
 
 def not_run(spec: CheckSpec, reason: str) -> RunRecord:
@@ -26,11 +27,22 @@ def not_run(spec: CheckSpec, reason: str) -> RunRecord:
     return RunRecord(spec.site.name, spec.name, spec.type, result, started=time.time(), duration=0.0)
 
 
+async def cached_advisories(config: Config, specs: list[CheckSpec], log: logging.Logger) -> AdvisoryBook:
+    """The agent's cached vulnerability snapshots, read from its state directory: a probe downloads none."""
+    book = AdvisoryBook()
+    if config.vulnerabilities.sources and any(s.type == "cms" for s in specs):
+        feeds = FeedRefresher(book, log, SystemClock(), config.agent.state_dir / "vulnerabilities")
+        feeds.configure(config.vulnerabilities)
+        await feeds.load_cached()  # an unreadable cache is logged; the components are then unknown
+    return book
+
+
 async def probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger) -> list[RunRecord]:
     """Run ``specs`` once each, in parallel up to ``agent.concurrency``; their records in the same order."""
     resolver = ProbeResolver()
     session = make_session(resolver, user_agent=config.agent.user_agent)
-    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=log)
+    advisories = await cached_advisories(config, specs, log)
+    scheduler = Scheduler.for_one_shot(session=session, resolver=resolver, log=log, advisories=advisories)
     # run_once takes none of the scheduler's slots: the agent's concurrency limit is applied here.
     limit = asyncio.Semaphore(config.agent.concurrency)
     done = 0

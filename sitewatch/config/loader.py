@@ -135,7 +135,17 @@ def _load(path: Path, previous: Config | None, secrets: SecretMode, skip: frozen
         raise ConfigError(problems)
     clients = Clients.build(raw.clients, raw.tickets, raw.agent.timezone)
     unresolved = unresolved_by_check(sites, smap)
-    return Config(path, raw.agent, raw.defaults, raw.tickets, sites, clients, unresolved, tuple(warnings))
+    return Config(
+        path,
+        raw.agent,
+        raw.defaults,
+        raw.tickets,
+        sites,
+        clients,
+        unresolved,
+        warnings=tuple(warnings),
+        vulnerabilities=raw.vulnerabilities,
+    )
 
 
 def _site_clients(data: dict[str, Any]) -> list[tuple[int, str]]:

@@ -26,6 +26,7 @@ from sitewatch.config.references import ReferenceTarget
 from sitewatch.config.shard import ShardConfig
 from sitewatch.config.sourcemap import Origin, Problem
 from sitewatch.config.tickets import TicketsConfig
+from sitewatch.config.vulns import VulnerabilitiesConfig
 from sitewatch.probe import AnyCheck, CheckConfig, Duration, SiteInfo, Size
 
 __all__ = [
@@ -256,6 +257,7 @@ class _Raw(_Model):
     sites: tuple[Any, ...] = ()
     include: tuple[str, ...] = ()
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    vulnerabilities: VulnerabilitiesConfig = VulnerabilitiesConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +324,8 @@ class Config:
     #: What loads but deserves a look: an include glob that matches nothing, an include file skipped
     #: at start because it is broken (``load_config(skip_broken_includes=True)``), with its problems.
     warnings: tuple[Problem, ...] = ()
+    #: Advisory sources the agent refreshes for the checks (``vulnerabilities:``).
+    vulnerabilities: VulnerabilitiesConfig = VulnerabilitiesConfig()
 
     @property
     def client_book(self) -> Clients:

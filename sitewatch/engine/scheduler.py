@@ -25,7 +25,7 @@ from aiohttp.abc import AbstractResolver
 from sitewatch.config.models import CheckSpec
 from sitewatch.engine.results import Histogram, RunRecord
 from sitewatch.logs import event
-from sitewatch.probe import AnyCheck, Clock, Context, Result, Status, SystemClock, format_duration
+from sitewatch.probe import AdvisoryBook, AnyCheck, Clock, Context, Result, Status, SystemClock, format_duration
 
 __all__ = ["Scheduler"]
 
@@ -67,6 +67,7 @@ class Scheduler:
         lag: Histogram,
         log: logging.Logger,
         rng: random.Random | None = None,
+        advisories: AdvisoryBook | None = None,
     ) -> None:
         self._session = session
         self._resolver = resolver
@@ -78,6 +79,7 @@ class Scheduler:
         self._on_result = on_result
         self._lag = lag
         self._log = log
+        self._advisories = advisories or AdvisoryBook()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._heap: list[tuple[float, int, int, _Job]] = []
@@ -95,6 +97,7 @@ class Scheduler:
         resolver: AbstractResolver,
         log: logging.Logger,
         clock: Clock | None = None,
+        advisories: AdvisoryBook | None = None,
     ) -> Scheduler:
         """A scheduler built only to call :meth:`run_once` (``sitewatch probe``, ``add-site``, tests).
 
@@ -112,6 +115,7 @@ class Scheduler:
             on_result=lambda _: None,
             lag=Histogram(),
             log=log,
+            advisories=advisories,
         )
 
     # -- configuration -------------------------------------------------------------
@@ -220,6 +224,7 @@ class Scheduler:
             clock=self._clock,
             resolver=self._resolver,
             log=self._log,
+            advisories=self._advisories,
         )
 
     async def run_once(self, spec: CheckSpec, check: AnyCheck | None = None, ctx: Context | None = None) -> RunRecord:

@@ -203,6 +203,9 @@ class IncidentTracker:
     ) -> dict[str, Any]:
         severity = change.severity.value if change.severity else None
         priority = spec.priority or priority_for(severity, spec.importance)
+        asked = record.result.priority if change.kind != "resolved" else None
+        # A check may ask for more urgency than the matrix or a fixed priority gives (an exploited hole), never less.
+        priority = min(priority, asked) if asked else priority
         state = self.states.get(key)
         opened_at = change.opened_at or (state.opened_at if state else None) or change.at
         before = state.severity.value if state is not None and state.severity is not None else None

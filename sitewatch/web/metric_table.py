@@ -56,6 +56,18 @@ CORE_METRICS = {
         _Core("sitewatch_ticket_deliveries", "counter", "Delivery attempts by sink and outcome.", ("sink", "outcome")),
         _Core("sitewatch_build_info", "gauge", "Build information; the value is always 1.", ("version",)),
         _Core(
+            "sitewatch_vulnerability_snapshot_age_seconds",
+            "gauge",
+            "Age of the last good snapshot of a vulnerability source (absent before the first).",
+            ("source",),
+        ),
+        _Core(
+            "sitewatch_vulnerability_source_failing",
+            "gauge",
+            "1 if the last refresh of a vulnerability source failed, else 0.",
+            ("source",),
+        ),
+        _Core(
             "sitewatch_metrics_render_seconds",
             "gauge",
             "CPU time the previous /metrics scrape spent rendering its body (writing it out, and each check's lines"

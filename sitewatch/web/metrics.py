@@ -48,12 +48,15 @@ class SitewatchCollector(Collector):
         availability: Callable[[], Mapping[str, float]] | None = None,
         sites: Callable[[], Iterable[tuple[str, str, Iterable[str]]]] | None = None,
         sla: Callable[[], tuple[Mapping[tuple[str, str, str], int], Mapping[tuple[str, str], Any]]] | None = None,
+        advisory_sources: Callable[[], Mapping[str, tuple[float | None, bool]]] | None = None,
     ) -> None:
         self._book = book
         self._sla = sla
         self._availability = availability
         #: (site, client, tags) of every configured site, read at each scrape (a reload shows at once).
         self._sites = sites
+        #: source → (age of its last good snapshot or None, whether its last refresh failed)
+        self._advisory_sources = advisory_sources
         self._log = log
         self._specs: dict[str, MetricSpec] = {}
         self._allowed: dict[str, frozenset[str]] = {}
@@ -153,6 +156,8 @@ class SitewatchCollector(Collector):
             yield self._site_info(self._sites())
         if self._sla is not None:
             yield from sla_families(*self._sla())
+        if self._advisory_sources is not None:
+            yield from self._vulnerability_sources(self._advisory_sources())
         yield GaugeMetricFamily(
             "sitewatch_metrics_render_seconds",
             CORE_METRICS["sitewatch_metrics_render_seconds"].help,
@@ -193,6 +198,24 @@ class SitewatchCollector(Collector):
             names = sorted(set(tags))
             info.add_metric([site, client, f",{','.join(names)}," if names else ""], 1.0)
         return info
+
+    def _vulnerability_sources(self, sources: Mapping[str, tuple[float | None, bool]]) -> Iterator[Metric]:
+        age = GaugeMetricFamily(
+            "sitewatch_vulnerability_snapshot_age_seconds",
+            CORE_METRICS["sitewatch_vulnerability_snapshot_age_seconds"].help,
+            labels=("source",),
+        )
+        failing = GaugeMetricFamily(
+            "sitewatch_vulnerability_source_failing",
+            CORE_METRICS["sitewatch_vulnerability_source_failing"].help,
+            labels=("source",),
+        )
+        for name, (seconds, failed) in sorted(sources.items()):
+            if seconds is not None:
+                age.add_metric([name], seconds)
+            failing.add_metric([name], 1.0 if failed else 0.0)
+        yield age
+        yield failing
 
     def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
         for name, value in (

@@ -28,6 +28,7 @@ SECRETS = {
     "REDMINE_API_KEY": "s3cr3t-redmine-3301",
     "JIRA_API_TOKEN": "s3cr3t-jira-1187",
     "RT_TOKEN": "s3cr3t-rt-6620",
+    "WORDFENCE_API_KEY": "s3cr3t-wordfence-7781",
     "SMTP_PASSWORD": "s3cr3t-smtp-2093",
     "TELEGRAM_BOT_TOKEN": "123456:s3cret-telegram-7781",
 }

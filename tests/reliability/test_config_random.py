@@ -24,6 +24,7 @@ SECRETS = {
     "REDMINE_API_KEY": "s3cret-redmine-3301",
     "JIRA_API_TOKEN": "s3cret-jira-1187",
     "RT_TOKEN": "s3cret-rt-6620",
+    "WORDFENCE_API_KEY": "s3cr3t-wordfence-7781",
     "SMTP_PASSWORD": "s3cret-smtp-2093",
     "TELEGRAM_BOT_TOKEN": "123456:s3cret-telegram-7781",
 }
