@@ -27,10 +27,15 @@ from prometheus_client.openmetrics.exposition import generate_latest as _om_late
 from prometheus_client.registry import Collector
 
 from sitewatch import __version__
-from sitewatch.engine.results import CheckKey, ResultBook, RunRecord, TicketStats
+from sitewatch.engine.results import CheckKey, ResultBook, RunRecord
 from sitewatch.logs import event
 from sitewatch.probe import AnyCheck, MetricSpec, Status
-from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
+from sitewatch.web.agent_families import (
+    availability_family,
+    site_info_family,
+    ticket_families,
+    vulnerability_source_families,
+)
 from sitewatch.web.metric_table import _CORE_PER_CHECK, _NO_GO_EXPONENT, _SC, CORE_METRICS, _esc, _num, sla_families
 
 __all__ = ["SitewatchCollector", "build_registry"]
@@ -149,15 +154,15 @@ class SitewatchCollector(Collector):
         ):
             yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
         if book.ticket_stats is not None:
-            yield from self._tickets(book.ticket_stats())
+            yield from ticket_families(book.ticket_stats())
         if self._availability is not None:
-            yield self._availability_ratio(self._availability())
+            yield availability_family(self._availability(), {site for site, _ in book.configured})
         if self._sites is not None:
-            yield self._site_info(self._sites())
+            yield site_info_family(self._sites())
         if self._sla is not None:
             yield from sla_families(*self._sla())
         if self._advisory_sources is not None:
-            yield from self._vulnerability_sources(self._advisory_sources())
+            yield from vulnerability_source_families(self._advisory_sources())
         yield GaugeMetricFamily(
             "sitewatch_metrics_render_seconds",
             CORE_METRICS["sitewatch_metrics_render_seconds"].help,
@@ -174,63 +179,6 @@ class SitewatchCollector(Collector):
         for (site, check, status), count in self._book.runs.items():
             runs.add_metric([site, check, status.value], float(count))
         return runs
-
-    def _availability_ratio(self, ratios: Mapping[str, float]) -> Metric:
-        ratio = GaugeMetricFamily(
-            "sitewatch_availability_ratio",
-            CORE_METRICS["sitewatch_availability_ratio"].help,
-            labels=("site", "window"),
-        )
-        # The cache refreshes once a minute; a site removed by a reload must go at once.
-        configured = {site for site, _ in self._book.configured}
-        for site, value in sorted(ratios.items()):
-            if site in configured:
-                ratio.add_metric([site, AVAILABILITY_WINDOW], value)
-        return ratio
-
-    @staticmethod
-    def _site_info(sites: Iterable[tuple[str, str, Iterable[str]]]) -> Metric:
-        info = GaugeMetricFamily(
-            "sitewatch_site_info", CORE_METRICS["sitewatch_site_info"].help, labels=("site", "client", "tags")
-        )
-        for site, client, tags in sites:
-            # Consul's convention for a set in one label: sorted, comma-joined, commas at both ends.
-            names = sorted(set(tags))
-            info.add_metric([site, client, f",{','.join(names)}," if names else ""], 1.0)
-        return info
-
-    def _vulnerability_sources(self, sources: Mapping[str, tuple[float | None, bool]]) -> Iterator[Metric]:
-        age = GaugeMetricFamily(
-            "sitewatch_vulnerability_snapshot_age_seconds",
-            CORE_METRICS["sitewatch_vulnerability_snapshot_age_seconds"].help,
-            labels=("source",),
-        )
-        failing = GaugeMetricFamily(
-            "sitewatch_vulnerability_source_failing",
-            CORE_METRICS["sitewatch_vulnerability_source_failing"].help,
-            labels=("source",),
-        )
-        for name, (seconds, failed) in sorted(sources.items()):
-            if seconds is not None:
-                age.add_metric([name], seconds)
-            failing.add_metric([name], 1.0 if failed else 0.0)
-        yield age
-        yield failing
-
-    def _tickets(self, stats: TicketStats) -> Iterator[Metric]:
-        for name, value in (
-            ("sitewatch_open_incidents", stats.open_incidents),
-            ("sitewatch_outbox_depth", stats.outbox_pending),
-            ("sitewatch_outbox_dead", stats.outbox_dead),
-            ("sitewatch_outbox_oldest_pending_age_seconds", stats.oldest_pending_age),
-        ):
-            yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=float(value))
-        deliveries = CounterMetricFamily(
-            "sitewatch_ticket_deliveries", CORE_METRICS["sitewatch_ticket_deliveries"].help, labels=("sink", "outcome")
-        )
-        for (sink, outcome), count in sorted(stats.deliveries.items()):
-            deliveries.add_metric([sink, outcome], float(count))
-        yield deliveries
 
     def per_check_text(self, openmetrics: bool = False) -> str:
         """The per-check families as exposition text, byte for byte what the encoders make of them."""

@@ -1,0 +1,78 @@
+"""The agent-wide metric families that are not per check: tickets, availability, sites, advisory sources.
+
+Each is a handful of series (per sink, per site or per source), built at scrape time from what
+the agent hands the collector; the help texts are those of :data:`~sitewatch.web.metric_table.CORE_METRICS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Set
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from sitewatch.engine.results import TicketStats
+from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
+from sitewatch.web.metric_table import CORE_METRICS
+
+__all__ = ["availability_family", "site_info_family", "ticket_families", "vulnerability_source_families"]
+
+
+def availability_family(ratios: Mapping[str, float], configured: Set[str]) -> Metric:
+    """``sitewatch_availability_ratio`` of the ``configured`` sites only."""
+    ratio = GaugeMetricFamily(
+        "sitewatch_availability_ratio", CORE_METRICS["sitewatch_availability_ratio"].help, labels=("site", "window")
+    )
+    # The cache refreshes once a minute; a site removed by a reload must go at once.
+    for site, value in sorted(ratios.items()):
+        if site in configured:
+            ratio.add_metric([site, AVAILABILITY_WINDOW], value)
+    return ratio
+
+
+def site_info_family(sites: Iterable[tuple[str, str, Iterable[str]]]) -> Metric:
+    """``sitewatch_site_info{site,client,tags}``: one join series per configured site."""
+    info = GaugeMetricFamily(
+        "sitewatch_site_info", CORE_METRICS["sitewatch_site_info"].help, labels=("site", "client", "tags")
+    )
+    for site, client, tags in sites:
+        # Consul's convention for a set in one label: sorted, comma-joined, commas at both ends.
+        names = sorted(set(tags))
+        info.add_metric([site, client, f",{','.join(names)}," if names else ""], 1.0)
+    return info
+
+
+def vulnerability_source_families(sources: Mapping[str, tuple[float | None, bool]]) -> Iterator[Metric]:
+    """Per advisory source: the age of its snapshot (none before the first) and whether it is failing."""
+    age = GaugeMetricFamily(
+        "sitewatch_vulnerability_snapshot_age_seconds",
+        CORE_METRICS["sitewatch_vulnerability_snapshot_age_seconds"].help,
+        labels=("source",),
+    )
+    failing = GaugeMetricFamily(
+        "sitewatch_vulnerability_source_failing",
+        CORE_METRICS["sitewatch_vulnerability_source_failing"].help,
+        labels=("source",),
+    )
+    for name, (seconds, failed) in sorted(sources.items()):
+        if seconds is not None:
+            age.add_metric([name], seconds)
+        failing.add_metric([name], 1.0 if failed else 0.0)
+    yield age
+    yield failing
+
+
+def ticket_families(stats: TicketStats) -> Iterator[Metric]:
+    """Open incidents, the outbox and the deliveries per sink and outcome."""
+    for name, value in (
+        ("sitewatch_open_incidents", stats.open_incidents),
+        ("sitewatch_outbox_depth", stats.outbox_pending),
+        ("sitewatch_outbox_dead", stats.outbox_dead),
+        ("sitewatch_outbox_oldest_pending_age_seconds", stats.oldest_pending_age),
+    ):
+        yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=float(value))
+    deliveries = CounterMetricFamily(
+        "sitewatch_ticket_deliveries", CORE_METRICS["sitewatch_ticket_deliveries"].help, labels=("sink", "outcome")
+    )
+    for (sink, outcome), count in sorted(stats.deliveries.items()):
+        deliveries.add_metric([sink, outcome], float(count))
+    yield deliveries
