@@ -23,6 +23,7 @@ clients:
     title: ООО «Акме»
     language: ru
     timezone: Europe/Moscow
+    calendar: {hours: {mon-thu: "09:00-18:00", fri: "09:00-16:45"}, country: RU, days_off: [2026-12-31, 2027-01-12]}
     routing:
       sinks: [hook]
       overrides: {hook: {url: "http://127.0.0.1:9/acme"}}
@@ -61,7 +62,7 @@ async def test_add_site_refuses_an_unknown_client_before_probing(tmp_path: Path,
 
 
 def test_check_config_summarises_each_client(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Per client: its sites, the sinks its routing gives them (tag rules too), its language and zone."""
+    """Per client: its sites, the sinks its routing gives them (tag rules too), its language, zone and calendar."""
     sites = (
         "sites:\n"
         "  - {name: a1, url: 'https://a1.example/', client: acme, tags: [magento]}\n"
@@ -70,7 +71,11 @@ def test_check_config_summarises_each_client(tmp_path: Path, capsys: pytest.Capt
     )
     assert main(["check-config", "-c", str(_config(tmp_path, sites))]) == 0
     out = capsys.readouterr().out
-    assert "  clients: 3 (name: sites; sinks after routing; language, time zone)\n" in out
-    assert "    acme (ООО «Акме»): 2 sites; sinks: hook@acme (+ by tags: magento-team); ru, Europe/Moscow\n" in out
-    assert "    beta: 0 sites; sinks: hook, magento-team; en, UTC\n" in out
-    assert "    default: 1 site; sinks: hook, magento-team; en, UTC\n" in out
+    assert "  clients: 3 (name: sites; sinks after routing; language, time zone, calendar)\n" in out
+    acme = (
+        "    acme (ООО «Акме»): 2 sites; sinks: hook@acme (+ by tags: magento-team); ru, Europe/Moscow,"
+        " mon-thu 09:00-18:00, fri 09:00-16:45, RU holidays, 2 days off\n"
+    )
+    assert acme in out
+    assert "    beta: 0 sites; sinks: hook, magento-team; en, UTC, 24x7\n" in out
+    assert "    default: 1 site; sinks: hook, magento-team; en, UTC, 24x7\n" in out

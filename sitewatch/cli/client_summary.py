@@ -1,11 +1,12 @@
-"""``check-config``'s lines per client: its sites, where its tickets go after routing, its zone and language."""
+"""``check-config``'s lines per client: its sites, where its tickets go, its zone, language and calendar."""
 
 from __future__ import annotations
 
+from sitewatch.config.calendar import WEEKDAYS, CalendarConfig
 from sitewatch.config.clients import DEFAULT_CLIENT, ClientConfig
 from sitewatch.config.models import Config
 
-__all__ = ["client_lines"]
+__all__ = ["calendar_text", "client_lines"]
 
 
 def client_lines(config: Config) -> list[str]:
@@ -28,5 +29,36 @@ def client_lines(config: Config) -> list[str]:
         title = f" ({entry.title})" if entry.title else ""
         count = f"{len(sites)} site{'s' if len(sites) != 1 else ''}"
         page = ", page /clients/" + name + "/" if entry.token else ""
-        lines.append(f"    {name}{title}: {count}; sinks: {sinks}; {base.language}, {base.timezone}{page}")
+        where = f"{base.language}, {base.timezone}, {calendar_text(entry.calendar)}"
+        lines.append(f"    {name}{title}: {count}; sinks: {sinks}; {where}{page}")
     return lines
+
+
+def calendar_text(calendar: CalendarConfig) -> str:
+    """``24x7``, or ``mon-fri 09:00-18:00, RU holidays, 2 days off, 1 working day`` (runs of equal hours)."""
+    if calendar.hours is None:
+        return "24x7"
+    runs: list[tuple[int, int, tuple[int, int]]] = []  # (first day, last day, hours)
+    for day in sorted(calendar.hours):
+        hours = calendar.hours[day]
+        if runs and runs[-1][1] == day - 1 and runs[-1][2] == hours:
+            runs[-1] = (runs[-1][0], day, hours)
+        else:
+            runs.append((day, day, hours))
+    parts = [
+        f"{WEEKDAYS[first]}{'-' + WEEKDAYS[last] if last != first else ''} {_hhmm(start)}-{_hhmm(end)}"
+        for first, last, (start, end) in runs
+    ]
+    if calendar.country:
+        parts.append(f"{calendar.country} holidays")
+    for count, one, many in (
+        (len(calendar.days_off), "day off", "days off"),
+        (len(calendar.working_days), "working day", "working days"),
+    ):
+        if count:
+            parts.append(f"{count} {one if count == 1 else many}")
+    return ", ".join(parts)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

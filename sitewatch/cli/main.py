@@ -269,7 +269,7 @@ def _check_config(path: Path, shard: str | None = None, *, offline: bool = False
     print(f"  listen: {config.agent.listen}, state in {config.agent.state_dir}")
     clients = client_lines(config)
     if clients:
-        print(f"  clients: {len(clients)} (name: sites; sinks after routing; language, time zone)")
+        print(f"  clients: {len(clients)} (name: sites; sinks after routing; language, time zone, calendar)")
         print("\n".join(clients))
     bridge = config.agent.alertmanager
     if bridge.enabled:
