@@ -8,7 +8,6 @@ could not reach the desk is still recorded when it can again.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from sitewatch.tickets.http_errors import call_json
+from sitewatch.tickets.http_errors import call_json, desk_headers
 
 __all__ = ["DeskHistory", "JiraStatus", "RedmineStatus", "RtStatus", "StatusChange", "StatusReader"]
 
@@ -132,8 +131,7 @@ class RtStatus:
         self.name = name
         self._session = session
         self._url = url.rstrip("/") + "/REST/2.0"
-        basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-        self._headers = {"Authorization": f"token {token}" if token else basic, "Accept": "application/json"}
+        self._headers = desk_headers(token, "token", username, password)
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         what = f"rt {self.name} GET {path}"
@@ -187,8 +185,7 @@ class JiraStatus:
         self.name = name
         self._session = session
         self._url = url.rstrip("/")
-        basic = "Basic " + base64.b64encode(f"{email}:{api_token}".encode()).decode()
-        self._headers = {"Authorization": f"Bearer {pat}" if pat else basic, "Accept": "application/json"}
+        self._headers = desk_headers(pat, "Bearer", email, api_token)
 
     async def history(self, ref: str) -> DeskHistory:
         """The changelog's ``status`` items in order (Jira lists histories newest first on some versions)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import aiohttp
@@ -9,7 +10,7 @@ import aiohttp
 from sitewatch.tickets import SinkError
 from sitewatch.untrusted import printable, read_body
 
-__all__ = ["call_json", "check_status", "transport_error"]
+__all__ = ["call_json", "check_status", "desk_headers", "transport_error"]
 
 #: Worth retrying: the desk is busy, restarting or rate-limiting us.
 _RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
@@ -46,3 +47,9 @@ async def call_json(
             return await resp.json(content_type=None)
     except aiohttp.ClientError as exc:
         raise transport_error(exc, what) from None
+
+
+def desk_headers(token: str | None, scheme: str, user: str | None, password: str | None) -> dict[str, str]:
+    """JSON request headers for a desk: ``<scheme> <token>`` when a token is set, else HTTP Basic."""
+    basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"{scheme} {token}" if token else basic, "Accept": "application/json"}

@@ -7,14 +7,13 @@ kept in our own store and search is only the fallback for a lost response.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Any
 
 import aiohttp
 
 from sitewatch.tickets import SinkError
-from sitewatch.tickets.http_errors import call_json
+from sitewatch.tickets.http_errors import call_json, desk_headers
 from sitewatch.tickets.render import body, comment, title
 
 __all__ = ["JiraSink", "label_for"]
@@ -46,9 +45,7 @@ class JiraSink:
         self._session = session
         self._url = url.rstrip("/")
         # Data Center: a personal access token; Cloud: e-mail + API token.
-        basic = "Basic " + base64.b64encode(f"{email}:{api_token}".encode()).decode()
-        auth = f"Bearer {pat}" if pat else basic
-        self._headers = {"Authorization": auth, "Accept": "application/json"}
+        self._headers = desk_headers(pat, "Bearer", email, api_token)
         self._project = project
         self._issue_type = issue_type
         self._transition = resolve_transition

@@ -6,12 +6,11 @@ without a word; `.ci/rt.sh` shows how. Search is TicketSQL on active tickets.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import aiohttp
 
-from sitewatch.tickets.http_errors import call_json
+from sitewatch.tickets.http_errors import call_json, desk_headers
 from sitewatch.tickets.render import body, comment, title
 
 __all__ = ["RtSink"]
@@ -36,9 +35,7 @@ class RtSink:
         self.name = name
         self._session = session
         self._url = url.rstrip("/") + "/REST/2.0"
-        basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-        auth = f"token {token}" if token else basic  # an RT auth token, or a user's password
-        self._headers = {"Authorization": auth, "Accept": "application/json"}
+        self._headers = desk_headers(token, "token", username, password)  # an RT auth token, or a password
         self._queue = queue
         self._field = key_field
         self._priorities = priorities
