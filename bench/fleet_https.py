@@ -49,6 +49,12 @@ VARIANTS = (
 )
 
 
+#: ``--check-set key=value`` options added to every http check (e.g. ``tls_resumption=false``).
+CHECK_EXTRA: dict[str, str] = {}
+#: ``--src DIR``: the agent's code from another tree (PYTHONPATH), so the bench runs a snapshot.
+SRC: list[str] = []
+
+
 @dataclass(frozen=True)
 class HttpsTarget:
     """The nginx of the HTTPS point: one port per variant, the CA bundle that signed them."""
@@ -135,7 +141,8 @@ def sitewatch_config(  # noqa: PLR0917 - one caller and a test
     ]
     for i in range(sites):
         lines += [f"  - name: site{i:05d}", f"    url: {target.url(i)}", "    checks:"]
-        lines.append(f"      - {{type: http, contains: [{MARKER}]}}")
+        options = "".join(f", {key}: {value}" for key, value in CHECK_EXTRA.items())
+        lines.append(f"      - {{type: http, contains: [{MARKER}]{options}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -204,7 +211,7 @@ def run(  # noqa: PLR0917 - one caller
     (work / "state").mkdir()
     config = work / "sitewatch.yaml"
     config.write_text(sitewatch_config(target, sites, interval, sw_port, work / "state", extra))
-    env = {**os.environ, "SSL_CERT_FILE": str(target.ca_file)}
+    env = {**os.environ, "SSL_CERT_FILE": str(target.ca_file), **({"PYTHONPATH": SRC[0]} if SRC else {})}
     agent = procs.start([str(fleet.ROOT / ".venv/bin/sitewatch"), "run", "-c", str(config)], work / "agent.log", env)
     wait_until(lambda: http_get(f"http://127.0.0.1:{bb_port}/-/healthy")[0] == 200, 10, "blackbox_exporter")
     complete = f"sitewatch_checks_configured {sites:.1f}".encode()
