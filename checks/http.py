@@ -152,6 +152,8 @@ class HttpCheck(Check[HttpConfig]):
         if fetch.url.scheme == "https":
             details["tls_resumed"] = fetch.tls_resumed
         if failure is not None:
+            if self.tls_sessions is not None:
+                self.tls_sessions.clear()  # whatever broke, the next probe proves the certificate afresh
             return Result(failure.status, failure.summary, samples, details)
         status, summary, extra = self._judge(fetch, timer.total)
         return Result(status, summary, samples, {**details, **extra} if extra else details)
