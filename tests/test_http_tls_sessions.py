@@ -21,6 +21,7 @@ import pytest
 import trustme
 
 from sitewatch.engine.scheduler import RunRecord, Scheduler
+from sitewatch.net import tlslayer, tlsoffer
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.net.tlssessions import FULL_EVERY, MAX_AGE, TlsSessions
 from sitewatch.probe import Status
@@ -246,3 +247,22 @@ async def test_a_failed_probe_drops_the_session(ca: trustme.CA) -> None:
         again = await prober.probe()
     assert failed.result.status is Status.ERROR
     assert not resumed(again)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["set_session", "ssl-copy"])
+async def test_session_offered_with_or_without_the_ssl_copy_resumes(
+    ca: trustme.CA, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Here the session goes to OpenSSL directly; where that path is refused, ssl's own copy resumes too."""
+    offered: list[bool] = []
+
+    def spy(sslobj: ssl.SSLObject, session: ssl.SSLSession) -> bool:
+        offered.append(tlsoffer.offer(sslobj, session) if fast else False)
+        return offered[-1]
+
+    monkeypatch.setattr(tlslayer, "offer", spy)
+    async with site(server_context(ca, FIRST, ssl.TLSVersion.TLSv1_3)) as srv:
+        prober = Prober(srv.port)
+        records = [await prober.probe() for _ in range(3)]
+    assert [resumed(r) for r in records] == [False, True, True]
+    assert offered == [fast, fast]  # on CPython 3.11 the layout self-check passes: the fast path is the one used

@@ -18,6 +18,8 @@ import contextlib
 import ssl
 from typing import Any
 
+from sitewatch.net.tlsoffer import offer
+
 __all__ = ["TlsLayer", "TlsTransport"]
 
 _READ = 64 * 1024
@@ -84,7 +86,9 @@ class TlsLayer(asyncio.Protocol):
         self._loop = loop
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
-        self.sslobj = context.wrap_bio(self._in, self._out, server_hostname=server_hostname, session=session)
+        self.sslobj = context.wrap_bio(self._in, self._out, server_hostname=server_hostname)
+        if session is not None and not offer(self.sslobj, session):
+            self.sslobj.session = session  # ssl's own way: through a DER copy of the session
         self.raw = raw
         self.app = app
         self.handshaken: asyncio.Future[None] = loop.create_future()
