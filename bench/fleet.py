@@ -806,6 +806,7 @@ def https_main(args: argparse.Namespace) -> int:
 
     fleet_https.CHECK_EXTRA.update(item.split("=", 1) for item in args.check_set)
     fleet_https.SRC.extend([args.src] if args.src else [])
+    fleet_https.SOLO.extend([True] if args.no_blackbox else [])
     load_start, started_at = os.getloadavg(), dt.datetime.now(dt.UTC)
     rows = fleet_https.main(
         args.sites, args.interval, args.window or 20, args.windows, args.label, args.keep, dict(AGENT_EXTRA)

@@ -114,8 +114,9 @@ class HttpCheck(Check[HttpConfig]):
         self.body = config.body.encode("utf-8") if config.body is not None else None
         # Most checks neither pin an address nor an IP family: skip those context switches per run.
         self.default_family = (config.ip_protocol, config.ip_fallback) == ("auto", True)
-        # Per check, so a site's sessions go with it on reload, and a bound is per site.
-        self.tls_sessions = TlsSessions() if config.tls_resumption else None
+        # Per check, so a site's sessions go with it on reload; made on the first HTTPS request
+        # (most of 10,000 plain checks never need one).
+        self.tls_sessions: TlsSessions | None = None
 
     @property
     def target_host(self) -> str:
@@ -178,7 +179,7 @@ class HttpCheck(Check[HttpConfig]):
                         verify_tls=cfg.verify_tls,
                         max_body=cfg.max_body,
                         proxy=cfg.proxy,
-                        tls_sessions=self.tls_sessions,
+                        tls_sessions=self._sessions(fetch.url),
                     )
             except ExchangeError as exc:
                 failed = _failure(exc)
@@ -203,6 +204,12 @@ class HttpCheck(Check[HttpConfig]):
             fetch.body_bytes, fetch.truncated = len(answer.body), answer.truncated
             fetch.body = _decode(answer.body, answer.charset)
             return
+
+    def _sessions(self, url: yarl.URL) -> TlsSessions | None:
+        """The TLS sessions this check resumes, made on its first HTTPS request (None: never resume)."""
+        if self.tls_sessions is None and url.scheme == "https" and self.config.tls_resumption:
+            self.tls_sessions = TlsSessions()
+        return self.tls_sessions
 
     def _next_hop(self, fetch: _Fetch, location: str, seen: set[str]) -> yarl.URL:
         if not seen:

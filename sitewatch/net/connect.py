@@ -22,6 +22,7 @@ from sitewatch.net.addresses import ForbiddenAddress
 from sitewatch.net.phases import PhaseTimer
 from sitewatch.net.response import MAX_HEAD, ExchangeError
 from sitewatch.net.tlslayer import TlsLayer, TlsTransport
+from sitewatch.net.tlsoffer import CompactSession
 
 __all__ = ["HAPPY_EYEBALLS_DELAY"]
 
@@ -171,7 +172,7 @@ async def _handshake(
     context: ssl.SSLContext,
     timer: PhaseTimer | None,
     where: str,
-    session: ssl.SSLSession | None = None,
+    session: ssl.SSLSession | CompactSession | None = None,
 ) -> TlsTransport:
     """Start TLS on ``raw`` (the ``tls`` phase), offering ``session``; ``reader`` gets the secured transport."""
     if timer is not None:

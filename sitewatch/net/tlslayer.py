@@ -18,7 +18,7 @@ import contextlib
 import ssl
 from typing import Any
 
-from sitewatch.net.tlsoffer import offer
+from sitewatch.net.tlsoffer import CompactSession, offer
 
 __all__ = ["TlsLayer", "TlsTransport"]
 
@@ -81,13 +81,13 @@ class TlsLayer(asyncio.Protocol):
         *,
         context: ssl.SSLContext,
         server_hostname: str,
-        session: ssl.SSLSession | None,
+        session: ssl.SSLSession | CompactSession | None,
     ) -> None:
         self._loop = loop
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
         self.sslobj = context.wrap_bio(self._in, self._out, server_hostname=server_hostname)
-        if session is not None and not offer(self.sslobj, session):
+        if session is not None and not offer(self.sslobj, session) and isinstance(session, ssl.SSLSession):
             self.sslobj.session = session  # ssl's own way: through a DER copy of the session
         self.raw = raw
         self.app = app
