@@ -735,6 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     https.add_argument("--sites", type=int, default=200, help="HTTPS sites (default 200)")
     https.add_argument("--interval", type=float, default=1.0, help="seconds between probes of a site (default 1)")
     https.add_argument("--windows", type=int, default=3, help="consecutive windows measured (default 3)")
+    https.add_argument("--plain", action="store_true", help="the same point over plain HTTP (a reference)")
     https.add_argument(
         "--check-set", action="append", default=[], metavar="KEY=VALUE", help="an option of every http check"
     )
@@ -807,6 +808,7 @@ def https_main(args: argparse.Namespace) -> int:
     fleet_https.CHECK_EXTRA.update(item.split("=", 1) for item in args.check_set)
     fleet_https.SRC.extend([args.src] if args.src else [])
     fleet_https.SOLO.extend([True] if args.no_blackbox else [])
+    fleet_https.PLAIN.extend([True] if args.plain else [])
     load_start, started_at = os.getloadavg(), dt.datetime.now(dt.UTC)
     rows = fleet_https.main(
         args.sites, args.interval, args.window or 20, args.windows, args.label, args.keep, dict(AGENT_EXTRA)

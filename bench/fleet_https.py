@@ -56,6 +56,8 @@ SRC: list[str] = []
 #: ``--no-blackbox``: blackbox_exporter gets no targets (sitewatch alone, e.g. at a rate the
 #: machine cannot carry for both).
 SOLO: list[bool] = []
+#: ``--plain``: the same sites over plain HTTP (nginx's port 80 twin), the point's HTTP reference.
+PLAIN: list[bool] = []
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class HttpsTarget:
     def url(self, i: int) -> str:
         """Site i: variant i mod 4, host 127.0.0.(1 + i//4 mod 8), a distinct query."""
         host = f"127.0.0.{1 + (i // len(VARIANTS)) % fleet.ADDRESSES}"
+        if PLAIN:
+            return f"http://{host}:{self.http_port}/?site={i}"
         return f"https://{host}:{self.ports[i % len(VARIANTS)]}/?site={i}"
 
 
@@ -260,8 +264,9 @@ def run(  # noqa: PLR0917 - one caller
 def report(result: Run, label: str) -> list[str]:
     """Markdown: one row per window, then the median ratio."""
     rate = result.sites / result.interval
+    kind = "plain HTTP (--plain)" if PLAIN else "HTTPS only"
     lines = [
-        f"### HTTPS only{' (' + label + ')' if label else ''}: {result.sites:,} sites every {result.interval:g} s "
+        f"### {kind}{' (' + label + ')' if label else ''}: {result.sites:,} sites every {result.interval:g} s "
         f"({rate:,.0f} probes/s each), both probers at once, {len(result.windows)} windows of {result.window:g} s",
         "",
         "| window | sitewatch CPU ms/probe | probes (ok) | blackbox CPU ms/probe | probes (ok) | ratio | load 1 min |",
