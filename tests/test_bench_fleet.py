@@ -100,7 +100,7 @@ def test_https_point_config_loads_and_spreads_over_variants_and_hosts(tmp_path: 
     urls = [str(site.info.url) for site in config.sites]
     assert all(u.startswith("https://") for u in urls)
     assert all(c.interval == 1 and c.timeout == 1 for c in config.checks)
-    assert all(c.config.tls_resumption is False for c in config.checks)
+    assert all(c.settings.tls_resumption is False for c in config.checks)
     pairs = {(u.split("/")[2].split(":")[0], u.split("/")[2].split(":")[1]) for u in urls}
     assert len(pairs) == 32  # every host serves every variant
     assert len(set(urls)) == 64

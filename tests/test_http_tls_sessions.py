@@ -288,3 +288,16 @@ def test_peer_field_is_cut_from_session_der() -> None:
     der = b"\x30\x82" + len(fields).to_bytes(2, "big") + fields
     assert tlsoffer._without_peer(der) == b"\x30\x81\x96\x02\x01\x01\x04\x81\x90" + b"K" * 144
     assert tlsoffer._without_peer(b"\x04\x00") is None
+
+
+async def test_a_changed_address_is_a_new_server(ca: trustme.CA) -> None:
+    """Sessions are keyed by the peer address too: the same name and port at another address gets none."""
+    async with site(server_context(ca, FIRST, ssl.TLSVersion.TLSv1_3)) as srv:
+        prober = Prober(srv.port)
+        await prober.probe()
+    sessions = prober.check.tls_sessions
+    ((name, port, address, verify),) = sessions._held
+    assert (name, port, address, verify) == ("127.0.0.1", srv.port, "127.0.0.1", False)
+    assert sessions.offer((name, port, "127.0.0.2", verify)) is None
+    assert sessions.offer((name, port, address, True)) is None  # nor another verification setting
+    assert sessions.offer((name, port, address, verify)) is not None

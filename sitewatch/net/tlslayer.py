@@ -113,8 +113,8 @@ class TlsLayer(asyncio.Protocol):
             self.raw.close()
 
     def flush(self) -> None:
-        """Send whatever OpenSSL has written into the outgoing BIO."""
-        if self._out.pending:
+        """Send whatever OpenSSL has written into the outgoing BIO (nothing once the connection closes)."""
+        if self._out.pending and not self.raw.is_closing():
             self.raw.write(self._out.read())
 
     def _handshake(self) -> None:
