@@ -83,6 +83,8 @@ class Site:
                 piece = body[start : start + 512]
                 writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 await writer.drain()
+                for _ in range(4):  # pacing, not waiting: the client reads the body a piece at a time
+                    await asyncio.sleep(0)
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         writer.close()
