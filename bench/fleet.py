@@ -730,8 +730,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
     parser.add_argument("--no-write", action="store_true", help="print only; write no results file")
+    https = parser.add_argument_group("the HTTPS-only point (bench/fleet_https.py): both probers at once")
+    https.add_argument("--https", action="store_true", help="run the HTTPS-only point instead of the fleet")
+    https.add_argument("--sites", type=int, default=200, help="HTTPS sites (default 200)")
+    https.add_argument("--interval", type=float, default=1.0, help="seconds between probes of a site (default 1)")
+    https.add_argument("--windows", type=int, default=3, help="consecutive windows measured (default 3)")
+    https.add_argument("--plain", action="store_true", help="the same point over plain HTTP (a reference)")
+    https.add_argument(
+        "--check-set", action="append", default=[], metavar="KEY=VALUE", help="an option of every http check"
+    )
     args = parser.parse_args(argv)
     AGENT_EXTRA.update(item.split("=", 1) for item in args.agent_set)
+    if args.https:
+        return https_main(args)
     if args.quick:
         plan = [Point("N=200", 200, 5, 15), Point("N=10,000 start/reload", 10_000, 60, 0, measure=False)]
     else:
@@ -785,6 +796,41 @@ def main(argv: list[str] | None = None) -> int:
         out = RESULTS / f"{started_at:%Y-%m-%d}-fleet{suffix}.md"
         if out.exists():  # a second run the same day keeps the first one's table
             out = RESULTS / f"{started_at:%Y-%m-%d-%H%M}-fleet{suffix}.md"
+        out.write_text(text)
+        print(f"written to {out.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+def https_main(args: argparse.Namespace) -> int:
+    """``--https``: the HTTPS-only point of bench/fleet_https.py, written like the fleet's results."""
+    import fleet_https
+
+    fleet_https.CHECK_EXTRA.update(item.split("=", 1) for item in args.check_set)
+    fleet_https.SRC.extend([args.src] if args.src else [])
+    fleet_https.SOLO.extend([True] if args.no_blackbox else [])
+    fleet_https.PLAIN.extend([True] if args.plain else [])
+    load_start, started_at = os.getloadavg(), dt.datetime.now(dt.UTC)
+    rows = fleet_https.main(
+        args.sites, args.interval, args.window or 20, args.windows, args.label, args.keep, dict(AGENT_EXTRA)
+    )
+    load_end = os.getloadavg()
+    text = "\n".join(
+        [
+            f"## HTTPS fleet benchmark, {started_at:%Y-%m-%d %H:%M} UTC{' (' + args.label + ')' if args.label else ''}",
+            "",
+            f"`bench/fleet.py --https` on {platform.node()}: {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}. "
+            f"Load average (1/5/15 min) at start {' '.join(f'{x:.2f}' for x in load_start)}, at end "
+            f"{' '.join(f'{x:.2f}' for x in load_end)} (shared machine: the per-window ratio is what counts).",
+            "",
+            *rows,
+        ]
+    )
+    print(text)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        suffix = f"-{args.label}" if args.label else ""
+        out = RESULTS / f"{started_at:%Y-%m-%d-%H%M}-fleet-https{suffix}.md"
         out.write_text(text)
         print(f"written to {out.relative_to(ROOT)}", file=sys.stderr)
     return 0

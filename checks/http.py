@@ -21,6 +21,7 @@ from sitewatch.probe import (
     Result,
     Sample,
     Status,
+    TlsSessions,
     exchange,
     forbidden_address,
     format_duration,
@@ -59,6 +60,8 @@ class _Fetch:
     truncated: bool = False
     content_length: int = -1
     bare_lf: bool = False  # some answer's head ended lines with LF alone
+    cert_expiry: float | None = None  # the final answer's TLS chain: earliest notAfter
+    tls_resumed: bool = False
     chain: list[str] = field(default_factory=list)
     private: tuple[Network, ...] = ()  # networks redirect hops may not enter
 
@@ -86,6 +89,11 @@ class HttpCheck(Check[HttpConfig]):
         MetricSpec("probe_http_uncompressed_body_length", "Bytes of (decompressed) body read, capped by max_body."),
         MetricSpec("probe_http_redirects", "Number of redirects followed."),
         MetricSpec("probe_http_ssl", "1 if the final request used TLS, else 0."),
+        MetricSpec(
+            "probe_ssl_earliest_cert_expiry",
+            "Over TLS: expiry (unix seconds) of the earliest-expiring certificate the server sent in the latest full"
+            " handshake (a resumed one sends none).",
+        ),
     )
 
     def __init__(self, config: HttpConfig, site: Any) -> None:
@@ -106,6 +114,9 @@ class HttpCheck(Check[HttpConfig]):
         self.body = config.body.encode("utf-8") if config.body is not None else None
         # Most checks neither pin an address nor an IP family: skip those context switches per run.
         self.default_family = (config.ip_protocol, config.ip_fallback) == ("auto", True)
+        # Per check, so a site's sessions go with it on reload; made on the first HTTPS request
+        # (most of 10,000 plain checks never need one).
+        self.tls_sessions: TlsSessions | None = None
 
     @property
     def target_host(self) -> str:
@@ -139,7 +150,11 @@ class HttpCheck(Check[HttpConfig]):
             "body_bytes": fetch.body_bytes,
             "body_truncated": fetch.truncated,
         }
+        if fetch.url.scheme == "https":
+            details["tls_resumed"] = fetch.tls_resumed
         if failure is not None:
+            if self.tls_sessions is not None:
+                self.tls_sessions.clear()  # whatever broke, the next probe proves the certificate afresh
             return Result(failure.status, failure.summary, samples, details)
         status, summary, extra = self._judge(fetch, timer.total)
         return Result(status, summary, samples, {**details, **extra} if extra else details)
@@ -164,6 +179,7 @@ class HttpCheck(Check[HttpConfig]):
                         verify_tls=cfg.verify_tls,
                         max_body=cfg.max_body,
                         proxy=cfg.proxy,
+                        tls_sessions=self._sessions(fetch.url),
                     )
             except ExchangeError as exc:
                 failed = _failure(exc)
@@ -174,6 +190,7 @@ class HttpCheck(Check[HttpConfig]):
             if not fetch.chain:
                 fetch.private = self._private_guard(answer.peer)
             fetch.status, fetch.reason = answer.status, _clean(answer.reason)
+            fetch.cert_expiry, fetch.tls_resumed = answer.cert_expiry, answer.tls_resumed
             fetch.bare_lf = fetch.bare_lf or answer.bare_lf
             if cfg.follow_redirects and answer.status in _REDIRECTS:
                 if not answer.location:  # as blackbox_exporter: a redirect that leads nowhere is broken
@@ -187,6 +204,12 @@ class HttpCheck(Check[HttpConfig]):
             fetch.body_bytes, fetch.truncated = len(answer.body), answer.truncated
             fetch.body = _decode(answer.body, answer.charset)
             return
+
+    def _sessions(self, url: yarl.URL) -> TlsSessions | None:
+        """The TLS sessions this check resumes, made on its first HTTPS request (None: never resume)."""
+        if self.tls_sessions is None and url.scheme == "https" and self.config.tls_resumption:
+            self.tls_sessions = TlsSessions()
+        return self.tls_sessions
 
     def _next_hop(self, fetch: _Fetch, location: str, seen: set[str]) -> yarl.URL:
         if not seen:
@@ -272,6 +295,8 @@ class HttpCheck(Check[HttpConfig]):
             Sample("probe_http_ssl", 1.0 if fetch.url.scheme == "https" else 0.0),
         ]
         samples += [Sample("probe_http_duration_seconds", v, _PHASE_LABELS[k]) for k, v in phases.items()]
+        if fetch.cert_expiry is not None:
+            samples.append(Sample("probe_ssl_earliest_cert_expiry", fetch.cert_expiry))
         return tuple(samples)
 
 

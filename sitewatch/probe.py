@@ -43,6 +43,7 @@ from sitewatch.net.httpclient import ip_preference, resolve_override
 from sitewatch.net.httpexchange import exchange
 from sitewatch.net.phases import PhaseTimer, measure_phases
 from sitewatch.net.response import ExchangeError, HttpAnswer
+from sitewatch.net.tlssessions import TlsSessions
 from sitewatch.units import format_duration, format_size, parse_duration, parse_size
 from sitewatch.untrusted import Body, printable, read_body
 
@@ -78,6 +79,7 @@ __all__ = [
     "Status",
     "SystemClock",
     "Thresholds",
+    "TlsSessions",
     "describe_os_error",
     "exchange",
     "forbidden_address",

@@ -71,3 +71,49 @@ def test_startup_reload_only_point_renders() -> None:
     text = "\n".join(fleet.table(point, sw, None) + fleet.goals({point.name: (point, sw, None)}))
     assert "| SIGHUP reload, 1 % of sites changed (s) | 1.50 |" in text
     assert "reload < 2 s | 1.50 s | yes" in text
+
+
+def _fleet_https() -> ModuleType:
+    _fleet()
+    sys.modules["fleet"] = sys.modules["bench_fleet"]  # fleet_https imports its sibling by name
+    spec = importlib.util.spec_from_file_location("fleet_https", BENCH.parent / "fleet_https.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fleet_https"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_https_point_config_loads_and_spreads_over_variants_and_hosts(tmp_path: Path) -> None:
+    """The HTTPS point's agent config is valid: all HTTPS, 4 variants × 8 hosts evenly, check options added."""
+    https = _fleet_https()
+    target = https.HttpsTarget(8080, (8441, 8442, 8443, 8444), tmp_path / "ca.pem")
+    https.CHECK_EXTRA["tls_resumption"] = "false"
+    try:
+        text = https.sitewatch_config(target, 64, 1, 19999, tmp_path / "state", {})
+    finally:
+        https.CHECK_EXTRA.clear()
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    config = load_config(path)
+    urls = [str(site.info.url) for site in config.sites]
+    assert all(u.startswith("https://") for u in urls)
+    assert all(c.interval == 1 and c.timeout == 1 for c in config.checks)
+    assert all(c.settings.tls_resumption is False for c in config.checks)
+    pairs = {(u.split("/")[2].split(":")[0], u.split("/")[2].split(":")[1]) for u in urls}
+    assert len(pairs) == 32  # every host serves every variant
+    assert len(set(urls)) == 64
+
+
+def test_https_report_gives_the_ratio_per_window_and_the_median() -> None:
+    """Each window's ratio is its own CPU per probe over blackbox's; the median decides the goal."""
+    https = _fleet_https()
+    run = https.Run(200, 1, 20)
+    for sw_cpu in (2.0, 1.8, 3.0):  # 0.5, 0.45 and 0.75 ms per probe against blackbox's 1.0
+        run.windows.append(https.Window(sw_cpu, 4.0, sw_probes=4000, bb_probes=4000, sw_ok=4000, bb_ok=4000, load=2.0))
+    run.lag_p99, run.sw_rss, run.bb_rss = 0.03, 90.0, 30.0
+    text = "\n".join(https.report(run, "test"))
+    assert "| 2 | 0.450 | 4000 (4000) | 1.000 | 4000 (4000) | 0.45× | 2.00 |" in text
+    assert "Median ratio **0.50×** (windows 0.45–0.75×)" in text
+    assert "Goal ≤ 0.5×: met." in text

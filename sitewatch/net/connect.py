@@ -21,6 +21,8 @@ from aiohttp.abc import AbstractResolver
 from sitewatch.net.addresses import ForbiddenAddress
 from sitewatch.net.phases import PhaseTimer
 from sitewatch.net.response import MAX_HEAD, ExchangeError
+from sitewatch.net.tlslayer import TlsLayer, TlsTransport
+from sitewatch.net.tlsoffer import CompactSession
 
 __all__ = ["HAPPY_EYEBALLS_DELAY"]
 
@@ -170,13 +172,17 @@ async def _handshake(
     context: ssl.SSLContext,
     timer: PhaseTimer | None,
     where: str,
-) -> asyncio.Transport:
-    """Start TLS on ``raw`` (the ``tls`` phase) and hand the secured transport to ``reader``."""
+    session: ssl.SSLSession | CompactSession | None = None,
+) -> TlsTransport:
+    """Start TLS on ``raw`` (the ``tls`` phase), offering ``session``; ``reader`` gets the secured transport."""
     if timer is not None:
         timer._mark("tls")
         timer.stage = "in the TLS handshake"
+    layer = TlsLayer(loop, raw, reader, context=context, server_hostname=name, session=session)
+    secured = TlsTransport(layer)
     try:
-        secured = await loop.start_tls(raw, reader, context, server_hostname=name, ssl_shutdown_timeout=0.1)
+        layer.start(secured)
+        await layer.handshaken
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or exc.reason or exc
         raise ExchangeError("certificate", f"TLS certificate of {name} is not valid: {reason}") from None
@@ -184,9 +190,6 @@ async def _handshake(
         raise ExchangeError("tls", f"TLS handshake with {where} failed: {exc.reason or exc}") from None
     except OSError as exc:
         raise ExchangeError("tls", f"TLS handshake with {where} failed: {exc.strerror or exc}") from None
-    if secured is None:  # pragma: no cover - only while the loop closes
-        raise ExchangeError("tls", f"TLS handshake with {where} failed: the connection closed")
     if timer is not None:
         timer._add_since("tls", "tls")
-    reader.connection_made(secured)
     return secured

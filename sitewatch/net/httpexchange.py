@@ -28,6 +28,7 @@ from aiohttp.abc import AbstractResolver
 from sitewatch.net.connect import _DEFAULT_PORTS, _basic, _connect, _handshake, _Idle, _Plan, _plan, _Tunnel
 from sitewatch.net.phases import PhaseTimer, current_timer
 from sitewatch.net.response import ExchangeError, HttpAnswer, _Response
+from sitewatch.net.tlssessions import SessionKey, TlsSessions, chain_expiry
 
 __all__ = ["exchange", "tls_context"]
 
@@ -88,21 +89,34 @@ async def _open(
     response: _Response,
     verify: bool,
     timer: PhaseTimer | None,
-) -> asyncio.Transport:
-    """The transport the request goes out on: plain, TLS, through a proxy, or TLS in a CONNECT tunnel."""
+    sessions: TlsSessions | None,
+) -> tuple[asyncio.Transport, SessionKey | None]:
+    """The transport the request goes out on (plain, TLS, through a proxy, TLS in a CONNECT tunnel).
+
+    With it, the key of the TLS session to keep when the exchange completes: only a direct
+    connection resumes sessions (behind a proxy the peer address says nothing of the site).
+    """
     site = f"{url.raw_host}:{url.port}"
     name = url.raw_host or ""
     if plan.proxy is None:
         if url.scheme != "https":
-            return await _connect(loop, plan, resolver, timer, response)
+            return await _connect(loop, plan, resolver, timer, response), None
         raw = await _connect(loop, plan, resolver, timer, _Idle())
+        key: SessionKey | None = None
+        session = None
+        if sessions is not None:
+            key = (name, plan.port, str(raw.get_extra_info("peername")[0]), verify)
+            session = sessions.offer(key)
         try:
-            return await _handshake(
-                loop, raw, response, name=name, context=tls_context(verify), timer=timer, where=site
+            secured = await _handshake(
+                loop, raw, response, name=name, context=tls_context(verify), timer=timer, where=site, session=session
             )
         except BaseException:
             raw.abort()
+            if key is not None and sessions is not None:
+                sessions.forget(key)
             raise
+        return secured, key
     # Through a proxy. An https:// proxy gets TLS itself (verified); a tunnel runs the site's TLS inside.
     reader: asyncio.Protocol = _Tunnel(loop) if plan.tunnel else response
     proxy_tls = plan.proxy.scheme == "https"
@@ -113,7 +127,7 @@ async def _open(
             where = f"{proxy}:{plan.port}"
             raw = await _handshake(loop, raw, reader, name=proxy, context=tls_context(True), timer=timer, where=where)
         if not isinstance(reader, _Tunnel):
-            return raw
+            return raw, None
         extra = "".join(f"{k}: {v}\r\n" for k, v in plan.extra.items())
         raw.write(f"CONNECT {site} HTTP/1.1\r\nHost: {site}\r\n{extra}\r\n".encode())
         answer = await reader.answered
@@ -121,7 +135,8 @@ async def _open(
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or parts[1] != "200":
             raise ExchangeError("proxy", f"the proxy refused CONNECT to {site}: {status_line[:80]!r}")
-        return await _handshake(loop, raw, response, name=name, context=tls_context(verify), timer=timer, where=site)
+        context = tls_context(verify)
+        return await _handshake(loop, raw, response, name=name, context=context, timer=timer, where=site), None
     except BaseException:
         raw.abort()
         raise
@@ -138,11 +153,13 @@ async def exchange(
     verify_tls: bool = True,
     max_body: int = 2 * 1024 * 1024,
     proxy: str | None = None,
+    tls_sessions: TlsSessions | None = None,
 ) -> HttpAnswer:
     """Send one request on a new connection and read its response (body capped at ``max_body``).
 
     Redirects are not followed: that policy is the caller's. Cancellation (the
-    check's deadline) closes the connection wherever it was.
+    check's deadline) closes the connection wherever it was. ``tls_sessions``: the
+    caller's sessions to resume (:mod:`sitewatch.net.tlssessions` says when it may not).
     """
     loop = asyncio.get_running_loop()
     timer = current_timer()
@@ -159,7 +176,9 @@ async def exchange(
     )
     response = _Response(loop, max_body, method == "HEAD", f"{url.raw_host}:{url.port}", timer)
     try:
-        transport = await _open(loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer)
+        transport, key = await _open(
+            loop, url, plan, resolver=resolver, response=response, verify=verify_tls, timer=timer, sessions=tls_sessions
+        )
     except BaseException:
         response.release()  # nobody will await it: a late connection_lost must not leave an unread error
         raise
@@ -177,7 +196,19 @@ async def exchange(
             transport.close()
         else:
             transport.abort()
+            if key is not None and tls_sessions is not None:
+                tls_sessions.forget(key)
         chunks = response.release()
+    expiry, resumed = None, False
+    sslobj = transport.get_extra_info("ssl_object") if url.scheme == "https" else None
+    if sslobj is not None:
+        resumed = bool(sslobj.session_reused)
+        if key is None or tls_sessions is None:
+            expiry = chain_expiry(sslobj)
+        else:
+            expiry = tls_sessions.keep(key, sslobj)
+            if not response.complete:  # aborted without close_notify: OpenSSL will not resume it
+                tls_sessions.forget(key)
     length = response.headers.get("content-length", "")
     return HttpAnswer(
         status=response.status,
@@ -189,4 +220,6 @@ async def exchange(
         peer=timer.peer if timer is not None else str(transport.get_extra_info("peername")[0]),
         location=response.location,
         bare_lf=response.bare_lf,
+        cert_expiry=expiry,
+        tls_resumed=resumed,
     )

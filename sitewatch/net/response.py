@@ -50,6 +50,11 @@ class HttpAnswer:
     location: str | None = None
     #: The head used bare LF line ends (accepted as RFC 9112 allows; worth a warning).
     bare_lf: bool = False
+    #: Over TLS: earliest notAfter (unix seconds) of the chain the full handshake behind this
+    #: connection verified (this one's, or the one a resumed session descends from).
+    cert_expiry: float | None = None
+    #: The TLS handshake resumed a session (no certificate was sent).
+    tls_resumed: bool = False
 
     @property
     def charset(self) -> str | None:
