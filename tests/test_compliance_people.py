@@ -14,21 +14,30 @@ import html
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
 from sitewatch.cli.report import make_report
 from sitewatch.config import load_config
 from sitewatch.config.models import Config
-from sitewatch.engine.results import RunRecord
+from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.i18n.catalog import tables
 from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.probe import Result, Status
 from sitewatch.store.database import Store
 from sitewatch.store.escalations import fire
 from sitewatch.store.life import change, life, open_incident_id
+from sitewatch.web.access import Access
+from sitewatch.web.server import build_app
+from sitewatch.web.statuspage import StatusPage
+from tests.helpers import serve
+from tests.statuspage_helpers import fixed_availability
 
 MSK = ZoneInfo("Europe/Moscow")
 LOG = logging.getLogger("sitewatch.test")
@@ -251,3 +260,56 @@ def test_the_operators_table_speaks_agent_language(recorded: Path) -> None:
     assert "эскалация L1 (напоминание 1): 8 дек. 2026 г., 03:10 MSK\n" in table
     assert "эскалация manager: 8 дек. 2026 г., 03:31 MSK, с опозданием (срок был 8 дек. 2026 г., 03:30 MSK)" in table
     assert not re.search(r"\b(SITE|CHECK|breached|client|escalation)\b", table)
+
+
+@pytest.fixture
+async def client_app(recorded: Path) -> AsyncIterator[str]:
+    """The status page and API over the recorded store, its clock at :data:`NOW`."""
+    cfg = _config(recorded, "en", "UTC")
+    store = Store(recorded / "sitewatch.db")
+    page = StatusPage(store, lambda: cfg.sites, fixed_availability({}), lambda: NOW, clients=lambda: cfg.client_book)
+    access = Access(None, lambda: OPERATOR, lambda: {"romashka": TOKEN})
+    app = build_app(ResultBook(), CollectorRegistry(), {}, lambda: (True, "ok"), page=page, access=access)
+    try:
+        async with serve(app) as url:
+            yield url
+    finally:
+        page.close()
+        store.close()
+
+
+async def _get(url: str) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as resp,
+    ):
+        body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+        return resp.status, body
+
+
+async def test_the_client_page_shows_this_months_compliance(client_app: str) -> None:
+    """/clients/romashka/: December's (Moscow) compliance in Russian, the breach and its steps."""
+    status, page = await _get(f"{client_app}/clients/romashka/")
+    assert status == 200
+    assert "<h2>Соблюдение SLA, декабрь 2026</h2>" in page
+    assert '<tr data-incident="sw:v1:shop:http" data-goal="response">' in page
+    assert "с опозданием (срок был 8 дек. 2026 г., 03:30 MSK)" in page
+
+
+async def test_the_client_api_gives_a_months_compliance(client_app: str) -> None:
+    """/api/clients/romashka/sla: this month by default, ?month= another; bad or future months are a 400."""
+    status, body = await _get(f"{client_app}/api/clients/romashka/sla")
+    assert status == 200
+    assert (body["month"], body["start"], body["until"]) == (
+        "2026-12",
+        "2026-12-01T00:00:00+03:00",
+        "2026-12-09T12:00:00+03:00",
+    )
+    assert [b["escalations"][-1]["level"] for b in body["breaches"]] == ["manager"]
+    status, body = await _get(f"{client_app}/api/clients/romashka/sla?month=2026-11")
+    assert (status, body["priorities"][0]["incidents"], body["breaches"]) == (200, 1, [])
+    status, body = await _get(f"{client_app}/api/clients/romashka/sla?month=2027-01")
+    assert (status, body) == (400, {"error": "month: 2027-01 has not started yet", "parameter": "month"})
+    status, body = await _get(f"{client_app}/api/clients/romashka/sla?month=december")
+    assert (status, body["parameter"]) == (400, "month")
+    assert "expected a month like 2026-11" in body["error"]
