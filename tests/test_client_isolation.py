@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ async def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
             f"agent: {{listen: '127.0.0.1:{free_port()}', state_dir: '{tmp_path}', operator_token: '${{ISO_OPERATOR}}',"
             " alertmanager: {enabled: true, token: 'isolation-alertmanager-token-000'}}\n"
             "defaults: {interval: 1s, timeout: 900ms, fail_after: 1}\n"
+            # SLA terms with a response due at once: each client's compliance lists a breach naming its site.
+            "tickets: {sla: {P2: {response: 1s, resolve: 1h}}}\n"
             "clients:\n"
             "  - {name: acme, language: ru, timezone: Europe/Moscow, token: '${ISO_ACME}'}\n"
             "  - {name: beta, token: '${ISO_BETA}'}\n"
@@ -81,6 +84,12 @@ async def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
                 return bool(done == 2 and all(agent.store.history(OWN[c][0], 0) for c in OWN))
 
             await wait_for(delivered, timeout=20, what="an incident and history for each client's site")
+
+            def breached() -> bool:  # past respond-by: the compliance of each client has its breach
+                now = agent.store.db.execute("SELECT MAX(opened_at) FROM incidents").fetchone()[0] + 1.5
+                return time.time() > now
+
+            await wait_for(breached, timeout=10, what="both responses past due")
             summaries = dict(agent.store.db.execute("SELECT site, summary FROM incidents").fetchall())
             secrets = {c: {*OWN[c], summaries[OWN[c][0]]} for c in OWN}
             # The test means something only if each client's words are absent from the other's.
@@ -176,6 +185,24 @@ async def test_each_client_sees_its_own_and_the_operator_all(running: Running) -
         async with http.get(f"{running.url}/", headers=_headers("operator")) as resp:
             page = await resp.text()
         assert all(w in page for c in OWN for w in running.secrets[c])
+
+
+async def test_each_client_reads_its_own_sla_compliance_only(running: Running) -> None:
+    """``/api/clients/<name>/sla`` and the page's section: the client's own breach; the other client's is a 404."""
+    async with aiohttp.ClientSession() as http:
+        for client, (site, _) in OWN.items():
+            async with http.get(f"{running.url}/api/clients/{client}/sla", headers=_headers(client)) as resp:
+                body = await resp.json()
+            assert resp.status == 200
+            assert (body["client"], [p["incidents"] for p in body["priorities"]]) == (client, [1])
+            assert [(b["site"], b["kind"]) for b in body["breaches"]] == [(site, "response")]
+            other = OTHER[client]
+            async with http.get(f"{running.url}/api/clients/{other}/sla", headers=_headers(client)) as resp:
+                assert resp.status == 404
+                assert OWN[other][0] not in await resp.text()
+            async with http.get(f"{running.url}/clients/{client}/", headers=_headers(client)) as resp:
+                page = await resp.text()
+            assert f'<tr data-incident="sw:v1:{site}:{OWN[client][1]}" data-goal="response">' in page
 
 
 async def test_a_browser_opens_a_client_page_with_the_clients_name_and_token(running: Running) -> None:

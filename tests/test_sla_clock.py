@@ -22,7 +22,8 @@ from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.incidents.deadlines import calendar_from, sla_clock
 from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.probe import Result, Status
-from sitewatch.reports.compliance import compliance, compliance_text
+from sitewatch.reports.compliance import compliance
+from sitewatch.reports.compliance_render import compliance_text
 from sitewatch.store.database import Store
 from sitewatch.store.life import change, life, open_incident_id
 from sitewatch.store.sla import clocks
@@ -310,7 +311,8 @@ def test_report_ends_with_the_compliance_section(tmp_path: Path) -> None:
     table = make_report(cfg, site=None, month_text="2026-12", since=None, fmt="table", now=now)
     assert "SLA compliance" in table
     assert "client romashka (Europe/Moscow)" in table
-    assert "breached: P2 response of sw:v1:shop:http: due 7 дек. 2026 г., 09:20 MSK, done not yet" in table
+    # The operator's table: agent.language and agent.timezone (English and UTC here), whoever the client is.
+    assert "breached: P2 response of sw:v1:shop:http: due Dec 7, 2026, 06:20 UTC, done not yet" in table
     document = json.loads(make_report(cfg, site="shop", month_text="2026-12", since=None, fmt="json", now=now))
     (client,) = document["sla_compliance"]
     assert client["client"] == "romashka"

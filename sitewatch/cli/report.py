@@ -1,13 +1,14 @@
 """``sitewatch report``: check the arguments, read the store read-only, print the report in the chosen format.
 
 It opens the store read-only, so it can run beside the agent. ``--client`` reports one client's
-sites in its language and time zone (its months are its local months); ``--all-clients --out DIR``
-writes one such file per client that has sites, for the monthly mailing.
+sites in its language and time zone (its months are its local months, for availability and SLA
+compliance alike); ``--all-clients --out DIR`` writes one such file per client that has sites, for
+the monthly mailing. Without ``--client`` the report is the operator's: ``agent.language`` and
+``agent.timezone`` (its months are that zone's).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import sqlite3
 import sys
@@ -15,9 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sitewatch.config.models import Config, SiteSpec
-from sitewatch.reports.client_report import ClientTerms, render_for_client
-from sitewatch.reports.compliance import ClientCompliance, compliance, compliance_json, compliance_text
-from sitewatch.reports.formats import Format, render
+from sitewatch.reports.client_report import ClientTerms, render_for_client, render_for_operator
+from sitewatch.reports.compliance import ClientCompliance, compliance, compliance_json
+from sitewatch.reports.compliance_render import compliance_html, compliance_text
+from sitewatch.reports.formats import Format
+from sitewatch.reports.page import period_words
 from sitewatch.reports.report import Period, ReportError, SiteReport, build_report, last, month
 from sitewatch.store.database import Store
 
@@ -91,13 +94,21 @@ def make_report(
 ) -> str:
     """Validate the arguments, read the store read-only and render; raise :class:`ReportError`."""
     terms = _terms(config, client) if client is not None else None
-    period = _period(month_text, since, now, terms.timezone if terms else "UTC")
+    agent = config.agent
+    period = _period(month_text, since, now, terms.timezone if terms else agent.timezone)
     sites = _sites(config, site, client, tag)
     # The compliance section covers the clients of the sites reported (all clients when unnarrowed).
     clients = {s.client for s in sites} if site is not None or client is not None or tag is not None else None
     reports, sla = _read(config, sites, period, now, clients)
-    text = render_for_client(reports, period, fmt, terms) if terms else render(reports, period, fmt)
-    return _with_compliance(text, sla, fmt)
+    if terms is not None:
+        text = render_for_client(reports, period, fmt, terms, agent.language)
+        # The page is the client's; the table stays the operator's words, in the client's zone.
+        reader = (terms.language, terms.timezone) if fmt == "html" else (agent.language, terms.timezone)
+    else:
+        text = render_for_operator(reports, period, fmt, agent.language, agent.timezone)
+        reader = (agent.language, agent.timezone)
+    titles = {name: config.client_book.get(name).title or name for name in config.client_book.by_name}
+    return _with_compliance(text, sla, fmt, period=period, reader=reader, titles=titles)
 
 
 def write_client_reports(
@@ -121,17 +132,29 @@ def write_client_reports(
     return written
 
 
-def _with_compliance(text: str, sla: list[ClientCompliance], fmt: Format) -> str:
-    """The report with its SLA compliance section: a key of the JSON, a section after the table or the page."""
+def _with_compliance(
+    text: str,
+    sla: list[ClientCompliance],
+    fmt: Format,
+    *,
+    period: Period,
+    reader: tuple[str, str],
+    titles: dict[str, str],
+) -> str:
+    """The report with its SLA compliance section: a key of the JSON, a section after the table or the page.
+
+    ``reader`` is (language, zone) of whoever reads the table or the page.
+    """
+    language, timezone = reader
     if fmt == "json":
         document = json.loads(text)
         document["sla_compliance"] = compliance_json(sla)
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if fmt == "table":
-        return text + compliance_text(sla)
+        return text + compliance_text(sla, language, timezone)
     if fmt == "html":
-        section = f'<section id="sla-compliance"><pre>{html.escape(compliance_text(sla))}</pre></section>'
-        return text.replace("</body>", section + "</body>") if "</body>" in text else text + section
+        section = compliance_html(sla, language, timezone, period_words(period, language, timezone), titles)
+        return text.replace("</body>", section + "</body>", 1)
     return text  # csv: one table of sites per file; the compliance is in the other formats
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from babel.core import Locale
 
+from sitewatch.i18n.report_texts import REPORT_EN, REPORT_RU
+
 __all__ = ["LANGUAGES", "Language", "plural", "severity_word", "text"]
 
 Language = Literal["en", "ru"]
@@ -109,28 +111,6 @@ _EN: dict[str, str] = {
     "page.never": "never",
     "page.ago": "{time} ago",
     "page.no_data": "no data",
-    # a client's monthly report (sitewatch report --client)
-    "report.heading": "{client}: availability, {period}",
-    "report.period": "{start} to {end}",
-    "report.col.site": "Site",
-    "report.col.check": "Check",
-    "report.col.availability": "Availability",
-    "report.col.downtime": "Downtime",
-    "report.col.no_data": "No data",
-    "report.col.maintenance": "Maintenance",
-    "report.col.incidents": "Incidents",
-    "report.col.mttr": "MTTR",
-    "report.col.longest": "Longest outage",
-    "report.col.sla": "SLA",
-    "report.col.result": "Result",
-    "report.site_row": "(site)",
-    "report.not_counted": "{check} (not counted)",
-    "report.met": "met",
-    "report.missed": "missed",
-    "report.no_data": "no data",
-    "report.note": "Availability = up / (up + down). Maintenance windows are excluded; time without data"
-    " (agent stopped, gaps) is shown apart and never counted as up. A site is down while any of its"
-    " counted checks is down. MTTR: mean time from an incident opening to its resolution.",
     "page.network.offline": "The agent cannot reach the network since {since}: every reference target fails.",
     "page.network.recovering": "The agent reaches the network again since {since}; its incident resolves shortly.",
     "page.network.unconfirmed": "Site failures meanwhile are held as unconfirmed, no tickets of their own: {count}.",
@@ -231,28 +211,6 @@ _RU: dict[str, str] = {
     "page.never": "никогда",
     "page.ago": "{time} назад",
     "page.no_data": "нет данных",
-    "report.heading": "{client}: доступность, {period}",
-    "report.period": "с {start} по {end}",
-    "report.col.site": "Сайт",
-    "report.col.check": "Проверка",
-    "report.col.availability": "Доступность",
-    "report.col.downtime": "Простой",
-    "report.col.no_data": "Нет данных",
-    "report.col.maintenance": "Обслуживание",
-    "report.col.incidents": "Инциденты",
-    "report.col.mttr": "Среднее время восстановления",
-    "report.col.longest": "Самый долгий простой",
-    "report.col.sla": "SLA",
-    "report.col.result": "Итог",
-    "report.site_row": "(сайт)",
-    "report.not_counted": "{check} (не учитывается)",
-    "report.met": "выполнен",
-    "report.missed": "не выполнен",
-    "report.no_data": "нет данных",
-    "report.note": "Доступность = время работы / (время работы + простой). Плановые работы исключены; время"
-    " без данных (агент остановлен, пропуски) показано отдельно и никогда не считается работой. Сайт"
-    " считается недоступным, пока не проходит любая из учитываемых проверок. Среднее время"
-    " восстановления: от открытия инцидента до его закрытия.",
     "page.network.offline": "Агент не может выйти в сеть с {since}: не отвечает ни одна опорная цель.",
     "page.network.recovering": "Агент снова в сети с {since}; его инцидент скоро закроется.",
     "page.network.unconfirmed": "Сбои сайтов за это время не подтверждены, своих тикетов у них нет: {count}.",
@@ -260,7 +218,7 @@ _RU: dict[str, str] = {
     "page.network.unknown": "Сеть: опорные цели ещё не проверены.",
 }
 
-_TABLES: dict[str, dict[str, str]] = {"en": _EN, "ru": _RU}
+_TABLES: dict[str, dict[str, str]] = {"en": {**_EN, **REPORT_EN}, "ru": {**_RU, **REPORT_RU}}
 
 
 def text(language: str, message: str, /, **values: Any) -> str:

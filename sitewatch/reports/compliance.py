@@ -9,24 +9,27 @@ is of the decided goals. Times are to the second. Incidents belong to the period
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sitewatch.i18n import local_time
+from sitewatch.i18n.formats import zone
 from sitewatch.incidents.deadlines import Goal
-from sitewatch.reports.table import render_table
+from sitewatch.reports.report import Period, ReportError, month
 from sitewatch.store.database import Store
+from sitewatch.store.escalations import Fired, fired
 from sitewatch.store.sla import IncidentSla, clocks_between
 
-__all__ = ["Breach", "ClientCompliance", "PriorityLine", "compliance", "compliance_json", "compliance_text"]
+__all__ = ["Breach", "ClientCompliance", "PriorityLine", "client_month", "compliance", "compliance_json"]
 
 
 @dataclass(frozen=True, slots=True)
 class Breach:
-    """A goal missed: which incident, which goal, its deadline and by how much (service seconds)."""
+    """A goal missed: which incident, which goal, its deadline, by how much (service seconds), the steps that fired."""
 
+    incident_id: int
     key: str
     site: str
     priority: str
@@ -35,6 +38,8 @@ class Breach:
     deadline: float | None
     done_at: float | None  # None: not reached by the end of the report
     over: float  # service seconds past the target
+    #: The incident's escalation steps that fired (its whole chain, not only this goal's), in order.
+    steps: tuple[Fired, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +103,19 @@ def _line(priority: str, rows: Sequence[IncidentSla]) -> PriorityLine:
     )
 
 
-def _breaches(rows: Iterable[IncidentSla]) -> list[Breach]:
+def _breaches(store: Store, rows: Iterable[IncidentSla]) -> list[Breach]:
     out = []
     for r in rows:
         for kind, goal in (("response", r.clock.response), ("resolve", r.clock.resolve)):
             if goal.outcome == "breached":
-                out.append(_breach(r, kind, goal))
+                out.append(_breach(r, kind, goal, tuple(fired(store, r.incident_id))))
     return out
 
 
-def _breach(r: IncidentSla, kind: str, goal: Goal) -> Breach:
-    return Breach(r.key, r.site, r.priority, kind, r.opened_at, goal.deadline, goal.done_at, -goal.left)
+def _breach(r: IncidentSla, kind: str, goal: Goal, steps: tuple[Fired, ...]) -> Breach:
+    return Breach(
+        r.incident_id, r.key, r.site, r.priority, kind, r.opened_at, goal.deadline, goal.done_at, -goal.left, steps
+    )
 
 
 def compliance(
@@ -128,45 +135,26 @@ def compliance(
     for client, mine in sorted(by_client.items()):
         priorities = sorted({r.priority for r in mine})
         lines = tuple(_line(p, [r for r in mine if r.priority == p]) for p in priorities)
-        out.append(ClientCompliance(client, mine[-1].timezone, mine[-1].language, lines, tuple(_breaches(mine))))
+        out.append(ClientCompliance(client, mine[-1].timezone, mine[-1].language, lines, tuple(_breaches(store, mine))))
     return out
 
 
-def _hms(seconds: float | None) -> str:
-    """``1:07:05``: hours, minutes, seconds (to the second, rounded down)."""
-    if seconds is None:
-        return "-"
-    sign, whole = ("-" if seconds < 0 else ""), int(abs(seconds))
-    return f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+def client_month(
+    store: Store, client: str, timezone: str, now: float, month_text: str | None = None
+) -> tuple[Period, ClientCompliance | None]:
+    """One client's compliance over a month of its own zone (``now``'s month by default), so far.
 
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}%"
-
-
-def compliance_text(report: Sequence[ClientCompliance]) -> str:
-    """The report's "SLA compliance" section as plain text."""
-    out = ["", "SLA compliance (service time on each client's calendar, waiting for the client excluded)"]
-    if not report:
-        return "\n".join([*out, "  no incidents with SLA targets in this period", ""])
-    for c in report:
-        out.append(f"  client {c.client} ({c.timezone})")
-        headers = ["PRIO", "INCIDENTS", "RESPOND TARGET", "MEAN", "MAX", "MET", "MISSED"]
-        headers += ["RESOLVE TARGET", "MEAN", "MAX", "MET", "MISSED", "MET %"]
-        rows = [
-            [ln.priority, str(ln.incidents), _hms(ln.response_target), _hms(ln.response_mean), _hms(ln.response_max)]
-            + [str(ln.response_met), str(ln.response_breached), _hms(ln.resolve_target), _hms(ln.resolve_mean)]
-            + [_hms(ln.resolve_max), str(ln.resolve_met), str(ln.resolve_breached), _pct(ln.met_percent)]
-            for ln in c.lines
-        ]
-        out += ["    " + line for line in render_table(headers, rows).splitlines()]
-        for b in c.breaches:
-            due = local_time(b.deadline, c.timezone, c.language) if b.deadline is not None else "paused"
-            done = local_time(b.done_at, c.timezone, c.language) if b.done_at is not None else "not yet"
-            out.append(
-                f"    breached: {b.priority} {b.kind} of {b.key}: due {due}, done {done}, over by {_hms(b.over)}"
-            )
-    return "\n".join([*out, ""])
+    Raises :class:`~sitewatch.reports.report.ReportError` for a bad month or one not started yet.
+    """
+    if month_text is None:
+        local = dt.datetime.fromtimestamp(now, zone(timezone))
+        month_text = f"{local.year:04d}-{local.month:02d}"
+    period = month(month_text, timezone)
+    if period.start >= now:
+        raise ReportError(f"{period.label} has not started yet")
+    period = Period(period.start, min(period.end, now), period.label)
+    found = compliance(store, period.start, period.end, now, [client])
+    return period, (found[0] if found else None)
 
 
 def compliance_json(report: Sequence[ClientCompliance]) -> list[dict[str, Any]]:
@@ -207,6 +195,18 @@ def compliance_json(report: Sequence[ClientCompliance]) -> list[dict[str, Any]]:
                     "deadline": b.deadline,
                     "done_at": b.done_at,
                     "over_seconds": round(b.over, 3),
+                    "escalations": [
+                        {
+                            "step": f.step,
+                            "repeat": f.repeat,
+                            "level": f.level,
+                            "due_at": f.due_at,
+                            "fired_at": f.fired_at,
+                            "late": f.late,
+                            "targets": list(f.targets),
+                        }
+                        for f in b.steps
+                    ],
                 }
                 for b in c.breaches
             ],

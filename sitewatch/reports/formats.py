@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from babel.units import format_unit
+
+from sitewatch.i18n import short_duration, text
+from sitewatch.i18n.formats import zone
 from sitewatch.probe import format_duration
 from sitewatch.reports.availability import Availability
+from sitewatch.reports.page import render_html
 from sitewatch.reports.report import Incidents, Period, SiteReport
 from sitewatch.reports.table import render_table
 
@@ -20,10 +24,10 @@ __all__ = [
     "Format",
     "FORMATS",
     "format_percent",
+    "local_iso",
     "render_table_report",
     "render_csv",
     "as_json",
-    "render_html",
     "render",
 ]
 
@@ -46,106 +50,64 @@ def _iso(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _verdict(report: SiteReport) -> str:
+def _verdict(report: SiteReport, language: str) -> str:
     met = report.met
     if met is None:
-        return "no data" if report.sla is not None else "-"
-    return "met" if met else "MISSED"
+        return text(language, "report.no_data") if report.sla is not None else "-"
+    # Upper case: a miss must stand out in a column of "met".
+    return text(language, "report.met") if met else text(language, "report.missed").upper()
 
 
-def _duration(seconds: float | None) -> str:
+def _duration(seconds: float | None, language: str = "en") -> str:
     if seconds is None:
         return "-"
     whole = round(seconds)  # a report speaks in whole seconds; format_duration would say 0ms
+    if language != "en":  # the compact units of the reader's language (CLDR): "12 мин"
+        zero = format_unit(0, "duration-second", length="short", locale=language)
+        return short_duration(whole, language) if whole else zero
     return format_duration(whole) if whole else "0s"
 
 
-def _text_rows(reports: Sequence[SiteReport]) -> list[tuple[SiteReport | None, list[str]]]:
+def _text_rows(reports: Sequence[SiteReport], language: str = "en") -> list[tuple[SiteReport | None, list[str]]]:
     """(the site's report, cells) for a site line, (None, cells) for each of its checks."""
+
+    def took(seconds: float | None) -> str:
+        return _duration(seconds, language)
+
     rows: list[tuple[SiteReport | None, list[str]]] = []
     for r in reports:
         a = r.availability
         sla = f"{r.sla:g}%" if r.sla is not None else "-"
-        rows.append(
-            (
-                r,
-                [
-                    r.site,
-                    "(site)",
-                    format_percent(a.ratio),
-                    _duration(a.down),
-                    _duration(a.no_data),
-                    _duration(a.maintenance),
-                    str(r.incidents.count),
-                    _duration(r.incidents.mttr),
-                    _duration(r.longest_outage),
-                    sla,
-                    _verdict(r),
-                ],
-            )
-        )
+        cells = [r.site, text(language, "report.site_row"), format_percent(a.ratio), took(a.down), took(a.no_data)]
+        cells += [took(a.maintenance), str(r.incidents.count), took(r.incidents.mttr), took(r.longest_outage)]
+        rows.append((r, [*cells, sla, _verdict(r, language)]))
         for c in r.checks:
             ca = c.availability
-            name = c.name if c.counted else f"{c.name} (not counted)"
-            rows.append(
-                (
-                    None,
-                    [
-                        "",
-                        name,
-                        format_percent(ca.ratio),
-                        _duration(ca.down),
-                        _duration(ca.no_data),
-                        _duration(ca.maintenance),
-                        str(c.incidents.count),
-                        _duration(c.incidents.mttr),
-                        _duration(c.longest_outage),
-                        "",
-                        "",
-                    ],
-                )
-            )
+            name = c.name if c.counted else text(language, "report.not_counted", check=c.name)
+            cells = ["", name, format_percent(ca.ratio), took(ca.down), took(ca.no_data), took(ca.maintenance)]
+            cells += [str(c.incidents.count), took(c.incidents.mttr), took(c.longest_outage), "", ""]
+            rows.append((None, cells))
     return rows
 
 
-#: The same columns for people reading a page rather than a terminal.
-_HTML_HEADERS = (
-    "Site",
-    "Check",
-    "Availability",
-    "Downtime",
-    "No data",
-    "Maintenance",
-    "Incidents",
-    "MTTR",
-    "Longest outage",
-    "SLA",
-    "Result",
-)
+def local_iso(at: float, timezone: str, *, z: bool = True) -> str:
+    """ISO 8601 in ``timezone``: ``2026-11-01T00:00:00+03:00``; in UTC ``…Z`` (``+00:00`` when not ``z``)."""
+    if timezone == "UTC" and z:
+        return _iso(at)
+    return dt.datetime.fromtimestamp(at, zone(timezone)).isoformat(timespec="seconds")
 
 
-_HEADERS = [
-    "SITE",
-    "CHECK",
-    "AVAILABILITY",
-    "DOWNTIME",
-    "NO DATA",
-    "MAINTENANCE",
-    "INCIDENTS",
-    "MTTR",
-    "LONGEST",
-    "SLA",
-    "RESULT",
-]
-
-
-def _heading(period: Period) -> str:
-    return f"Availability {period.label}: {_iso(period.start)} to {_iso(period.end)} (UTC)"
-
-
-def render_table_report(reports: Sequence[SiteReport], period: Period) -> str:
-    """An aligned plain-text table: a site line, then one line per check."""
-    return f"{_heading(period)}\n\n{render_table(_HEADERS, [cells for _, cells in _text_rows(reports)])}\n"
+def render_table_report(
+    reports: Sequence[SiteReport], period: Period, language: str = "en", timezone: str = "UTC"
+) -> str:
+    """An aligned plain-text table: a site line, then one line per check; headers and words in ``language``."""
+    start, end = local_iso(period.start, timezone), local_iso(period.end, timezone)
+    label = period.label  # "2026-11", or "last 30d" (English: the --since the operator typed)
+    if language != "en" and not (len(label) == 7 and label[4] == "-"):
+        label = text(language, "report.last", span=short_duration(period.end - period.start, language))
+    heading = text(language, "report.table.heading", period=label, start=start, end=end, zone=timezone)
+    headers = text(language, "report.table.cols").split("|")
+    return f"{heading}\n\n{render_table(headers, [cells for _, cells in _text_rows(reports, language)])}\n"
 
 
 _CSV_FIELDS = [
@@ -252,47 +214,6 @@ def as_json(reports: Sequence[SiteReport], period: Period) -> dict[str, Any]:
             for r in reports
         ],
     }
-
-
-_STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
-th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
-tr.site td { font-weight: 600; border-top: 2px solid #999; }
-tr.check td { color: #555; }
-.missed { color: #b00020; } .met { color: #1b5e20; }
-p.note { color: #555; max-width: 60em; }
-"""
-
-
-def render_html(reports: Sequence[SiteReport], period: Period) -> str:
-    """A self-contained page (inline CSS, no scripts); every value is escaped."""
-    e = html.escape
-    head = "".join(f"<th>{e(h)}</th>" for h in _HTML_HEADERS)
-    body = []
-    for r, row in _text_rows(reports):
-        kind = "site" if r is not None else "check"
-        cells = []
-        shown = [f"{r.title} ({r.site})", *row[1:]] if r is not None and r.title else row
-        for i, cell in enumerate(shown):
-            css = ""
-            if r is not None and i == len(row) - 1 and r.met is not None:
-                css = ' class="met"' if r.met else ' class="missed"'
-            cells.append(f"<td{css}>{e(cell)}</td>")
-        body.append(f'<tr class="{kind}">{"".join(cells)}</tr>')
-    title = e(_heading(period))
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{_STYLE}</style></head><body>\n"
-        f"<h1>{title}</h1>\n"
-        f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
-        '<p class="note">Availability = up / (up + down). Maintenance windows are excluded; time without data'
-        " (agent stopped, gaps) is shown apart and never counted as up. A site is down while any of its"
-        " counted checks is down. MTTR: mean time from an incident opening to its resolution.</p>\n"
-        "</body></html>\n"
-    )
 
 
 def render(reports: Sequence[SiteReport], period: Period, fmt: Format) -> str:

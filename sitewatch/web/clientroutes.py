@@ -1,4 +1,5 @@
-"""A client's own routes: ``/clients/<name>/`` and its JSON under ``/api/clients/<name>/``.
+"""A client's own routes: ``/clients/<name>/`` and its JSON under ``/api/clients/<name>/`` (incidents,
+a site's history, a month's SLA compliance).
 
 :mod:`sitewatch.web.access` has already let only that client (or the operator) through; these
 handlers answer for the client's sites alone, and a client or site that is not there gets the
@@ -13,6 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from sitewatch.engine.results import ResultBook
+from sitewatch.reports.compliance import client_month, compliance_json
+from sitewatch.reports.formats import local_iso
+from sitewatch.reports.report import ReportError
 from sitewatch.store.queries import IncidentState, history, incidents
 from sitewatch.store.sla import clocks
 from sitewatch.web.access import not_found
@@ -83,11 +87,33 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         rows, truncated = history(page.store, site.info.name, since, now, limit)
         return web.json_response(history_document(site.info.name, since, now, rows, truncated), dumps=_dumps)
 
+    async def sla(request: web.Request) -> web.StreamResponse:
+        mine = scope(request)
+        if mine is None or mine.client is None:
+            return not_found()
+        name = mine.client
+        timezone = page.clients().route(name, ()).timezone
+        now = page.now()
+        try:
+            period, found = client_month(page.store, name, timezone, now, request.query.get("month"))
+        except ReportError as exc:
+            return _bad(ParameterError("month", str(exc).removeprefix("--month: ")))
+        (document,) = compliance_json([found]) if found else [{"client": name, "priorities": [], "breaches": []}]
+        document.update(
+            client=name,
+            timezone=timezone,
+            month=period.label,
+            start=local_iso(period.start, timezone, z=False),
+            until=local_iso(period.end, timezone, z=False),
+        )
+        return web.json_response(document, dumps=_dumps)
+
     return [
         web.get("/clients/{client}", to_page),
         web.get("/clients/{client}/", show),
         web.get("/api/clients/{client}/incidents", incident_list),
         web.get("/api/clients/{client}/sites/{name}/history", site_history),
+        web.get("/api/clients/{client}/sla", sla),
     ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jinja2
+from markupsafe import Markup
 
 from sitewatch import __version__
 from sitewatch.config.clients import Clients
@@ -22,6 +23,7 @@ from sitewatch.config.models import SiteSpec
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.engine.results import ResultBook, TicketStats
 from sitewatch.probe import Status, redact_url, worst
+from sitewatch.reports.compliance_render import client_section
 from sitewatch.store.database import Store
 from sitewatch.store.queries import IncidentRow, incidents
 from sitewatch.store.sla import IncidentSla, clocks
@@ -239,6 +241,7 @@ class StatusPage:
         extra: tuple[tuple[str, float], ...] = ()
         history = "api/sites/"
         title = None
+        sla_section = Markup("")
         if scope is not None and scope.private and scope.client is not None:
             title = self.clients().get(scope.client).title or scope.client
             route = self.clients().route(scope.client, ())
@@ -246,11 +249,16 @@ class StatusPage:
             start, label = month_start(now, timezone)
             extra = ((label, max(now - start, 60.0)),)
             history = f"../../api/clients/{scope.client}/sites/"
+            # This month's SLA compliance of this client alone, as its report writes it: every value escaped there.
+            section = client_section(self.store, scope.client, title, (language, timezone), now)
+            sla_section = Markup(section)  # noqa: S704
         await self.refresh(now, scope, extra)
         view = self.view(book, now, scope, extra)
         template = self._env.get_template("status.html")
         words = page_filters(view.now, language, timezone)
-        return template.render(view=view, refresh=REFRESH_SECONDS, history=history, title=title, **words)
+        return template.render(
+            view=view, refresh=REFRESH_SECONDS, history=history, title=title, compliance=sla_section, **words
+        )
 
     def _site_view(
         self, site: SiteSpec, book: ResultBook, now: float, extra: tuple[tuple[str, float], ...] = ()
