@@ -1,13 +1,16 @@
-"""Check settings kept in key-sharing dicts: the same values, less memory (issue #24 item 4)."""
+"""Per-check memory at 10,000 checks: settings in key-sharing dicts, shared empty mappings (issue #24 item 4)."""
 
 from __future__ import annotations
 
 import pickle
 import sys
 
+import pytest
+import yarl
+
 from checks.http import HttpCheck
 from sitewatch.compact import compact_fields
-from sitewatch.probe import CheckConfig
+from sitewatch.probe import CheckConfig, SiteInfo
 
 
 def http_settings(site: int) -> CheckConfig:
@@ -44,3 +47,19 @@ def test_compacting_twice_keeps_the_values() -> None:
     before = dict(settings.__dict__)
     compact_fields(settings)
     assert settings.__dict__ == before
+
+
+def test_http_checks_without_headers_share_one_read_only_mapping() -> None:
+    """Checks with no headers or pinned address share one empty mapping; a configured header stays its check's own."""
+    site = SiteInfo("shop", yarl.URL("https://shop.test/"))
+    plain_a = HttpCheck(HttpCheck.Config.model_validate({}), site)
+    plain_b = HttpCheck(HttpCheck.Config.model_validate({"url": "/health"}), site)
+    assert plain_a.headers is plain_b.headers
+    assert plain_a.foreign_headers is plain_a.override
+    assert not plain_a.headers
+    with pytest.raises(TypeError):
+        plain_a.headers["X-Probe"] = "1"  # type: ignore[index]
+    authed = HttpCheck(HttpCheck.Config.model_validate({"bearer_token": "t0ken", "headers": {"X-Probe": "1"}}), site)
+    assert authed.headers == {"X-Probe": "1", "Authorization": "Bearer t0ken"}
+    assert authed.foreign_headers == {"X-Probe": "1"}
+    assert not plain_a.headers
