@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,9 @@ _BARE_LF = "server uses bare LF line endings (RFC 9112 allows clients to accept;
 _PHASE_LABELS = {p: (("phase", p),) for p in ("resolve", "connect", "tls", "processing", "transfer")}
 #: Reusable no-op context for the usual run without ``resolve:`` or an IP family preference.
 _NOTHING = contextlib.nullcontext()
+#: Shared by every check without extra headers or a pinned address (most of them): three empty
+#: dicts per check were ~2 MB at 10,000 checks. Read-only, so no check can change another's.
+_EMPTY: Mapping[str, str] = types.MappingProxyType({})
 
 
 @dataclass
@@ -105,11 +110,12 @@ class HttpCheck(Check[HttpConfig]):
         if (auth := config.basic_auth) is not None:
             token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
-        self.headers = headers
+        self.headers: Mapping[str, str] = headers or _EMPTY
         # Credentials are for the configured host only, never for a host a redirect names.
-        self.foreign_headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        foreign = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        self.foreign_headers: Mapping[str, str] = foreign or _EMPTY
         host = self.start_url.host or ""
-        self.override = {host: str(config.resolve)} if config.resolve is not None else {}
+        self.override: Mapping[str, str] = {host: str(config.resolve)} if config.resolve is not None else _EMPTY
         self.start_redacted = redact_url(self.start_url)
         self.body = config.body.encode("utf-8") if config.body is not None else None
         # Most checks neither pin an address nor an IP family: skip those context switches per run.

@@ -22,6 +22,7 @@ import pydantic
 import yarl
 
 from sitewatch.advisories import Advisory, AdvisoryBook, Affected, Snapshot, SourceState, parse_snapshot
+from sitewatch.compact import compact_fields as _compact_fields
 from sitewatch.files import (
     FileWorkers,
     NotRegularFile,
@@ -324,6 +325,10 @@ class CheckConfig(pydantic.BaseModel):
     """Base for check settings: unknown keys are errors and values are frozen."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Keep the fields in a key-sharing dict: one config per check, 10,000 checks per agent."""
+        _compact_fields(self)
 
 
 C = TypeVar("C", bound=CheckConfig)

@@ -234,3 +234,19 @@ def test_a_sample_that_cannot_be_rendered_does_not_break_recording() -> None:
         exposition.render("")
     book.record(_http("shop", Status.OK, 5.0, 1010.0))
     assert b'probe_http_status_code{check="http",site="shop"} 200.0\n' in exposition.render("")[0]
+
+
+def test_a_big_family_goes_out_in_bounded_chunks_and_stays_byte_identical() -> None:
+    """With 2,500 checks no chunk carries more than 1,000 checks' lines, and the body is still the library's."""
+    book = ResultBook()
+    exposition = Exposition(SitewatchCollector(book, load_checks(), logging.getLogger("test")))
+    sites = [f"site{n}" for n in range(2500)]
+    book.configure(((site, "http"), "http") for site in sites)
+    for n, site in enumerate(sites):
+        book.record(_http(site, Status.OK, float(n), 1_764_190_000.0 + n))
+    chunks = list(exposition.collector.per_check_chunks())
+    success = [c for c in chunks if c.startswith("probe_success{")]
+    assert [c.count("\n") for c in success] == [1000, 1000, 500]
+    assert max(c.count("\n") for c in chunks) <= 1000
+    expected = _library(exposition.collector, False)  # first: our render updates the render-time gauge
+    assert _ours(exposition, False) == expected

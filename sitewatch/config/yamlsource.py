@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -183,6 +184,10 @@ class _Tree:
             value = self.scalar(event, tag)
             if tag == _STR and "$" in value:
                 value = self._substitute(value, path, event)
+            elif tag == _STR:
+                # A value repeated across sites (`type: http`, an interval, a marker) is then one
+                # string in the data and in the config built from it, not one per site.
+                value = sys.intern(value)
         elif isinstance(event, MappingStartEvent):
             value = self._mapping(path, next_event)
         else:
@@ -249,6 +254,9 @@ class _Tree:
             elif key in out:
                 self._problem(key_event, (*path, key), "duplicate key (the first one would be silently ignored)")
             else:
+                # One string per distinct key (`name`, `url`, `checks` … of 10,000 sites), not one per
+                # occurrence: the data and every key path below it share it (~3 MB at a reload's peak).
+                key = sys.intern(key)
                 out[key] = self.build(value_event, (*path, key), next_event)
                 continue
             self.skip(value_event, next_event)

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-import holidays
-
 __all__ = ["ServiceCalendar", "WorkingHours"]
 
 #: How far ahead a deadline is searched for: a target no calendar can meet in this many days is
@@ -149,6 +147,9 @@ def _minus(intervals: Iterable[Interval], pauses: list[Interval]) -> Iterator[In
 
 @functools.lru_cache(maxsize=64)
 def _public_holidays(country: str, year: int) -> frozenset[dt.date]:
+    # Imported on first use (~7 MB of memory): most agents never name a country (see config.calendar).
+    import holidays  # noqa: PLC0415
+
     try:
         return frozenset(holidays.country_holidays(country, years=year))
     except NotImplementedError:
@@ -157,5 +158,7 @@ def _public_holidays(country: str, year: int) -> frozenset[dt.date]:
 
 @functools.lru_cache(maxsize=64)
 def _weekend_workdays(country: str, year: int) -> frozenset[dt.date]:
+    import holidays  # noqa: PLC0415
+
     days = holidays.country_holidays(country, years=year)
     return frozenset(d for d in getattr(days, "weekend_workdays", ()) if d.year == year)
