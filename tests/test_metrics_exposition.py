@@ -250,3 +250,26 @@ def test_a_big_family_goes_out_in_bounded_chunks_and_stays_byte_identical() -> N
     assert max(c.count("\n") for c in chunks) <= 1000
     expected = _library(exposition.collector, False)  # first: our render updates the render-time gauge
     assert _ours(exposition, False) == expected
+
+
+@pytest.mark.parametrize("openmetrics", [False, True], ids=["text-0.0.4", "openmetrics"])
+def test_site_info_is_rendered_once_per_site_list_and_matches_the_library(openmetrics: bool) -> None:
+    """sitewatch_site_info's lines equal the library's (escapes included); a new site list renders anew."""
+    sites: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+        ("shop", "acme", ("wordpress", 'odd"tag\\x')),
+        ("blog", "default", ()),
+    )
+    current = [sites]
+    collector = SitewatchCollector(_book(), load_checks(), logging.getLogger("test"), sites=lambda: current[0])
+    whole, tail = CollectorRegistry(auto_describe=False), CollectorRegistry(auto_describe=False)
+    whole.register(collector)
+    tail.register(_Tail(collector))
+    encode = om_latest if openmetrics else generate_latest
+    assert collector.per_check_text(openmetrics) + encode(tail).decode() == encode(whole).decode()
+    assert 'sitewatch_site_info{client="acme",site="shop",tags=",odd\\"tag\\\\x,wordpress,"} 1.0\n' in (
+        collector.per_check_text(openmetrics)
+    )
+    current[0] = (("shop", "beta", ()),)  # a reload: a new tuple
+    text = collector.per_check_text(openmetrics)
+    assert 'sitewatch_site_info{client="beta",site="shop",tags=""} 1.0\n' in text
+    assert 'site="blog"' not in text.split("sitewatch_site_info", 1)[1]

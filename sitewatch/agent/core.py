@@ -70,13 +70,16 @@ class Agent:
         self.clock = clock or SystemClock()
         self.resolver = resolver or ProbeResolver()
         self.book = ResultBook()
+        #: (site, client, tags) per site for sitewatch_site_info: one tuple per (re)load, so the
+        #: collector renders its lines once per config, not once per scrape.
+        self._site_labels = _site_labels(self.config)
         self.availability = AvailabilityCache(config.agent.state_dir / "sitewatch.db")
         self.collector = SitewatchCollector(
             self.book,
             checks or load_checks(),
             log,
             availability=lambda: self.availability.ratios,
-            sites=lambda: ((s.info.name, s.client, s.info.tags) for s in self.config.sites),
+            sites=lambda: self._site_labels,
             sla=lambda: self.sla.snapshot(),  # noqa: PLW0108 - self.sla is made below, with the store
             advisory_sources=lambda: advisory_states(self.advisories, self.clock.time()),
         )
@@ -204,6 +207,7 @@ class Agent:
         )
 
     def _apply(self, config: Config) -> None:
+        self._site_labels = _site_labels(config)
         self.feeds.configure(config.vulnerabilities)
         self.intake.specs = {c.key: c for c in config.checks}
         self.incidents.forget_except({incident_key(*k) for k in self.intake.specs})
@@ -312,3 +316,7 @@ class Agent:
         self.page.close()
         self.store.close()
         event(self.log, logging.INFO, "agent_stopped")
+
+
+def _site_labels(config: Config) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    return tuple((s.info.name, s.client, s.info.tags) for s in config.sites)

@@ -12,9 +12,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from sitewatch.engine.results import TicketStats
 from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
-from sitewatch.web.metric_table import CORE_METRICS
+from sitewatch.web.metric_table import CORE_METRICS, _esc
 
-__all__ = ["availability_family", "site_info_family", "ticket_families", "vulnerability_source_families"]
+__all__ = [
+    "availability_family",
+    "site_info_family",
+    "site_info_lines",
+    "ticket_families",
+    "vulnerability_source_families",
+]
 
 
 def availability_family(ratios: Mapping[str, float], configured: Set[str]) -> Metric:
@@ -39,6 +45,17 @@ def site_info_family(sites: Iterable[tuple[str, str, Iterable[str]]]) -> Metric:
         names = sorted(set(tags))
         info.add_metric([site, client, f",{','.join(names)}," if names else ""], 1.0)
     return info
+
+
+def site_info_lines(sites: Iterable[tuple[str, str, Iterable[str]]]) -> str:
+    """``sitewatch_site_info``'s samples as exposition lines, as the library writes them (both formats)."""
+    out = []
+    for site, client, tags in sites:
+        names = sorted(set(tags))
+        joined = f",{','.join(names)}," if names else ""
+        # The library writes labels sorted by name: client, site, tags.
+        out.append(f'sitewatch_site_info{{client="{_esc(client)}",site="{_esc(site)}",tags="{_esc(joined)}"}} 1.0\n')
+    return "".join(out)
 
 
 def vulnerability_source_families(sources: Mapping[str, tuple[float | None, bool]]) -> Iterator[Metric]:
