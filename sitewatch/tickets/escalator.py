@@ -33,7 +33,7 @@ from sitewatch.store.escalations import (
     ticket_sinks,
 )
 from sitewatch.store.life import life
-from sitewatch.store.sla import IncidentSla, clocks
+from sitewatch.store.sla import clocks
 from sitewatch.tickets.oncall_text import step_comment, step_message
 from sitewatch.tickets.render import title
 
@@ -103,12 +103,9 @@ class Escalator:
         book = self._clients()
         written = 0
         chains = any(client.escalation for client in book.by_name.values())
-        opened = open_incidents(self._store) if chains else []
-        # The deadlines the incidents themselves carry (their client's calendar, priority changes).
-        terms = clocks(self._store, [incident_id for incident_id, _ in opened], now) if opened else {}
-        for incident_id, opened_at in opened:
+        for incident_id, opened_at in open_incidents(self._store) if chains else ():
             try:
-                written += self._incident(incident_id, opened_at, book, now, terms.get(incident_id))
+                written += self._incident(incident_id, opened_at, book, now)
             except Exception as exc:  # one odd incident (an old version's payload) must not stop the others
                 if incident_id not in self._broken:
                     error = f"{type(exc).__name__}: {exc}"
@@ -118,15 +115,8 @@ class Escalator:
             written += self._notice(incident_id, notice, at, who, now)
         return written
 
-    def _incident(
-        self, incident_id: int, opened_at: float, book: Clients, now: float, terms: IncidentSla | None = None
-    ) -> int:
-        """Fire the due steps of one open incident; return the rows written.
-
-        Deadline-relative steps use the incident's own respond-by and resolve-by (``terms``, from
-        the SLA clock: its client's calendar, pauses and priority changes); an incident without
-        stored terms (opened before they were kept) falls back to its payload's targets.
-        """
+    def _incident(self, incident_id: int, opened_at: float, book: Clients, now: float) -> int:
+        """Fire the due steps of one open incident; return the rows written."""
         payload = latest_payload(self._store, incident_id)
         client = book.by_name.get(str((payload or {}).get("client") or DEFAULT_CLIENT))
         if payload is None or client is None:
@@ -135,18 +125,46 @@ class Escalator:
         current = life(self._store, incident_id)
         if not steps or current.acked_at is not None:
             return 0
-        pauses = [(begin, end) for begin, end in current.pauses if end is not None]
-        if terms is not None:
-            goals = (("respond_by", terms.clock.response.deadline), ("resolve_by", terms.clock.resolve.deadline))
-            deadlines = {name: when for name, when in goals if when is not None}
-        else:
-            deadlines = escalation_deadlines(opened_at, payload.get("sla"), self._calendar(client.name), pauses)
-        written = 0
+        # The SLA clock is worked out only when a step needs it: to know whether a deadline step is
+        # due, or to name the deadlines in a message that fires (not on every pass of every incident).
+        needs_clock = any(step.at is not None for step in steps)
+
+        def deadlines_now() -> dict[str, float]:
+            return self._deadlines(incident_id, opened_at, payload, client=client.name, pauses=current.pauses, now=now)
+
+        deadlines = deadlines_now() if needs_clock else {}
         done = fired_keys(self._store, incident_id)
-        for due in due_steps(steps, opened_at, deadlines, now):
-            if (due.step, due.repeat) not in done:  # fire() refuses a repeat anyway; this skips the rendering
-                written += self._fire(incident_id, payload, steps, due, deadlines=deadlines, now=now)
+        # fire() refuses a repeat anyway; filtering here skips the rendering.
+        due = [d for d in due_steps(steps, opened_at, deadlines, now) if (d.step, d.repeat) not in done]
+        if due and not needs_clock:
+            deadlines = deadlines_now()
+        written = 0
+        for step in due:
+            written += self._fire(incident_id, payload, steps, step, deadlines=deadlines, now=now)
         return written
+
+    def _deadlines(
+        self,
+        incident_id: int,
+        opened_at: float,
+        payload: dict[str, Any],
+        *,
+        client: str,
+        pauses: Sequence[tuple[float, float | None]],
+        now: float,
+    ) -> dict[str, float]:
+        """Respond-by and resolve-by for deadline-relative steps.
+
+        The incident's own, from the SLA clock (its client's calendar, pauses, priority changes);
+        an incident without stored terms (opened before they were kept) falls back to its payload's
+        targets.
+        """
+        terms = clocks(self._store, [incident_id], now).get(incident_id)
+        if terms is None:
+            closed = [(begin, end) for begin, end in pauses if end is not None]
+            return escalation_deadlines(opened_at, payload.get("sla"), self._calendar(client), closed)
+        goals = (("respond_by", terms.clock.response.deadline), ("resolve_by", terms.clock.resolve.deadline))
+        return {name: when for name, when in goals if when is not None}
 
     def _fire(
         self,
