@@ -151,6 +151,9 @@ async def test_a_cut_uplink_is_one_incident_about_the_agent_and_sites_open_after
             cut_at = clock.now
             await site.down()
             await wait_for(lambda: key in agent.store.open_incidents(), timeout=15, what="the agent's incident")
+            # Every site's first failing run lands before the clock moves (under load it may come after
+            # the agent's incident): their failures start at cut_at, which the end of the test checks.
+            await wait_for(lambda: _streaks(agent, 1), timeout=15, what="each site's first failing run")
             clock.now += 300
             await wait_for(lambda: _streaks(agent, 6), timeout=15, what="sites failing well past fail_after")
             assert sorted(agent.store.open_incidents()) == [key]  # no site incident
