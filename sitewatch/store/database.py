@@ -88,7 +88,7 @@ class Store:
     ) -> int:
         """Write a transition and its outbox rows in one transaction; return the incident id."""
         severity = event.severity.value if event.severity else None
-        with self._transaction():
+        with self.transaction():
             if event.kind == "opened":
                 incident_id = self.db.execute(
                     "INSERT INTO incidents (key, site, check_name, opened_at, severity, summary, flapping)"
@@ -168,7 +168,7 @@ class Store:
 
     def append_history(self, rows: Iterable[tuple[str, str, float, str, float]]) -> None:
         """Add (site, check, at, status, duration) rows in one transaction."""
-        with self._transaction():
+        with self.transaction():
             self.db.executemany(
                 "INSERT INTO results (site, check_name, at, status, duration) VALUES (?, ?, ?, ?, ?)", rows
             )
@@ -218,7 +218,7 @@ class Store:
 
     def delivered(self, row: OutboxRow, ref: str | None) -> None:
         """Mark a row done; an ``open`` stores its sink's ticket reference for the incident."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("UPDATE outbox SET state = 'done', attempts = attempts + 1 WHERE id = ?", (row.id,))
             if ref is not None:
                 self.db.execute(
@@ -261,11 +261,8 @@ class Store:
         dead = self.db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
         return {"pending": pending, "dead": dead, "oldest_pending_age": now - oldest if oldest else 0.0}
 
-    def _transaction(self) -> _Tx:
-        return _Tx(self.db)
-
     def transaction(self) -> _Tx:
-        """One write transaction for a module of this package that adds its own table's rows."""
+        """One write transaction (``BEGIN IMMEDIATE``), for this class and the modules of this package."""
         return _Tx(self.db)
 
 
