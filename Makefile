@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests talk to: promtool, a real Prometheus and a real Alertmanager;
 # chromium renders the status page; the tcp and dns checks talk to a real Redis, MariaDB and dnsmasq.
-APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium redis-server mariadb-server dnsmasq-base
+APT_PACKAGES := prometheus prometheus-alertmanager systemd chromium redis-server mariadb-server dnsmasq-base nginx-light
 # What `make bench` compares against and probes: Debian's blackbox_exporter, Prometheus and nginx.
 BENCH_APT_PACKAGES := prometheus prometheus-blackbox-exporter nginx-light
 BENCH_STAMP := $(VENV)/.bench-installed
