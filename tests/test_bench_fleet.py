@@ -117,3 +117,22 @@ def test_https_report_gives_the_ratio_per_window_and_the_median() -> None:
     assert "| 2 | 0.450 | 4000 (4000) | 1.000 | 4000 (4000) | 0.45× | 2.00 |" in text
     assert "Median ratio **0.50×** (windows 0.45–0.75×)" in text
     assert "Goal ≤ 0.5×: met." in text
+
+
+def test_https_report_gives_no_ratio_where_a_prober_fell_behind() -> None:
+    """A window in which either prober completed < 95 % of its probes gives no ratio and no verdict.
+
+    At 1,000 probes/s on two cores blackbox_exporter completed 2 % of its probes and its CPU per
+    completed probe came out 35 ms: a "met" from such a window would be false.
+    """
+    https = _fleet_https()
+    run = https.Run(1000, 1, 20)
+    run.windows.append(https.Window(11.0, 17.7, sw_probes=19_000, bb_probes=495, sw_ok=19_000, bb_ok=298, load=3.1))
+    run.windows.append(https.Window(10.0, 30.0, sw_probes=20_000, bb_probes=19_500, sw_ok=20_000, bb_ok=19_500))
+    text = "\n".join(https.report(run, "test"))
+    assert "Median ratio **0.32×** (windows 0.32–0.32×)" in text  # only the second window counts
+    assert "Goal ≤ 0.5×: met." in text
+    run.windows.pop()
+    text = "\n".join(https.report(run, "test"))
+    assert "not measured (a prober completed < 95% of its probes in windows [1])" in text
+    assert "met." not in text
