@@ -18,7 +18,7 @@ from aiohttp import web
 
 from sitewatch.cli.add_site import AddSite, add_site_command, default_name
 from sitewatch.cli.main import main
-from sitewatch.cli.onboard import OnboardError, backup_thresholds, pageload_thresholds, site_url
+from sitewatch.cli.onboard_discovery import OnboardError, backup_thresholds, pageload_thresholds, site_url
 from sitewatch.config.loader import load_config
 from sitewatch.net.httpclient import ProbeResolver
 from sitewatch.probe import Status
@@ -248,7 +248,7 @@ async def test_local_root_is_authoritative_and_a_broken_page_is_refused(tmp_path
 
 def test_rendered_file_survives_hostile_text() -> None:
     """Summaries with newlines and YAML syntax stay inside their comments; values read back exactly."""
-    from sitewatch.cli.onboard import Discovery
+    from sitewatch.cli.onboard_discovery import Discovery
     from sitewatch.cli.onboard_render import render_site
 
     found = Discovery(

@@ -10,7 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sitewatch.cli.main import EXIT_UNUSABLE, main
+from sitewatch.cli.loading import EXIT_UNUSABLE
+from sitewatch.cli.main import main
 from sitewatch.config import ConfigError, load_config
 from sitewatch.reports.formats import as_json, render_html
 from sitewatch.reports.report import build_report, month

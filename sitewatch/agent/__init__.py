@@ -1,5 +1,6 @@
 """The running agent: the wiring and lifetime (``core``), its web side (``webside``), the
-periodic background loops (``loops``) and the watch over its own network (``network``)."""
+periodic background loops (``loops``), the watch over its own network (``network``) and how it
+stops (``shutdown``)."""
 
 from __future__ import annotations
 

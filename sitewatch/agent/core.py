@@ -1,15 +1,14 @@
 """Wires the pieces together and owns their lifetime: start, reload (SIGHUP), stop (SIGTERM).
 
 The web side is built in :mod:`sitewatch.agent.webside`, the periodic loops live in
-:mod:`sitewatch.agent.loops` and the watch over the agent's own network in :mod:`sitewatch.agent.network`.
+:mod:`sitewatch.agent.loops`, the watch over the agent's own network in :mod:`sitewatch.agent.network`
+and the signals and the fixed shutdown order in :mod:`sitewatch.agent.shutdown`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.agent.intake import ResultIntake
-from sitewatch.agent.loops import cancel, keep_availability, keep_feeds, keep_history, watchdog
+from sitewatch.agent.loops import keep_availability, keep_feeds, keep_history, watchdog
 from sitewatch.agent.network import NetworkWatch
+from sitewatch.agent.shutdown import serve_until_stopped, shut_down
 from sitewatch.agent.ticketside import TicketSide
 from sitewatch.agent.webside import advisory_states, build_web_side
 from sitewatch.config.loader import ConfigError, load_config
@@ -46,8 +46,6 @@ __all__ = ["STALL_SECONDS", "Agent"]
 
 #: A due check not started for this long means the scheduler is stuck: /healthz fails, the watchdog starves.
 STALL_SECONDS = 30.0
-#: How long a stopping agent lets ticket deliveries finish; far inside the unit's TimeoutStopSec=60s.
-DELIVERY_GRACE = 5.0
 
 
 class Agent:
@@ -263,59 +261,11 @@ class Agent:
 
     async def serve(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads. Shuts down in a fixed order."""
-        loop = asyncio.get_running_loop()
-        await self.start()
-        installed = []
-        for sig, handler in (
-            (signal.SIGTERM, self.request_stop),
-            (signal.SIGINT, self.request_stop),
-            (signal.SIGHUP, self.reload),
-        ):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, handler)
-                installed.append(sig)
-        try:
-            await self._stop.wait()
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            await self.close()
+        await serve_until_stopped(self, self._stop)
 
     async def close(self) -> None:
         """Stop scheduling, let runs finish within the longest timeout, then close everything."""
-        grace = max((c.timeout for c in self.config.checks), default=1.0)
-        event(self.log, logging.INFO, "agent_stopping", in_flight=self.scheduler.in_flight, grace_seconds=grace)
-        self.notifier.stopping()
-        await cancel(self._tasks.get("watchdog"))
-        await cancel(self._tasks.get("network"))
-        await self.scheduler.stop(grace)
-        await self.oncall.close()  # no step fires once stopping; queued ones stay in the outbox
-        if self._loop_task is not None:
-            await self._loop_task
-        # A refresh already in its thread finishes the site it is on, then gives up.
-        self.availability.stop()
-        await cancel(self._tasks.get("availability"))
-        await cancel(self._tasks.get("sla"))
-        await cancel(self._tasks.get("advisory feeds"))
-        await self.feeds.close()
-        await cancel(self._tasks.get("history"))
-        self.flush_history()
-        if self._deliver_task is not None:
-            # The worker finishes its current row and makes one last pass; what is not done by
-            # the deadline stays in the outbox (a cancelled open is settled by find_open on retry).
-            self.deliverer.finish()
-            done, _ = await asyncio.wait({self._deliver_task}, timeout=DELIVERY_GRACE)
-            if not done:
-                self._deliver_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._deliver_task
-        await self.web.close()
-        await self.session.close()
-        await self.desk_session.close()
-        await self.resolver.close()
-        self.page.close()
-        self.store.close()
-        event(self.log, logging.INFO, "agent_stopped")
+        await shut_down(self, self._tasks, self._loop_task, self._deliver_task)
 
 
 def _site_labels(config: Config) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

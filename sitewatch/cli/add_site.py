@@ -1,15 +1,18 @@
-"""``sitewatch add-site URL``: probe a new site, write ``sites.d/<name>.yaml``, validate it like check-config."""
+"""``sitewatch add-site URL``: probe a new site, write ``sites.d/<name>.yaml``, validate it like check-config.
+
+The probe is :mod:`sitewatch.cli.onboard`, the YAML :mod:`sitewatch.cli.onboard_render`, the
+validations :mod:`sitewatch.cli.add_site_validate`; this module holds the command's order of
+steps, the refusals it makes before probing anything, and what it tells the engineer.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
 import secrets
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,9 @@ import yarl
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.cli.add_site_hosts import check_host, hosts_of, matching_hosts
-from sitewatch.cli.onboard import Discovery, OnboardError, discover, site_url
+from sitewatch.cli.add_site_validate import validate_alone, validate_config
+from sitewatch.cli.onboard import discover
+from sitewatch.cli.onboard_discovery import Discovery, OnboardError, site_url
 from sitewatch.cli.onboard_render import render_site
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.models import Config
@@ -27,8 +32,6 @@ from sitewatch.net.httpclient import ProbeResolver
 __all__ = ["AddSite", "add_site_command", "default_name"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-#: What the config's include: should name for the file to be picked up.
-INCLUDE = "sites.d/*.yaml"
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def add_site_command(
         client=args.client,
         depends_on=args.depends_on,
     )
-    problems = _validate_alone(text, name, token, args.client, args.depends_on)
+    problems = validate_alone(text, name, token, args.client, args.depends_on)
     if problems:
         print("sitewatch: the generated file does not validate (a bug in add-site; please report it):", file=sys.stderr)
         for line in problems:
@@ -128,7 +131,7 @@ def add_site_command(
         _write(token_file, token, 0o600)
     _report(found, name, target, token, written=True, listen=listen)
     _say_hosts(args.depends_on, offers)
-    return _validate_config(args.config, name, target, was_valid=loaded is not None)
+    return validate_config(args.config, name, target, was_valid=loaded is not None)
 
 
 def _preflight(args: AddSite, name: str, target: Path) -> str | None:
@@ -214,32 +217,6 @@ def _say_hosts(depends_on: str | None, offers: list[str]) -> None:
         )
 
 
-def _validate_alone(
-    text: str, name: str, token: str | None, client: str | None = None, depends_on: str | None = None
-) -> list[str]:
-    """Load the generated file as the only include of an empty config (with its client), in a scratch directory.
-
-    A ``depends_on`` host gets a stand-in there, so the file is checked without the real config.
-    """
-    with tempfile.TemporaryDirectory(prefix="sitewatch-add-site-") as scratch:
-        base = Path(scratch)
-        (base / "sites.d").mkdir()
-        (base / "sites.d" / f"{name}.yaml").write_text(text, encoding="utf-8")
-        if token is not None:
-            (base / "sites.d" / f"{name}.heartbeat-token").write_text(token, encoding="utf-8")
-        if depends_on is not None:
-            stand_in = f"name: {depends_on}\nhost: true\nurl: http://127.0.0.1/\nchecks: [{{type: tcp, port: 22}}]\n"
-            (base / "sites.d" / f"{depends_on}.host.yaml").write_text(stand_in, encoding="utf-8")
-        main = base / "config.yaml"
-        clients = f"clients: [{{name: {json.dumps(client)}}}]\n" if client else ""
-        main.write_text(f"agent: {{state_dir: {base / 'state'}}}\n{clients}include: [{INCLUDE}]\n", encoding="utf-8")
-        try:
-            load_config(main)
-        except ConfigError as exc:
-            return [str(p).replace(scratch, "") for p in exc.problems]
-    return []
-
-
 def _write(path: Path, text: str, mode: int) -> None:
     """Write atomically (a reload never sees half a file) with ``mode``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,31 +248,3 @@ def _report(found: Discovery, name: str, target: Path, token: str | None, *, wri
         say(f"  heartbeat token (shown once): {token}")
         say(f"  the job pings when it is done: curl -fsS -m 10 --retry 3 http://{listen}/ping/{token}")
         say(f"  kept in {target.with_name(f'{name}.heartbeat-token')} (mode 600)")
-
-
-def _validate_config(path: Path, name: str, target: Path, *, was_valid: bool) -> int:
-    """The same validation as check-config, on the real config with the new file in place."""
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        if was_valid:
-            print(f"{path}: invalid after adding {target}; fix the errors above (or remove the file)", file=sys.stderr)
-        else:
-            print(
-                f"{path}: was already invalid before {target} was added (which validates on its own);"
-                f" fix the errors above, then run `sitewatch check-config -c {path}`",
-                file=sys.stderr,
-            )
-        return 1
-    if name not in {s.info.name for s in config.sites}:
-        print(
-            f"{path}: OK, but it does not include {target.name}: add\n  include:\n    - {INCLUDE}\n"
-            f"to {path}, then run `sitewatch check-config -c {path}`",
-            file=sys.stderr,
-        )
-        return 1
-    checks = sum(len(s.checks) for s in config.sites if s.info.name == name)
-    print(f"{path}: OK ({len(config.sites)} sites; {name}: {checks} checks). Apply: systemctl reload sitewatch")
-    return 0

@@ -1,14 +1,25 @@
-"""A tiny bundled target for ``sitewatch demo``: one healthy page and three broken ones."""
+"""``sitewatch demo``: a tiny bundled target (one healthy page and three broken ones) and the agent watching it.
+
+The agent is the real one, served as ``sitewatch run`` serves it (:func:`sitewatch.cli.run.serve`),
+with the bundled ``demo.yaml`` pointed at the target and a throwaway state directory.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["DEMO_CONFIG", "DemoTarget", "demo_config_path"]
+from sitewatch.cli.run import serve
+from sitewatch.config.loader import load_config
+
+__all__ = ["DEMO_CONFIG", "DemoTarget", "demo_command", "demo_config_path"]
 
 DEMO_CONFIG = "demo.yaml"
 #: How long the slow page takes; under the demo's 3 s timeout, so slow but up.
@@ -69,3 +80,26 @@ class DemoTarget:
 def demo_config_path() -> Path:
     """Path of the embedded demo config inside the installed package."""
     return Path(str(resources.files("sitewatch.cli").joinpath(DEMO_CONFIG)))
+
+
+def demo_command(listen: str, log: logging.Logger) -> int:
+    """Serve the demo target and watch it with an agent on ``listen`` until Ctrl-C."""
+    return asyncio.run(_demo(listen, log))
+
+
+async def _demo(listen: str, log: logging.Logger) -> int:
+    target = DemoTarget()
+    url = await target.start()
+    state = Path(tempfile.mkdtemp(prefix="sitewatch-demo-"))
+    os.environ.update(SITEWATCH_DEMO_URL=url, SITEWATCH_DEMO_STATE=str(state), SITEWATCH_DEMO_LISTEN=listen)
+    try:
+        config = load_config(demo_config_path())
+        print(f'demo target:  {url}/ (healthy), /slow, /error (HTTP 500), /fatal ("Fatal error" in a 200)')
+        print(f"metrics:      http://{listen}/metrics")
+        print(f"status page:  http://{listen}/")
+        print(f"status API:   http://{listen}/api/status, /api/incidents, /api/sites/demo-error/history")
+        print("stop with Ctrl-C", flush=True)
+        return await serve(config, log)
+    finally:
+        await target.close()
+        shutil.rmtree(state, ignore_errors=True)

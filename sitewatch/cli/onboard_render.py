@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from sitewatch.cli.onboard import FAILURE_PAGES, Discovery, backup_thresholds
+from sitewatch.cli.onboard_discovery import FAILURE_PAGES, Discovery, backup_thresholds
 from sitewatch.probe import format_duration
 
 __all__ = ["render_site"]

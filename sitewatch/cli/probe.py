@@ -2,6 +2,7 @@
 
 The checks run through a one-shot scheduler (the agent's timeouts and crash containment),
 at most ``agent.concurrency`` at a time; progress goes to stderr when it is a terminal.
+The table is drawn by :mod:`sitewatch.cli.probe_table`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ import asyncio
 import logging
 import sys
 import time
+from pathlib import Path
 
+from sitewatch.cli.loading import EXIT_UNUSABLE, load_or_report
+from sitewatch.cli.probe_table import probe_table
 from sitewatch.config.models import CheckSpec, Config
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.feeds import FeedRefresher
 from sitewatch.net.httpclient import ProbeResolver, make_session
-from sitewatch.probe import AdvisoryBook, Result, Status, SystemClock
+from sitewatch.probe import AdvisoryBook, Result, Status, SystemClock, worst
 
-__all__ = ["cached_advisories", "not_run", "probe_all"]
+__all__ = ["cached_advisories", "not_run", "probe_all", "probe_command"]
 
 
 def not_run(spec: CheckSpec, reason: str) -> RunRecord:
@@ -66,3 +70,23 @@ async def probe_all(config: Config, specs: list[CheckSpec], log: logging.Logger)
         await session.close()
         await resolver.close()
     return [t.result() for t in tasks]
+
+
+def probe_command(
+    path: Path, site: str | None, check: str | None, *, wide: bool, failing: bool, log: logging.Logger
+) -> int:
+    """Probe the chosen checks (all by default) and print the table; the exit code is the worst status's."""
+    config = load_or_report(path, "defer")  # only the chosen checks' secrets matter
+    if config is None:
+        return EXIT_UNUSABLE
+    chosen = [c for c in config.checks if (site is None or c.site.name == site) and (check is None or c.name == check)]
+    if not chosen:
+        what = " ".join(filter(None, [f"site {site!r}" if site else "", f"check {check!r}" if check else ""]))
+        names = ", ".join(s.info.name for s in config.sites) or "none"
+        print(f"sitewatch: no {what or 'checks'} in {path} (sites: {names})", file=sys.stderr)
+        return EXIT_UNUSABLE
+    specs = [c for c in chosen if c.key not in config.unresolved]
+    records = asyncio.run(probe_all(config, specs, log)) if specs else []
+    records += [not_run(c, config.unresolved[c.key]) for c in chosen if c.key in config.unresolved]
+    print(probe_table(records, tty=sys.stdout.isatty(), wide=wide, failing=failing))
+    return worst(*(r.result.status for r in records)).exit_code
