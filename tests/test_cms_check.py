@@ -9,7 +9,7 @@ import pydantic
 import pytest
 from aiohttp import web
 
-from checks.cms import CmsCheck
+from checks.cms.check import CmsCheck
 from checks.cms.config import CmsConfig
 from sitewatch.probe import Result, Status
 from tests.helpers import make_spec, run_check, serve

@@ -14,7 +14,8 @@ import pytest
 import yarl
 from aiohttp import web
 
-from checks.cms import CmsCheck, advisories
+from checks.cms import advisories
+from checks.cms.check import CmsCheck
 from checks.cms.config import CmsConfig
 from sitewatch.net.httpclient import ProbeResolver, make_session
 from sitewatch.probe import Context, Result, SiteInfo, Status

@@ -16,7 +16,7 @@ import pytest
 import yarl
 from aiohttp import web
 
-from checks.cms import CmsCheck
+from checks.cms.check import CmsCheck
 from checks.cms.config import CmsConfig
 from sitewatch.advisories import coverage
 from sitewatch.config.vulns import VulnerabilitiesConfig

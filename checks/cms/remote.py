@@ -1,17 +1,19 @@
-"""Fetch the pages remote fingerprinting reads: the home page, ``/feed/`` and ``/magento_version``."""
+"""Remote fingerprinting: fetch the pages it reads (the home page, ``/feed/``, ``/magento_version``), pick a finding."""
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+from typing import Any
 
 import aiohttp
 import yarl
 
-from checks.cms.model import Page, feed_links
+from checks.cms import bitrix, magento, wordpress
+from checks.cms.model import Finding, Page, feed_links
 from sitewatch.probe import Context, format_duration, read_body
 
-__all__ = ["fetch_pages"]
+__all__ = ["fetch_pages", "pick_remote"]
 
 _EXTRA = {"wordpress": ("feed", "feed/"), "magento": ("magento_version", "magento_version")}
 
@@ -86,3 +88,18 @@ async def fetch_pages(
     except TimeoutError:
         errors.setdefault("home", f"no complete answer within {format_duration(budget)}")
     return pages, (errors.get("home") if "home" not in pages else None)
+
+
+def pick_remote(kinds: tuple[str, ...], pages: dict[str, Any]) -> tuple[Finding | None, dict[str, Any]]:
+    """The best fingerprint of ``kinds`` in ``pages`` (a version first, then the most signals), and the others seen."""
+    found = []
+    if "wordpress" in kinds:
+        found.append(wordpress.detect_remote(pages.get("home"), pages.get("feed")))
+    if "bitrix" in kinds:
+        found.append(bitrix.detect_remote(pages.get("home")))
+    if "magento" in kinds:
+        found.append(magento.detect_remote(pages.get("home"), pages.get("magento_version")))
+    hits = [f for f in found if f is not None]
+    hits.sort(key=lambda f: (f.version is not None, len(f.extra.get("signals", ()))), reverse=True)
+    others = {"also_seen": [f.cms for f in hits[1:]]} if len(hits) > 1 else {}
+    return (hits[0] if hits else None), others

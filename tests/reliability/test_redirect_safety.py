@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from checks.http_fetch import private_guard
 from sitewatch.probe import Status
 from tests.helpers import make_spec, run_check
 from tests.reliability.hostile_server import HostileServer
@@ -147,7 +148,7 @@ def test_private_and_forbidden_addresses_see_through_ipv4_mapping() -> None:
 def test_a_check_judges_its_peer_again_when_the_address_changes() -> None:
     """The public/private verdict on the first hop's peer is remembered per address, never past a change."""
     check = make_spec("http", {"private_networks": ["127.0.0.2/32"]}).build()
-    guard = check._private_guard  # type: ignore[attr-defined]
-    assert guard("127.0.0.1") == (ipaddress.ip_network("127.0.0.2/32"),)  # "public": later hops are guarded
-    assert guard("127.0.0.2") == ()  # the site moved into the private network: nothing to guard
-    assert guard("127.0.0.1") == (ipaddress.ip_network("127.0.0.2/32"),)
+    cfg, inner = check.config, (ipaddress.ip_network("127.0.0.2/32"),)
+    assert private_guard(cfg, "127.0.0.1") == inner  # "public": later hops are guarded
+    assert private_guard(cfg, "127.0.0.2") == ()  # the site moved into the private network: nothing to guard
+    assert private_guard(cfg, "127.0.0.1") == inner
