@@ -17,8 +17,9 @@ from sitewatch.config.models import SiteSpec
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, SiteInfo, Status
 from sitewatch.store.database import Store
+from sitewatch.web.pagefigures import AvailabilityFn
 from sitewatch.web.server import build_app
-from sitewatch.web.statuspage import AvailabilityFn, StatusPage
+from sitewatch.web.statuspage import StatusPage
 from tests.helpers import make_spec, serve, wait_for
 
 

@@ -311,7 +311,8 @@ async def test_metrics_read_back_through_the_registry(tmp_path: Path, feeds: Any
     """The samples render through the agent's real collector with site and check labels."""
     from sitewatch.config.registry import load_checks
     from sitewatch.engine.results import ResultBook
-    from sitewatch.web.metrics import SitewatchCollector, build_registry
+    from sitewatch.web.metrics import SitewatchCollector
+    from sitewatch.web.registry import build_registry
 
     _, sources = feeds
     record = await run_check("cms", {**wp(tmp_path, "6.1.1", sources), "remote": False})

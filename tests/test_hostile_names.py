@@ -15,7 +15,8 @@ from prometheus_client import generate_latest
 from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook
 from sitewatch.probe import Result, Sample, Status, printable
-from sitewatch.web.metrics import SitewatchCollector, build_registry
+from sitewatch.web.metrics import SitewatchCollector
+from sitewatch.web.registry import build_registry
 from tests.helpers import run_check
 from tests.test_tls_check import DAY, NOW, _builder, server_context, tcp_server
 

@@ -72,7 +72,7 @@ def test_fast_renderer_matches_the_library(openmetrics: bool, monkeypatch: pytes
     def generic(*_: object) -> str:
         raise AssertionError("well-formed labelled samples must take the per-family template")
 
-    monkeypatch.setattr(collector, "_labelled", generic)
+    monkeypatch.setattr(collector._lines, "_labelled", generic)
     whole, tail = CollectorRegistry(auto_describe=False), CollectorRegistry(auto_describe=False)
     whole.register(collector)
     tail.register(_Tail(collector))

@@ -19,7 +19,8 @@ from prometheus_client.exposition import generate_latest
 from sitewatch.config.registry import load_checks
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, Sample, Status
-from sitewatch.web.metrics import SitewatchCollector, build_registry
+from sitewatch.web.metrics import SitewatchCollector
+from sitewatch.web.registry import build_registry
 from tests.helpers import run_check, serve
 
 HOSTS = {"shop.test": ["127.0.0.1"], "cdn.test": ["127.0.0.1"]}

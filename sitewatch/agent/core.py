@@ -40,7 +40,8 @@ from sitewatch.store.database import Store
 from sitewatch.store.silences import active as active_silences
 from sitewatch.tickets.sla_watch import run_sla
 from sitewatch.web.exposition import Exposition
-from sitewatch.web.metrics import SitewatchCollector, build_registry
+from sitewatch.web.metrics import SitewatchCollector
+from sitewatch.web.registry import build_registry
 
 __all__ = ["STALL_SECONDS", "Agent"]
 

@@ -20,7 +20,8 @@ from sitewatch.reports.history import site_availability
 from sitewatch.web.access import Access
 from sitewatch.web.alertmanager import AlertmanagerBridge
 from sitewatch.web.auth import WebSecurity, load_web_config
-from sitewatch.web.server import PushRouter, WebServer, build_app
+from sitewatch.web.pings import PushRouter
+from sitewatch.web.server import WebServer, build_app
 from sitewatch.web.statuspage import StatusPage
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from sitewatch.web.auth import WebSecurity, load_web_config
     from sitewatch.web.exposition import Exposition
     from sitewatch.web.metric_table import CORE_METRICS
-    from sitewatch.web.metrics import SitewatchCollector, build_registry
+    from sitewatch.web.metrics import SitewatchCollector
+    from sitewatch.web.registry import build_registry
     from sitewatch.web.server import WebServer, build_app
     from sitewatch.web.statuspage import StatusPage
 
@@ -40,7 +41,8 @@ __getattr__ = lazy_exports(
         "auth": ("WebSecurity", "load_web_config"),
         "statuspage": ("StatusPage",),
         "alertmanager": ("AlertmanagerBridge",),
-        "metrics": ("SitewatchCollector", "build_registry"),
+        "metrics": ("SitewatchCollector",),
+        "registry": ("build_registry",),
         "exposition": ("Exposition",),
         "metric_table": ("CORE_METRICS",),
     },

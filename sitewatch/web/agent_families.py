@@ -2,25 +2,71 @@
 
 Each is a handful of series (per sink, per site or per source), built at scrape time from what
 the agent hands the collector; the help texts are those of :data:`~sitewatch.web.metric_table.CORE_METRICS`.
+:func:`agent_wide_families` is the whole agent-wide tail of a scrape, in exposition order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from sitewatch.engine.results import TicketStats
+from sitewatch import __version__
+from sitewatch.engine.results import ResultBook, TicketStats
 from sitewatch.reports.availability_cache import WINDOW_LABEL as AVAILABILITY_WINDOW
-from sitewatch.web.metric_table import CORE_METRICS, _esc
+from sitewatch.web.metric_table import CORE_METRICS, _esc, sla_families
 
 __all__ = [
+    "agent_wide_families",
     "availability_family",
     "site_info_family",
     "site_info_lines",
     "ticket_families",
     "vulnerability_source_families",
 ]
+
+
+def agent_wide_families(
+    book: ResultBook,
+    render_seconds: float,
+    availability: Callable[[], Mapping[str, float]] | None = None,
+    sla: Callable[[], tuple[Mapping[tuple[str, str, str], int], Mapping[tuple[str, str], Any]]] | None = None,
+    advisory_sources: Callable[[], Mapping[str, tuple[float | None, bool]]] | None = None,
+) -> Iterator[Metric]:
+    """The agent-wide families: a handful of series whatever the number of checks.
+
+    The callables are those the agent handed :class:`~sitewatch.web.metrics.SitewatchCollector`,
+    read at each scrape; ``render_seconds`` is the previous scrape's render time.
+    """
+    configured = GaugeMetricFamily(
+        "sitewatch_checks_configured", CORE_METRICS["sitewatch_checks_configured"].help, value=len(book.configured)
+    )
+    yield configured
+    lag = HistogramMetricFamily("sitewatch_scheduler_lag_seconds", CORE_METRICS["sitewatch_scheduler_lag_seconds"].help)
+    lag.add_metric([], book.lag.cumulative(), sum_value=book.lag.total)
+    yield lag
+    for name, value in (
+        ("sitewatch_config_last_reload_successful", 1.0 if book.reload_ok else 0.0),
+        ("sitewatch_config_last_reload_success_timestamp_seconds", book.reload_success_at),
+    ):
+        yield GaugeMetricFamily(name, CORE_METRICS[name].help, value=value)
+    if book.ticket_stats is not None:
+        yield from ticket_families(book.ticket_stats())
+    if availability is not None:
+        yield availability_family(availability(), {site for site, _ in book.configured})
+    if sla is not None:
+        yield from sla_families(*sla())
+    if advisory_sources is not None:
+        yield from vulnerability_source_families(advisory_sources())
+    yield GaugeMetricFamily(
+        "sitewatch_metrics_render_seconds",
+        CORE_METRICS["sitewatch_metrics_render_seconds"].help,
+        value=render_seconds,
+    )
+    info = GaugeMetricFamily("sitewatch_build_info", CORE_METRICS["sitewatch_build_info"].help, labels=("version",))
+    info.add_metric([__version__], 1.0)
+    yield info
 
 
 def availability_family(ratios: Mapping[str, float], configured: Set[str]) -> Metric:

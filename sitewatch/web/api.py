@@ -1,8 +1,12 @@
-"""JSON documents and query parameters of ``/api/incidents`` and ``/api/sites/<name>/history``."""
+"""JSON documents and query parameters of ``/api/incidents`` and ``/api/sites/<name>/history``.
+
+:func:`dumps` is the JSON encoding every API answer shares (the agent's, the page's, a client's).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,6 +19,7 @@ from sitewatch.units import parse_duration
 __all__ = [
     "HISTORY_LIMIT",
     "ParameterError",
+    "dumps",
     "history_document",
     "incidents_document",
     "iso",
@@ -32,6 +37,11 @@ class ParameterError(ValueError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
+
+
+def dumps(data: Any) -> str:
+    """An API answer as JSON text: non-ASCII as it is, anything else JSON lacks as its ``str()``."""
+    return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def iso(ts: float | None) -> str | None:

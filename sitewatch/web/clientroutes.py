@@ -8,9 +8,6 @@ same 404 as a client the caller may not see.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
 from sitewatch.engine.results import ResultBook
@@ -23,6 +20,7 @@ from sitewatch.web.access import not_found
 from sitewatch.web.api import (
     HISTORY_LIMIT,
     ParameterError,
+    dumps,
     history_document,
     incidents_document,
     parse_limit,
@@ -71,7 +69,7 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         rows = incidents(page.store, state, limit, sites=names)
         # Delivery errors are the team's business (desk URLs, its errors), not the client's.
         sla = clocks(page.store, [r.id for r in rows], page.now())
-        return web.json_response(incidents_document(rows, state, sla, errors=False), dumps=_dumps)
+        return web.json_response(incidents_document(rows, state, sla, errors=False), dumps=dumps)
 
     async def site_history(request: web.Request) -> web.StreamResponse:
         mine = scope(request)
@@ -85,7 +83,7 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         except ParameterError as exc:
             return _bad(exc)
         rows, truncated = history(page.store, site.info.name, since, now, limit)
-        return web.json_response(history_document(site.info.name, since, now, rows, truncated), dumps=_dumps)
+        return web.json_response(history_document(site.info.name, since, now, rows, truncated), dumps=dumps)
 
     async def sla(request: web.Request) -> web.StreamResponse:
         mine = scope(request)
@@ -106,7 +104,7 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
             start=local_iso(period.start, timezone, z=False),
             until=local_iso(period.end, timezone, z=False),
         )
-        return web.json_response(document, dumps=_dumps)
+        return web.json_response(document, dumps=dumps)
 
     return [
         web.get("/clients/{client}", to_page),
@@ -118,8 +116,4 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
 
 
 def _bad(error: ParameterError) -> web.Response:
-    return web.json_response({"error": str(error), "parameter": error.parameter}, status=400, dumps=_dumps)
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, default=str)
+    return web.json_response({"error": str(error), "parameter": error.parameter}, status=400, dumps=dumps)

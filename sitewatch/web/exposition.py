@@ -1,6 +1,6 @@
 """``/metrics``: the per-check bulk rendered by the collector, the agent-wide and process families by prometheus_client.
 
-The result is the same text the library makes of :func:`sitewatch.web.metrics.build_registry`,
+The result is the same text the library makes of :func:`sitewatch.web.registry.build_registry`,
 in either format ``Accept`` chooses, at a fraction of the CPU.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 
-from sitewatch.web.metrics import SitewatchCollector, _Fixed
+from sitewatch.web.metrics import SitewatchCollector
+from sitewatch.web.registry import _Fixed
 
 __all__ = ["Exposition"]
 

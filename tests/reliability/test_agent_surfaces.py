@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sitewatch.agent import Agent
-from sitewatch.web.server import PING_BODY_LIMIT
+from sitewatch.web.pings import PING_BODY_LIMIT
 from tests.helpers import free_port, running_agent, wait_for
 
 TOKEN = "5f0c1e9a7b3d42e8a6c4b2d0e8f6a4c2"
