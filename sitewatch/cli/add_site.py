@@ -21,7 +21,7 @@ from sitewatch.cli.add_site_hosts import check_host, hosts_of, matching_hosts
 from sitewatch.cli.onboard import Discovery, OnboardError, discover, site_url
 from sitewatch.cli.onboard_render import render_site
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.net.httpclient import ProbeResolver
 
 __all__ = ["AddSite", "add_site_command", "default_name"]

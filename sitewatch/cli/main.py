@@ -28,11 +28,12 @@ from sitewatch.cli.report import report_command
 from sitewatch.cli.rules import rules_command
 from sitewatch.cli.silence import silence_command
 from sitewatch.cli.tickets import tickets_command
+from sitewatch.config.agent import DEFAULT_LISTEN
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import DEFAULT_LISTEN, Config
 from sitewatch.config.registry import RegistryError
 from sitewatch.config.shard import parse_shard, sharded
 from sitewatch.config.sourcemap import SecretMode
+from sitewatch.config.specs import Config
 from sitewatch.limits import AcceptFailures, raise_nofile
 from sitewatch.logs import event, setup_logging
 from sitewatch.probe import worst

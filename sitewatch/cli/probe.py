@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-from sitewatch.config.models import CheckSpec, Config
+from sitewatch.config.specs import CheckSpec, Config
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.feeds import FeedRefresher

@@ -15,28 +15,20 @@ from typing import Any
 import pydantic
 import yarl
 
+from sitewatch.config.agent import AgentConfig
 from sitewatch.config.clients import Clients, client_problems, token_problems
 from sitewatch.config.depends import attach_dependencies
+from sitewatch.config.document import _Raw
 from sitewatch.config.errors import ConfigError, problems_from_validation
 from sitewatch.config.escalation import escalation_problems
 from sitewatch.config.includes import merge_includes
 from sitewatch.config.maintenance import MaintenanceWindow
-from sitewatch.config.models import (
-    AgentConfig,
-    CheckSpec,
-    Config,
-    DefaultsConfig,
-    SiteSpec,
-    _Common,
-    _Incident,
-    _parse_url,
-    _Parsed,
-    _Raw,
-    _Site,
-)
 from sitewatch.config.policy import Policy
 from sitewatch.config.registry import load_checks
+from sitewatch.config.reuse import Parsed
+from sitewatch.config.sites import DefaultsConfig, _Common, _Incident, _parse_url, _Site
 from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SecretMode, SourceMap, format_path
+from sitewatch.config.specs import CheckSpec, Config, SiteSpec
 from sitewatch.config.timing import CHECK, Setting, setting, timeout_problem
 from sitewatch.config.unresolved import unresolved_by_check, unresolved_problems, without_knock_on
 from sitewatch.config.webconfig import read_web_config
@@ -108,7 +100,7 @@ def _load(path: Path, previous: Config | None, secrets: SecretMode, skip: frozen
     if not isinstance(data, dict):
         raise ConfigError(problems)
     merge_includes(data, path.parent, smap, problems, warnings=warnings, skip=skip)
-    parsed = _Parsed.reusing(previous)
+    parsed = Parsed.reusing(previous)
     try:
         raw = _Raw.model_validate(data, context=parsed)
     except pydantic.ValidationError as exc:
@@ -205,7 +197,7 @@ def _alertmanager_problems(agent: AgentConfig, base: Path, smap: SourceMap) -> l
 
 
 def _build_sites(
-    data: dict[str, Any], raw: _Raw | None, smap: SourceMap, problems: list[Problem], parsed: _Parsed
+    data: dict[str, Any], raw: _Raw | None, smap: SourceMap, problems: list[Problem], parsed: Parsed
 ) -> tuple[SiteSpec, ...]:
     raw_sites = data.get("sites")
     if not isinstance(raw_sites, list):
@@ -279,7 +271,7 @@ def _policy(layers: list[_Incident]) -> Policy:
 
 
 def _validated_site(
-    site_data: Any, index: int, smap: SourceMap, problems: list[Problem], parsed: _Parsed
+    site_data: Any, index: int, smap: SourceMap, problems: list[Problem], parsed: Parsed
 ) -> _Site | None:
     """``sites[index]`` as a model, or None with its problems added."""
     try:
@@ -296,7 +288,7 @@ def _build_checks(  # noqa: PLR0917 - a private helper of one caller
     inherited: _Inherited,
     smap: SourceMap,
     problems: list[Problem],
-    parsed: _Parsed,
+    parsed: Parsed,
 ) -> tuple[CheckSpec, ...]:
     registry = load_checks()
     seen: dict[str, Origin] = {}

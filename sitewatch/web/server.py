@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from sitewatch import __version__
-from sitewatch.config.models import ListenerConfig
+from sitewatch.config.agent import ListenerConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.store.queries import IncidentState, history, incidents
 from sitewatch.store.sla import clocks
