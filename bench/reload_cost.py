@@ -44,8 +44,7 @@ import yaml
 
 from bench.fleet import Point, Target, sitewatch_config
 from sitewatch.agent import Agent
-from sitewatch.config import document, includes, reuse, yamlsource
-from sitewatch.config import loader as config_module
+from sitewatch.config import document, includes, reuse, sitebuild, yamlsource
 from sitewatch.config.loader import load_config
 from sitewatch.config.sourcemap import Origin, Problem, SourceMap
 
@@ -113,7 +112,7 @@ def stages(path: Path) -> dict[str, float]:
     parsed = reuse.Parsed()
     out["pydantic: outer structure"], raw = cpu(lambda: document._Raw.model_validate(data, context=parsed))
     out["sites and checks (check validation)"], _ = cpu(
-        lambda: config_module._build_sites(data, raw, smap, problems, parsed)
+        lambda: sitebuild.build_sites(data, raw, smap, problems, parsed)
     )
     assert not problems, problems
     return out

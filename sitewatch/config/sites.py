@@ -2,7 +2,8 @@
 
 They are the input side of a load: what the YAML may say about sites and checks and how
 incidents are decided for them. What a load builds from them (``SiteSpec``, ``CheckSpec``)
-is in :mod:`sitewatch.config.specs`; the building itself in :mod:`sitewatch.config.loader`.
+is in :mod:`sitewatch.config.specs`; the building itself in :mod:`sitewatch.config.sitebuild` and
+:mod:`sitewatch.config.checkbuild`.
 """
 
 from __future__ import annotations
