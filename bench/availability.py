@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sitewatch.config.loader import load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache
 from sitewatch.reports.history import site_availability
 from sitewatch.store.database import Store

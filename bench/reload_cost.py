@@ -44,8 +44,7 @@ import yaml
 
 from bench.fleet import Point, Target, sitewatch_config
 from sitewatch.agent import Agent
-from sitewatch.config import includes, yamlsource
-from sitewatch.config import loader as config_module
+from sitewatch.config import document, includes, reuse, sitebuild, yamlsource
 from sitewatch.config.loader import load_config
 from sitewatch.config.sourcemap import Origin, Problem, SourceMap
 
@@ -110,10 +109,10 @@ def stages(path: Path) -> dict[str, float]:
     tree, data = cpu(lambda: yamlsource.load_yaml_tree(path, smap, problems))
     out["data with origins and ${} (incl. parse)"] = tree
     out["includes"], _ = cpu(lambda: includes.merge_includes(data, path.parent, smap, problems))
-    parsed = config_module._Parsed()
-    out["pydantic: outer structure"], raw = cpu(lambda: config_module._Raw.model_validate(data, context=parsed))
+    parsed = reuse.Parsed()
+    out["pydantic: outer structure"], raw = cpu(lambda: document._Raw.model_validate(data, context=parsed))
     out["sites and checks (check validation)"], _ = cpu(
-        lambda: config_module._build_sites(data, raw, smap, problems, parsed)
+        lambda: sitebuild.build_sites(data, raw, smap, problems, parsed)
     )
     assert not problems, problems
     return out

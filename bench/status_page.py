@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Result, SiteInfo, Status

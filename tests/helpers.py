@@ -151,8 +151,8 @@ def make_spec(
     timeout: float = 5.0,
 ) -> Any:
     """A validated CheckSpec, built the way the config loader builds one."""
-    from sitewatch.config.models import CheckSpec
     from sitewatch.config.sourcemap import Origin
+    from sitewatch.config.specs import CheckSpec
 
     cls = load_checks()[check_type]
     info = SiteInfo(site, yarl.URL(url))

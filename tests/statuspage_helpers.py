@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from sitewatch.agent import Agent
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.probe import Result, SiteInfo, Status
 from sitewatch.store.database import Store

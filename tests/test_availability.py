@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sitewatch.config.loader import load_config
 from sitewatch.config.maintenance import MaintenanceWindow
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.reports.availability import (
     Availability,
     Sample,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sitewatch.config.loader import load_config
-from sitewatch.config.models import Config, SiteSpec
 from sitewatch.config.policy import Policy
+from sitewatch.config.specs import Config, SiteSpec
 from sitewatch.reports import availability_cache
 from sitewatch.reports.availability import Span, tally, tally_by
 from sitewatch.reports.availability_cache import WINDOW, AvailabilityCache

@@ -1,7 +1,8 @@
 """A smoke test of bench/reload_cost.py: it runs on a small config and prints every figure.
 
-The script reaches into load_config's stages (private functions of sitewatch.config.loader and
-sitewatch.config.yamlsource), so a refactoring there could break it silently; nothing is timed here.
+The script reaches into load_config's stages (the modules of sitewatch.config that the loader calls,
+and private parts of sitewatch.config.document and sitewatch.config.yamlsource), so a refactoring
+there could break it silently; nothing is timed here.
 It runs in a subprocess because its agent freezes the garbage collector of its process.
 """
 

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sitewatch.config import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.engine.results import ResultBook
 from sitewatch.incidents.state import IncidentEvent
 from sitewatch.probe import Status

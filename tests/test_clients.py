@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from sitewatch.config import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.config.tickets import WebhookSinkConfig
 from sitewatch.engine.results import RunRecord
 from sitewatch.incidents.tracker import IncidentTracker

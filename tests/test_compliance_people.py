@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from sitewatch.cli.report import make_report
 from sitewatch.config import load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.i18n.catalog import tables
 from sitewatch.incidents.tracker import IncidentTracker

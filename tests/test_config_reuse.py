@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 
 CONFIG = """
 defaults:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import CheckSpec, Config
+from sitewatch.config.specs import CheckSpec, Config
 from sitewatch.engine.results import RunRecord
 from sitewatch.incidents.state import IncidentEvent
 from sitewatch.incidents.tracker import IncidentTracker

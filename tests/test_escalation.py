@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sitewatch.config import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.incidents.calendar import ServiceCalendar, WorkingHours
 from sitewatch.incidents.escalation import escalation_deadlines
 from sitewatch.incidents.state import IncidentEvent

@@ -15,8 +15,8 @@ import pytest
 import yarl
 from aiohttp import web
 
-from sitewatch.config.models import CheckSpec
 from sitewatch.config.sourcemap import Origin
+from sitewatch.config.specs import CheckSpec
 from sitewatch.engine.results import Histogram, RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.net.httpclient import ProbeResolver, make_session

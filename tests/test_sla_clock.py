@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from sitewatch.cli.report import make_report
 from sitewatch.config import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.incidents.deadlines import calendar_from, sla_clock
 from sitewatch.incidents.tracker import IncidentTracker

@@ -23,9 +23,9 @@ from sitewatch.agent.shutdown import serve_until_stopped, shut_down
 from sitewatch.agent.ticketside import TicketSide
 from sitewatch.agent.webside import advisory_states, build_web_side
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import Config
 from sitewatch.config.registry import load_checks
 from sitewatch.config.shard import keep, sharded
+from sitewatch.config.specs import Config
 from sitewatch.engine.results import ResultBook
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.feeds import FeedRefresher

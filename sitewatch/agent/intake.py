@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sitewatch.config.models import CheckSpec
+from sitewatch.config.specs import CheckSpec
 from sitewatch.engine.results import ResultBook, RunRecord
 from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.logs import event

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.engine.reachability import ReachabilityMonitor
 from sitewatch.engine.results import ResultBook
 from sitewatch.incidents.network import NetworkIncident

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.engine.results import TicketStats
 from sitewatch.incidents.tracker import IncidentTracker
 from sitewatch.probe import Clock, Status

@@ -26,7 +26,7 @@ from sitewatch.cli.onboard import discover
 from sitewatch.cli.onboard_discovery import Discovery, OnboardError, site_url
 from sitewatch.cli.onboard_render import render_site
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.net.httpclient import ProbeResolver
 
 __all__ = ["AddSite", "add_site_command", "default_name"]

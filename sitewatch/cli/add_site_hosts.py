@@ -12,7 +12,7 @@ import ipaddress
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 
 __all__ = ["check_host", "hosts_of", "matching_hosts"]
 

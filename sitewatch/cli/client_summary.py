@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sitewatch.config.calendar import WEEKDAYS, CalendarConfig
 from sitewatch.config.clients import DEFAULT_CLIENT, ClientConfig
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 
 __all__ = ["calendar_text", "client_lines"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from sitewatch.config.models import Config
 from sitewatch.config.shard import split
+from sitewatch.config.specs import Config
 
 __all__ = ["print_split"]
 

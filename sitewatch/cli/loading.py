@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import Config
 from sitewatch.config.sourcemap import SecretMode
+from sitewatch.config.specs import Config
 
 __all__ = ["EXIT_UNUSABLE", "load_or_report"]
 

@@ -19,9 +19,9 @@ import yarl
 from aiohttp.abc import AbstractResolver
 
 from sitewatch.cli.onboard_discovery import FAILURE_PAGES, Discovery, OnboardError
-from sitewatch.config.models import CheckSpec
 from sitewatch.config.registry import load_checks
 from sitewatch.config.sourcemap import Origin
+from sitewatch.config.specs import CheckSpec
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.net.httpclient import ProbeResolver, make_session

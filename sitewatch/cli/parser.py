@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from sitewatch import __version__
-from sitewatch.config.models import DEFAULT_LISTEN
+from sitewatch.config.agent import DEFAULT_LISTEN
 from sitewatch.reports.formats import FORMATS
 
 __all__ = ["DEFAULT_CONFIG", "build_parser"]

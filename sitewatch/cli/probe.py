@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sitewatch.cli.loading import EXIT_UNUSABLE, load_or_report
 from sitewatch.cli.probe_table import probe_table
-from sitewatch.config.models import CheckSpec, Config
+from sitewatch.config.specs import CheckSpec, Config
 from sitewatch.engine.results import RunRecord
 from sitewatch.engine.scheduler import Scheduler
 from sitewatch.feeds import FeedRefresher

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sitewatch.config.models import Config, SiteSpec
+from sitewatch.config.specs import Config, SiteSpec
 from sitewatch.reports.client_report import ClientTerms, render_for_client, render_for_operator
 from sitewatch.reports.compliance import ClientCompliance, compliance, compliance_json
 from sitewatch.reports.compliance_render import compliance_html, compliance_text

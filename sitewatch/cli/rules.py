@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 
 __all__ = ["FAILING", "REPORTING", "quorum_rules", "rules_command"]
 

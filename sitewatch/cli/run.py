@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sitewatch.agent import Agent
 from sitewatch.cli.loading import EXIT_UNUSABLE, load_or_report
-from sitewatch.config.models import Config
 from sitewatch.config.shard import parse_shard, sharded
+from sitewatch.config.specs import Config
 from sitewatch.limits import AcceptFailures, raise_nofile
 from sitewatch.logs import event
 from sitewatch.runtime import loop_factory

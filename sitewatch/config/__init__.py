@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING
 from sitewatch._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from sitewatch.config.agent import DEFAULT_LISTEN, AgentConfig, AlertmanagerConfig
     from sitewatch.config.errors import ConfigError
     from sitewatch.config.loader import load_config
     from sitewatch.config.maintenance import MaintenanceWindow, active
-    from sitewatch.config.models import DEFAULT_LISTEN, AgentConfig, AlertmanagerConfig, CheckSpec, Config, SiteSpec
     from sitewatch.config.policy import Policy
     from sitewatch.config.registry import RegistryError, load_checks
     from sitewatch.config.secrets import lookup
     from sitewatch.config.sourcemap import KeyPath, Origin, Problem, SourceMap
+    from sitewatch.config.specs import CheckSpec, Config, SiteSpec
     from sitewatch.config.tickets import SlaTarget, TicketsConfig
     from sitewatch.config.webconfig import WebConfig, read_web_config
     from sitewatch.config.yamlsource import load_yaml_tree
@@ -54,7 +55,8 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
-        "models": ("DEFAULT_LISTEN", "AgentConfig", "AlertmanagerConfig", "CheckSpec", "Config", "SiteSpec"),
+        "agent": ("DEFAULT_LISTEN", "AgentConfig", "AlertmanagerConfig"),
+        "specs": ("CheckSpec", "Config", "SiteSpec"),
         "loader": ("load_config",),
         "secrets": ("lookup",),
         "errors": ("ConfigError",),

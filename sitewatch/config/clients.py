@@ -17,6 +17,7 @@ import pydantic
 
 from sitewatch.config.calendar import CalendarConfig
 from sitewatch.config.escalation import EscalationStep
+from sitewatch.config.fieldtypes import _timezone
 from sitewatch.config.sourcemap import Problem, SourceMap, format_path
 from sitewatch.config.tickets import SinkConfig, SlaTarget, TicketsConfig
 
@@ -104,8 +105,6 @@ class ClientConfig(_Model):
     @pydantic.field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        from sitewatch.config.models import _timezone  # noqa: PLC0415 - models imports this module
-
         return None if value is None else _timezone(value)
 
 

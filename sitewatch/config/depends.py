@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from sitewatch.config.models import SiteSpec
 from sitewatch.config.sourcemap import KeyPath, Problem, SourceMap, format_path
+from sitewatch.config.specs import SiteSpec
 
 __all__ = ["Dependency", "attach_dependencies"]
 

@@ -1,8 +1,10 @@
 """Secrets in the config: ``${VAR}`` (or ``${env:VAR}``) from the environment, ``${file:/path}`` from a file.
 
 systemd's credentials read as written: ``${file:${CREDENTIALS_DIRECTORY}/token}``. A value
-that cannot be looked up raises :class:`LookupError` with what to do about it; the YAML
-reader turns that into a located problem and marks the path secret.
+that cannot be looked up raises :class:`LookupError` with what to do about it.
+:func:`substitute` replaces the references in one string the YAML reader read: it marks the
+path secret, and records why a reference could not be looked up, so that the loader turns
+that into a located problem.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["lookup"]
+from sitewatch.config.sourcemap import KeyPath, SourceMap
+
+__all__ = ["PLACEHOLDER", "lookup", "substitute"]
+
+#: What stands for a secret that was not looked up: long enough for any length rule, never shown.
+PLACEHOLDER = "sitewatch-unresolved-secret-0000000000000000"
+
+# One level of nesting, so systemd's ``${file:${CREDENTIALS_DIRECTORY}/token}`` reads as written.
+_SUBST = re.compile(r"\$\$|\$\{((?:[^{}]|\$\{[^{}]*\})*)\}")
 
 _PATH_VAR = re.compile(r"\$\{([^{}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -30,6 +40,33 @@ def lookup(ref: str, base: Path) -> str:
                 "check the path and that the agent's user may read it"
             ) from None
     return _env(ref[4:] if ref.startswith("env:") else ref)
+
+
+def substitute(text: str, path: KeyPath, smap: SourceMap, file: str) -> str:
+    """``text`` (read at ``path`` of ``file``) with each ``${…}`` replaced and ``$$`` made ``$``."""
+    substituted = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal substituted
+        if match.group(0) == "$$":
+            return "$"
+        substituted = True
+        ref = match.group(1).strip()
+        if smap.mode == "offline":
+            smap.unresolved[path] = "not looked up (--offline)"
+            return PLACEHOLDER
+        try:
+            return lookup(ref, Path(file).parent)
+        except LookupError as exc:
+            # A placeholder stands in, so the rest validates as if the secret were there: the
+            # loader reports the reason once, and no knock-on error (too short, "set pat:").
+            smap.unresolved[path] = str(exc)
+            return PLACEHOLDER
+
+    value = _SUBST.sub(replace, text)
+    if substituted:
+        smap.secrets.add(path)
+    return value
 
 
 def _env(ref: str) -> str:

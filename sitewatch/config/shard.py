@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import pydantic
 
-if TYPE_CHECKING:  # models.py imports ShardConfig from here
-    from sitewatch.config.models import Config, SiteSpec
+if TYPE_CHECKING:  # the agent: model imports ShardConfig from here, and the specs import that model
+    from sitewatch.config.specs import Config, SiteSpec
 
 __all__ = ["ShardConfig", "keep", "owner", "parse_shard", "sharded", "split"]
 

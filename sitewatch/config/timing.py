@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sitewatch.config.models import DefaultsConfig, _Site
+from sitewatch.config.sites import DefaultsConfig, _Site
 from sitewatch.config.sourcemap import KeyPath, Problem, SourceMap, format_path
 
 __all__ = ["BUILT_IN", "CHECK", "DEFAULTS", "SITE", "Setting", "setting", "timeout_problem"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import collections
 from collections.abc import Mapping
 
-from sitewatch.config.models import CheckSpec, SiteSpec
 from sitewatch.config.sourcemap import KeyPath, Problem, SourceMap, format_path
+from sitewatch.config.specs import CheckSpec, SiteSpec
 
 __all__ = ["unresolved_by_check", "unresolved_problems", "without_knock_on"]
 

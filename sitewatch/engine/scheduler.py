@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from sitewatch.config.models import CheckSpec
+from sitewatch.config.specs import CheckSpec
 from sitewatch.engine.results import Histogram, RunRecord
 from sitewatch.logs import event
 from sitewatch.probe import AdvisoryBook, AnyCheck, Clock, Context, Result, Status, SystemClock, format_duration

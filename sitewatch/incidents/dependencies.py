@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sitewatch.config.models import CheckSpec
+from sitewatch.config.specs import CheckSpec
 
 __all__ = ["Dependencies"]
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sitewatch.config.calendar import CalendarConfig
 from sitewatch.config.clients import Route
 from sitewatch.config.maintenance import active
-from sitewatch.config.models import CheckSpec
+from sitewatch.config.specs import CheckSpec
 from sitewatch.engine.results import RunRecord
 from sitewatch.incidents.deadlines import calendar_from, sla_clock
 from sitewatch.incidents.dependencies import Dependencies

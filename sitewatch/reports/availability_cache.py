@@ -39,7 +39,7 @@ import threading
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.reports.availability import EMPTY, Availability, Interval, maintenance_intervals, tally, tally_by
 from sitewatch.reports.history import counted_checks, reach, site_rows, site_spans, windows_of
 from sitewatch.store.database import Store

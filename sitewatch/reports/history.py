@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sitewatch.config.maintenance import MaintenanceWindow
-from sitewatch.config.models import CheckSpec, SiteSpec
+from sitewatch.config.specs import CheckSpec, SiteSpec
 from sitewatch.reports.availability import (
     UPTIME_TYPES,
     Availability,

@@ -17,7 +17,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.probe import format_duration, parse_duration
 from sitewatch.reports.availability import Availability, maintenance_intervals, outages, tally
 from sitewatch.reports.history import check_spans, counted_checks, site_rows, site_spans, windows_of

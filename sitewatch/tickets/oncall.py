@@ -10,7 +10,7 @@ from collections.abc import Callable
 import aiohttp
 
 from sitewatch.config.escalation import TelegramNotifierConfig
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 from sitewatch.logs import event
 from sitewatch.probe import Clock
 from sitewatch.store.database import Store

@@ -24,7 +24,7 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
-from sitewatch.config.models import AlertmanagerConfig
+from sitewatch.config.agent import AlertmanagerConfig
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.incidents.state import EventKind, IncidentEvent, OpenIncident
 from sitewatch.logs import event

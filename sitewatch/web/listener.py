@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from sitewatch.config.models import ListenerConfig
+from sitewatch.config.agent import ListenerConfig
 from sitewatch.logs import event
 
 __all__ = ["Gate", "ListenerConfig", "ListenerSite"]

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.store.database import Store
 from sitewatch.web.scope import Scope
 from sitewatch.web.sparkline import Sparkline, sparkline

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sitewatch.config.clients import Clients
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.web.api import ParameterError
 
 __all__ = ["Scope", "month_start", "operator_scope"]

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sitewatch.config.models import ListenerConfig
+from sitewatch.config.agent import ListenerConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.web.access import Access
 from sitewatch.web.agentroutes import HealthProbe, MetricsRenderer, NetworkProbe, agent_routes

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from sitewatch import __version__
 from sitewatch.config.clients import Clients
-from sitewatch.config.models import SiteSpec
+from sitewatch.config.specs import SiteSpec
 from sitewatch.config.tickets import TicketsConfig
 from sitewatch.engine.results import ResultBook
 from sitewatch.probe import Status, redact_url, worst

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sitewatch.config.loader import ConfigError, load_config
-from sitewatch.config.models import Config
+from sitewatch.config.specs import Config
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text(encoding="utf-8").splitlines()
 SECRETS = {
