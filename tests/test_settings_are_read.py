@@ -57,10 +57,8 @@ ALLOWED: dict[str, str] = {
     "RtSinkConfig.key_field": "RtSink.__init__",
     "RtSinkConfig.priorities": "RtSink.__init__",
     "EmailSinkConfig.sender": "EmailSink.__init__",
-    # TODO unread: web-config.yml's http_server_config (Prometheus: headers:, http2:) validates as any
-    # mapping and nothing reads it. sitewatch.web should add its headers: to every response and refuse
-    # http2: true (aiohttp serves HTTP/1.1 only), or the model should refuse the key with that reason.
-    "_WebConfig.http_server_config": TODO + " accepted as any mapping, ignored (the comment above)",
+    # web-config.yml's http2: only false is valid (the server speaks HTTP/1.1); its validator refuses true.
+    "_HttpServer.http2": "_HttpServer._http11_only",
 }
 
 

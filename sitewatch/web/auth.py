@@ -28,10 +28,11 @@ __all__ = ["WebSecurity", "load_web_config"]
 
 @dataclass
 class WebSecurity:
-    """What the web server enforces: an SSL context and/or bcrypt users."""
+    """What the web server enforces: an SSL context and/or bcrypt users, and headers on every answer."""
 
     ssl_context: ssl.SSLContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     # bcrypt off the loop, remembered once verified, alike in time for unknown users (sitewatch.web.passwords).
     _passwords: Passwords = field(init=False)
 
@@ -56,4 +57,4 @@ class WebSecurity:
 def load_web_config(path: Path) -> WebSecurity:
     """Read a web-config.yml; raises ``ConfigError`` with file:line problems."""
     checked = read_web_config(path)
-    return WebSecurity(ssl_context=checked.ssl_context, users=checked.users)
+    return WebSecurity(ssl_context=checked.ssl_context, users=checked.users, headers=checked.headers)

@@ -38,6 +38,13 @@ def _closer(security: WebSecurity) -> Callable[[web.Application], Awaitable[None
     return close
 
 
+def _header_setter(headers: dict[str, str]) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    async def set_headers(_: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(headers)  # every answer, refusals and errors included
+
+    return set_headers
+
+
 def build_app(
     book: ResultBook,
     metrics: MetricsRenderer,
@@ -61,6 +68,8 @@ def build_app(
     app = web.Application(client_max_size=64 * 1024, middlewares=[access.middleware()])
     if security is not None:
         app.on_cleanup.append(_closer(security))
+        if security.headers:
+            app.on_response_prepare.append(_header_setter(security.headers))
     app.router.add_routes(agent_routes(book, metrics, info, health, network))
     if page is not None:
         app.router.add_routes(page_routes(book, page))
