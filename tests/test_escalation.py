@@ -311,6 +311,11 @@ clients:
             "user id",
         ),
         ("{type: telegram, bot_token: x, chat_id: 1, poll_timeout: 2m}", "tickets.notifiers[0].poll_timeout", ""),
+        (
+            "{type: webhook, name: boss, url: 'http://127.0.0.1:9/', templates: {title: 'x'}}",
+            "tickets.notifiers[0].templates",
+            "belong on tickets: sinks:",
+        ),
     ],
 )
 def test_notifier_errors_are_located(

@@ -111,7 +111,8 @@ class TelegramNotifierConfig(_Model):
 def escalation_problems(
     clients: Iterable[Any], sinks: Iterable[Any], notifiers: Iterable[Any], sla: Mapping[Any, Any], smap: SourceMap
 ) -> list[Problem]:
-    """Located problems: unknown or unfit targets, deadline steps without a target, duplicate names."""
+    """Located problems: unknown or unfit targets, deadline steps without a target, duplicate names,
+    ticket templates on a notifier."""
     sinks, notifiers = list(sinks), list(notifiers)
     problems: list[Problem] = []
     sink_names = {s.name for s in sinks}
@@ -120,6 +121,11 @@ def escalation_problems(
         if entry.name in sink_names:
             message = f"{_shown(entry.name, smap, where)} is already a sink's name; names must be unique"
             problems.append(_at_path(smap, where, message))
+        # An e-mail or webhook notifier shares a sink's model, templates: included, but an on-call
+        # message is the escalation's own text: accepting the key would promise what nothing does.
+        if getattr(entry, "templates", None):
+            message = "a notifier sends the escalation's own message; templates: belong on tickets: sinks:"
+            problems.append(_at_path(smap, ("tickets", "notifiers", k, "templates"), message))
     # Names that came from a secret are never listed among the valid ones in a message.
     hidden = {n.name for k, n in enumerate(notifiers) if smap.is_secret(("tickets", "notifiers", k, "name"))}
     hidden |= {s.name for k, s in enumerate(sinks) if smap.is_secret(("tickets", "sinks", k, "name"))}
