@@ -121,3 +121,72 @@ async def test_silence_from_the_cli(tmp_path: Path) -> None:
     assert store.silence("shop", now) == "server move"
     assert feed(tracker, spec, now) == []
     assert feed(tracker, spec, now + 3 * 3600) == ["opened"]
+
+
+def test_in_force_lists_each_sites_windows_with_reason_and_end() -> None:
+    """The windows covering a moment, once per site, with their reason and the end of this occurrence."""
+    from sitewatch.config.maintenance import in_force
+
+    weekly = MaintenanceWindow.model_validate({"cron": "0 3 * * 0", "duration": "2h", "reason": "weekly updates"})
+    move = MaintenanceWindow.model_validate(
+        {"from": "2026-11-29T00:00:00Z", "until": "2026-11-30T00:00:00Z", "reason": "server move"}
+    )
+    past = MaintenanceWindow.model_validate({"from": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"})
+    at = ts("2026-11-29T04:00:00+00:00")  # a Sunday, inside both
+    listed = in_force([("shop", [weekly, move, weekly, past]), ("blog", [past]), ("crm", [weekly])], at)
+    assert listed == [
+        {"site": "shop", "until": "2026-11-29T05:00:00Z", "reason": "weekly updates", "recurring": True},
+        {"site": "shop", "until": "2026-11-30T00:00:00Z", "reason": "server move", "recurring": False},
+        {"site": "crm", "until": "2026-11-29T05:00:00Z", "reason": "weekly updates", "recurring": True},
+    ]
+    assert in_force([("shop", [weekly, move])], ts("2026-11-30T04:00:00+00:00")) == []
+
+
+async def test_the_running_agent_shows_a_window_and_its_reason(tmp_path: Path) -> None:
+    """A window in force now is in /api/status and on the status page with its reason; others are not.
+
+    A client's page lists its own sites' windows and never another client's.
+    """
+    import aiohttp
+
+    from tests.helpers import free_port, running_agent
+
+    now = dt.datetime.now(dt.UTC)
+    start, end = ((now + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in (-1, 1))
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        agent: {{listen: "127.0.0.1:{free_port()}", state_dir: {tmp_path}, operator_token: {"o" * 32}}}
+        defaults: {{interval: 1h, timeout: 500ms}}
+        clients:
+          - {{name: acme, token: {"a" * 32}}}
+          - {{name: beta, token: {"b" * 32}}}
+        sites:
+          - name: shop
+            client: acme
+            url: http://127.0.0.1:9/
+            maintenance: [{{from: "{start}", until: "{end}", reason: "замена диска <b>"}}]
+          - name: blog
+            client: beta
+            url: http://127.0.0.1:9/
+        """),
+        encoding="utf-8",
+    )
+    operator = {"Authorization": "Bearer " + "o" * 32}
+    async with running_agent(path) as agent, aiohttp.ClientSession(headers=operator) as client:
+        base = f"http://{agent.web.bound[0]}"
+        async with client.get(base + "/api/status") as resp:
+            document = await resp.json()
+        assert document["maintenance"] == [
+            {"site": "shop", "until": end, "reason": "замена диска <b>", "recurring": False}
+        ]
+        async with client.get(base + "/") as resp:
+            page = await resp.text()
+        assert 'data-maintenance="shop"' in page
+        assert "замена диска &lt;b&gt;" in page  # escaped, as every text from config
+        assert 'data-maintenance="blog"' not in page
+        for name, listed in (("acme", True), ("beta", False)):
+            headers = {"Authorization": "Bearer " + name[0] * 32}
+            async with client.get(f"{base}/clients/{name}/", headers=headers) as resp:
+                assert resp.status == 200
+                assert ('data-maintenance="shop"' in await resp.text()) is listed, name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sitewatch.agent.shutdown import serve_until_stopped, shut_down
 from sitewatch.agent.ticketside import TicketSide
 from sitewatch.agent.webside import advisory_states, build_web_side
 from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.maintenance import MaintenanceWindow, in_force
 from sitewatch.config.registry import load_checks
 from sitewatch.config.shard import keep, sharded
 from sitewatch.config.specs import Config
@@ -94,6 +95,7 @@ class Agent:
         self.oncall, self.deliverer = self.ticketing.oncall, self.ticketing.deliverer
         self.book.ticket_stats = lambda: self.ticketing.stats(self.clock.time())
         self.book.silences = lambda: [s.as_dict() for s in active_silences(self.store, time.time())]
+        self.book.maintenance = lambda: in_force(_windows_by_site(self.config), time.time())
         self.intake.incidents, self.intake.wake = self.incidents, self.deliverer.wake
         self._deliver_task: asyncio.Task[None] | None = None
         self.session = make_session(self.resolver, user_agent=config.agent.user_agent)
@@ -271,3 +273,9 @@ class Agent:
 
 def _site_labels(config: Config) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     return tuple((s.info.name, s.client, s.info.tags) for s in config.sites)
+
+
+def _windows_by_site(config: Config) -> Iterator[tuple[str, Iterator[MaintenanceWindow]]]:
+    """Each site's name with its checks' maintenance windows (duplicates are dropped by ``in_force``)."""
+    for site in config.sites:
+        yield site.info.name, (w for check in site.checks for w in check.maintenance)

@@ -1,19 +1,21 @@
 """Maintenance windows: one-off (``from``/``until``) or recurring (``cron`` + ``duration``), in UTC.
 
-During a window results are still recorded and exported, but no incident opens.
+During a window results are still recorded and exported, but no incident opens. The windows in
+force, with their ``reason``, are listed on the status page and in ``/api/status`` (:func:`in_force`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import pydantic
 from cronsim import CronSim, CronSimError
 
 from sitewatch.probe import Duration
 
-__all__ = ["MaintenanceWindow", "active"]
+__all__ = ["MaintenanceWindow", "active", "in_force"]
 
 
 class MaintenanceWindow(pydantic.BaseModel):
@@ -51,16 +53,42 @@ class MaintenanceWindow(pydantic.BaseModel):
 
     def contains(self, at: float) -> bool:
         """True when unix time ``at`` falls inside this window."""
+        return self.ends(at) is not None
+
+    def ends(self, at: float) -> float | None:
+        """When the occurrence covering unix time ``at`` ends (unix seconds); None outside every one."""
         moment = dt.datetime.fromtimestamp(at, dt.UTC)
         if self.start is not None and self.until is not None:
-            return self.start <= moment < self.until
+            return self.until.timestamp() if self.start <= moment < self.until else None
         if self.cron is None or self.duration is None:  # pragma: no cover - the validator forbids it
-            return False
+            return None
         # The latest start at or before `moment`: a reverse cron walk, one step.
         latest = next(CronSim(self.cron, moment + dt.timedelta(seconds=1), reverse=True), None)
-        return latest is not None and moment < latest + dt.timedelta(seconds=self.duration)
+        if latest is None:
+            return None
+        end = latest + dt.timedelta(seconds=self.duration)
+        return end.timestamp() if moment < end else None
 
 
 def active(windows: Iterable[MaintenanceWindow], at: float) -> MaintenanceWindow | None:
     """The first window covering ``at``, if any."""
     return next((w for w in windows if w.contains(at)), None)
+
+
+def in_force(sites: Iterable[tuple[str, Iterable[MaintenanceWindow]]], at: float) -> list[dict[str, Any]]:
+    """The windows covering ``at``, one entry per site and window, in the API form.
+
+    ``sites`` pairs each site's name with its checks' windows (the site's and the global ones; a
+    window shared by several checks is listed once). UTC timestamps, stable English keys.
+    """
+    listed: list[dict[str, Any]] = []
+    for site, windows in sites:
+        seen: set[MaintenanceWindow] = set()
+        for window in windows:
+            end = window.ends(at)
+            if end is None or window in seen:
+                continue
+            seen.add(window)
+            until = dt.datetime.fromtimestamp(end, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            listed.append({"site": site, "until": until, "reason": window.reason, "recurring": window.cron is not None})
+    return listed

@@ -115,6 +115,8 @@ class ResultBook:
         self.ticket_stats: Callable[[], TicketStats] | None = None
         #: Set by the agent: the silences in force, in their API form (for /api/status and the page).
         self.silences: Callable[[], Sequence[Mapping[str, Any]]] | None = None
+        #: Set by the agent: the maintenance windows in force by site, in their API form (the same two).
+        self.maintenance: Callable[[], Sequence[Mapping[str, Any]]] | None = None
         #: Told of each record and reconfiguration, after the book changed.
         self.watchers: list[BookWatcher] = []
 

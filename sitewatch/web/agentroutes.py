@@ -98,6 +98,8 @@ def status_document(book: ResultBook, info: dict[str, Any]) -> dict[str, Any]:
     document: dict[str, Any] = {"agent": {**info, "version": __version__, "checks": len(checks)}, "checks": checks}
     if book.silences is not None:
         document["silences"] = list(book.silences())
+    if book.maintenance is not None:
+        document["maintenance"] = list(book.maintenance())
     if book.ticket_stats is not None:
         stats = book.ticket_stats()
         document["tickets"] = {

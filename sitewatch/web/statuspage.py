@@ -105,6 +105,8 @@ class StatusPage:
         # Incidents of sites out of scope (or no longer configured) never reach a narrowed view.
         names = [s.info.name for s in sites] if scope.narrowed else None
         silences = tuple(book.silences()) if book.silences is not None and not scope.private else ()
+        # Planned work on a client's own sites is its business too: shown on its page as well.
+        maintenance = tuple(book.maintenance()) if book.maintenance is not None else ()
         return StatusView(
             now=now,
             version=__version__,
@@ -117,6 +119,7 @@ class StatusPage:
             tickets=book.ticket_stats() if book.ticket_stats is not None and not scope.private else None,
             counts=counts,
             silences=tuple(s for s in silences if names is None or s.get("site") in names),
+            maintenance=tuple(m for m in maintenance if names is None or m.get("site") in names),
             client=scope.client if scope.private else None,
             # The agent's own network is the team's business: not on a client's page.
             network=None if scope.private else self._network(),

@@ -60,6 +60,8 @@ class StatusView:
     tickets: TicketStats | None
     counts: Mapping[str, int]
     silences: tuple[Mapping[str, Any], ...] = ()
+    #: Maintenance windows in force (``sitewatch.config.maintenance.in_force``), scoped like the sites.
+    maintenance: tuple[Mapping[str, Any], ...] = ()
     client: str | None = None  # a client's own page: its name
     #: The SLA clocks of the incidents shown that have terms, by incident id.
     sla: Mapping[int, IncidentSla] = field(default_factory=dict)
