@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sitewatch.i18n import local_time
-from sitewatch.store.queries import HistoryRow, IncidentRow
+from sitewatch.store.queries import HistoryRow, IncidentRow, IncidentState
 from sitewatch.store.sla import IncidentSla
 from sitewatch.units import parse_duration
 
@@ -25,10 +25,22 @@ __all__ = [
     "iso",
     "parse_limit",
     "parse_since",
+    "parse_state",
 ]
 
 #: Rows one history answer may carry: 30 days of a 1-minute check is 43,200.
 HISTORY_LIMIT = 50_000
+
+
+_STATES: dict[str, IncidentState] = {"open": "open", "resolved": "resolved", "all": "all"}
+
+
+def parse_state(raw: str | None) -> IncidentState:
+    """``?state=`` of an incident list: open, resolved or all (the default)."""
+    state = _STATES.get("all" if raw is None else raw)
+    if state is None:
+        raise ParameterError("state", f"expected open, resolved or all, got {raw!r}")
+    return state
 
 
 class ParameterError(ValueError):

@@ -14,7 +14,7 @@ from sitewatch.engine.results import ResultBook
 from sitewatch.reports.compliance import client_month, compliance_json
 from sitewatch.reports.formats import local_iso
 from sitewatch.reports.report import ReportError
-from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.store.queries import history, incidents
 from sitewatch.store.sla import clocks
 from sitewatch.web.access import not_found
 from sitewatch.web.api import (
@@ -25,13 +25,12 @@ from sitewatch.web.api import (
     incidents_document,
     parse_limit,
     parse_since,
+    parse_state,
 )
 from sitewatch.web.scope import Scope
 from sitewatch.web.statuspage import StatusPage
 
 __all__ = ["client_routes"]
-
-_STATES: dict[str, IncidentState] = {"open": "open", "resolved": "resolved", "all": "all"}
 
 
 def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
@@ -57,11 +56,8 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         mine = scope(request)
         if mine is None:
             return not_found()
-        raw = request.query.get("state", "all")
-        state = _STATES.get(raw)
         try:
-            if state is None:
-                raise ParameterError("state", f"expected open, resolved or all, got {raw!r}")
+            state = parse_state(request.query.get("state"))
             limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
         except ParameterError as exc:
             return _bad(exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sitewatch.engine.results import ResultBook
-from sitewatch.store.queries import IncidentState, history, incidents
+from sitewatch.store.queries import history, incidents
 from sitewatch.store.sla import clocks
 from sitewatch.web.api import (
     HISTORY_LIMIT,
@@ -20,13 +20,12 @@ from sitewatch.web.api import (
     incidents_document,
     parse_limit,
     parse_since,
+    parse_state,
 )
 from sitewatch.web.scope import operator_scope
 from sitewatch.web.statuspage import StatusPage
 
 __all__ = ["page_routes"]
-
-_STATES: dict[str, IncidentState] = {"open": "open", "resolved": "resolved", "all": "all"}
 
 
 def page_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
@@ -42,11 +41,8 @@ def page_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def incident_list(request: web.Request) -> web.Response:
-        raw = request.query.get("state", "all")
-        state = _STATES.get(raw)
-        if state is None:
-            return _bad(ParameterError("state", f"expected open, resolved or all, got {raw!r}"))
         try:
+            state = parse_state(request.query.get("state"))
             limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
             scope = operator_scope(request.query, page.clients())
         except ParameterError as exc:
