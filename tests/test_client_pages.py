@@ -183,5 +183,8 @@ async def test_a_client_sees_its_tickets_but_not_their_delivery_errors(app: App,
     assert status == 200
     assert [t["sink"] for i in mine["incidents"] for t in i["tickets"]] == ["local", "local"]
     assert {t["last_error"] for i in mine["incidents"] for t in i["tickets"]} == {None}
+    status, bad = await _get(f"{app.url}/api/clients/acme/incidents?state=closed", ACME)
+    assert (status, bad["parameter"]) == (400, "state")  # the operator's API's rule and words
+    assert "expected open, resolved or all" in bad["error"]
     _, html = await _get(f"{app.url}/clients/acme/", ACME)
     assert "desk-internal" not in html
