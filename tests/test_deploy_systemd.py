@@ -104,6 +104,33 @@ def test_unit_keeps_the_documented_choices() -> None:
     assert "EnvironmentFile=-/etc/sitewatch/env" in lines
 
 
+CONFIG = "/etc/sitewatch/config.yaml"
+
+
+def test_exec_start_pre_checks_the_config_that_exec_start_runs() -> None:
+    """One ExecStartPre= runs `sitewatch check-config` on the file ExecStart= runs; no `-`: a failure stops it."""
+    lines = UNIT.read_text(encoding="utf-8").splitlines()
+    pre = [line for line in lines if line.startswith("ExecStartPre=")]
+    start = [line for line in lines if line.startswith("ExecStart=")]
+    assert pre == [f"ExecStartPre={SHIPPED_BINARY} check-config -c {CONFIG}"]  # a leading `-` would ignore a failure
+    assert start == [f"ExecStart={SHIPPED_BINARY} run -c {CONFIG}"]
+
+
+def test_exec_start_pre_fails_on_a_broken_config(tmp_path: Path) -> None:
+    """The ExecStartPre= command itself, on a copy of the config: exit 0 for a good file, non-zero for a broken one."""
+    binary = str(Path(sys.executable).parent / "sitewatch")
+    (line,) = [line for line in UNIT.read_text(encoding="utf-8").splitlines() if line.startswith("ExecStartPre=")]
+    config = tmp_path / "config.yaml"
+    command = line.removeprefix("ExecStartPre=").replace(SHIPPED_BINARY, binary).replace(CONFIG, str(config)).split()
+    config.write_text(f"agent: {{state_dir: '{tmp_path}'}}\nsites:\n  - {{name: shop, url: 'https://shop.example/'}}\n")
+    good = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert good.returncode == 0, good.stderr
+    config.write_text("sites:\n  - {name: shop, url: 'https://shop.example/', interval: often}\n")
+    bad = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert bad.returncode != 0
+    assert f"{config}:2: sites[0].interval:" in bad.stderr
+
+
 def test_sysusers_and_tmpfiles_create_user_and_config_dirs(tmp_path: Path) -> None:
     """sysusers makes a no-login system user; tmpfiles then makes /etc/sitewatch{,/sites.d} 0750 root:sitewatch."""
     sysusers = systemd_tool("systemd-sysusers")
