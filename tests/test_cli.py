@@ -6,11 +6,13 @@ import asyncio
 import signal
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import yarl
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -113,32 +115,75 @@ async def test_probe_unknown_site_says_which_exist(tmp_path: Path, site: str) ->
     assert "shop, blog" in err
 
 
+#: README: "within two intervals (10 s)" of printing where to look; the demo's interval is 5 s.
+DEMO_DEADLINE = 10.0
+DEMO_SUCCESS = {"demo-healthy": 1.0, "demo-slow": 1.0, "demo-error": 0.0, "demo-fatal": 0.0}
+
+
+async def _probe_success(client: aiohttp.ClientSession, listen: str) -> dict[str, float]:
+    try:
+        async with client.get(f"http://{listen}/metrics") as resp:
+            text = await resp.text()
+    except aiohttp.ClientError:
+        return {}
+    return {
+        sample.labels["site"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "probe_success"
+    }
+
+
+def _printed_urls(lines: list[str], label: str) -> list[str]:
+    """The URLs on the line starting ``label``; a bare path after the first URL is on the same server."""
+    (line,) = [line for line in lines if line.startswith(label)]
+    words = [word.rstrip(",") for word in line.removeprefix(label).split()]
+    base = str(yarl.URL(words[0]).origin())
+    return [word if word.startswith("http") else base + word for word in words if "/" in word]
+
+
 @pytest.mark.slow
-async def test_demo_serves_metrics_with_the_broken_pages_down() -> None:
-    """`sitewatch demo` (what `make run` starts) exports probe_success for all four demo pages."""
+async def test_demo_prints_where_to_look_and_reports_within_two_intervals() -> None:
+    """`sitewatch demo` (what `make run` starts) prints the /metrics, status page and API URLs, which answer;
+    within 10 s of printing them probe_success is 1 for the healthy and slow pages, 0 for the two broken ones."""
     listen = f"127.0.0.1:{free_port()}"
     proc = await start_demo(listen)
-    success: dict[str, float] = {}
+    assert proc.stdout is not None
+    out: list[str] = []
     try:
+        # Python's start under load is not part of the claim: the clock starts at the printed lines.
+        async with asyncio.timeout(30):
+            while not out or out[-1] != "stop with Ctrl-C":
+                line = await proc.stdout.readline()
+                assert line, "the demo exited before printing where to look"
+                out.append(line.decode().rstrip("\n"))
+        printed = time.monotonic()
+        success: dict[str, float] = {}
+        async with aiohttp.ClientSession() as client:
 
-        async def all_reported() -> bool:
-            try:
-                async with aiohttp.ClientSession() as client, client.get(f"http://{listen}/metrics") as resp:
-                    text = await resp.text()
-            except aiohttp.ClientError:
-                return False
-            success.clear()
-            for family in text_string_to_metric_families(text):
-                for sample in family.samples:
-                    if sample.name == "probe_success":
-                        success[sample.labels["site"]] = sample.value
-            return len(success) == 4
+            async def as_documented() -> bool:
+                success.clear()
+                success.update(await _probe_success(client, listen))
+                return success == DEMO_SUCCESS
 
-        await wait_for(all_reported, timeout=30, what="four demo sites in /metrics")
+            await wait_for(as_documented, timeout=DEMO_DEADLINE, what="the documented probe_success values")
+            took = time.monotonic() - printed
+            metrics, page, api = (_printed_urls(out, label) for label in ("metrics:", "status page:", "status API:"))
+            assert (metrics, page) == ([f"http://{listen}/metrics"], [f"http://{listen}/"])
+            assert api == [
+                f"http://{listen}{path}" for path in ("/api/status", "/api/incidents", "/api/sites/demo-error/history")
+            ]
+            for url in metrics + page + api:
+                async with client.get(url) as resp:
+                    assert resp.status == 200, url
+                    answer = await resp.text()
+                    if "/api/" in url:
+                        assert resp.content_type == "application/json", url
+                # Every answer is about the demo, except the incident list: no incident has opened yet.
+                assert "demo-error" in answer or url.endswith("/api/incidents"), url
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=15)
-    assert success == {"demo-healthy": 1.0, "demo-slow": 1.0, "demo-error": 0.0, "demo-fatal": 0.0}
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=15)
+    assert took <= DEMO_DEADLINE, took
     assert proc.returncode == 0, err.decode()
-    assert f"http://{listen}/metrics" in out.decode()
     assert "agent_stopped" in err.decode()
