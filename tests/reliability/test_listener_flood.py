@@ -1,4 +1,4 @@
-"""2,000 idle connections and slowloris clients against ``sitewatch run`` under a 1024 descriptor limit.
+"""Floods of idle connections and slowloris clients under a 1024 descriptor limit, and an idle keep-alive client.
 
 The agent runs as systemd starts it (soft ``RLIMIT_NOFILE`` 1024) and, worse, with the hard limit
 at 1024 too, so raising the soft limit cannot help and only the listener's cap and the descriptors
@@ -215,3 +215,39 @@ def test_accept_failures_are_one_event_per_episode(caplog: pytest.LogCaptureFixt
     lines = [r for r in caplog.records if r.getMessage() == "listener_accept_failed"]
     assert len(lines) == 2
     assert lines[1].sitewatch_fields["previous_episode_failures"] == 5000  # type: ignore[attr-defined]
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    """One whole HTTP answer (head and Content-Length body); returns the head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    assert length, head
+    await reader.readexactly(int(length.group(1)))
+    return head
+
+
+async def test_an_idle_keep_alive_client_is_closed_after_the_idle_timeout(sites: str, tmp_path: Path) -> None:
+    """A keep-alive client that got its answers and then sends nothing is closed once idle_timeout (2 s) has passed,
+    not at once (the connection did serve a second request) and not after the default 75 s."""
+    listen = f"127.0.0.1:{free_port()}"
+    config = write_config(tmp_path, sites, listen, "{idle_timeout: 2s}")
+    host, port = listen.rsplit(":", 1)
+    request = b"GET /healthz HTTP/1.1\r\nHost: agent\r\n\r\n"  # HTTP/1.1: keep-alive unless told otherwise
+    async with agent_process(config, listen) as agent:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for _ in range(2):
+                writer.write(request)
+                await writer.drain()
+                head = await _answer(reader)
+                assert b"connection: close" not in head.lower(), head
+            answered = time.monotonic()
+            async with asyncio.timeout(15):  # the deadline: far below the default 75 s, far above 2 s
+                rest = await reader.read()  # b"" at EOF: the agent closed the connection
+            idle = time.monotonic() - answered
+        finally:
+            writer.close()
+    assert rest == b""
+    # The agent's timer starts when it has sent the answer, a little before this side read it.
+    assert 1.5 <= idle <= 6.0, idle
+    assert not [line for line in agent.lines if "Traceback" in line]
