@@ -56,13 +56,15 @@ def _limit(nofile: tuple[int, int] | None) -> Callable[[], None] | None:
 
 @contextlib.asynccontextmanager
 async def agent_process(
-    config: Path, listen: str, *, nofile: tuple[int, int] | None = None
+    config: Path, listen: str, *, nofile: tuple[int, int] | None = None, log_format: str = "text"
 ) -> AsyncIterator[AgentProcess]:
     """Start the agent on ``config`` (listening on ``listen``), wait until it answers, stop it with SIGTERM."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "sitewatch.cli",
+        "--log-format",
+        log_format,
         "run",
         "-c",
         str(config),
