@@ -103,7 +103,7 @@ test-integration: $(STAMP)
 	rt_out=$$($(SUDO) bash .ci/rt.sh $$state/rt 2>/dev/null) || { echo "$$rt_out"; exit 1; }; \
 	pids="$$pids $$(cat $$state/rt/rt.pid)"; \
 	eval "$$(printf '%s\n%s\n' "$$rm_out" "$$rt_out" | grep -E '^(REDMINE|RT)_[A-Z_]+=' | sed 's/^/export /')"; \
-	SITEWATCH_REQUIRE_REDMINE=1 SITEWATCH_REQUIRE_RT=1 $(BIN)/pytest -q tests/test_sinks.py tests/test_clients_redmine.py tests/test_sla_desk.py
+	SITEWATCH_REQUIRE_REDMINE=1 SITEWATCH_REQUIRE_RT=1 $(BIN)/pytest -q tests/test_sinks.py tests/test_clients_redmine.py tests/test_clients_desks.py tests/test_sla_desk.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
