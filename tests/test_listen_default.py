@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sitewatch.config import AgentConfig
 from sitewatch.config.loader import load_config
-from sitewatch.config.models import AgentConfig
 from tests.agent_process import get
 from tests.helpers import free_port, running_agent
 
