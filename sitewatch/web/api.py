@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aiohttp import web
+
 from sitewatch.i18n import local_time
 from sitewatch.store.queries import HistoryRow, IncidentRow, IncidentState
 from sitewatch.store.sla import IncidentSla
@@ -19,6 +21,7 @@ from sitewatch.units import parse_duration
 __all__ = [
     "HISTORY_LIMIT",
     "ParameterError",
+    "bad_parameter",
     "dumps",
     "history_document",
     "incidents_document",
@@ -54,6 +57,11 @@ class ParameterError(ValueError):
 def dumps(data: Any) -> str:
     """An API answer as JSON text: non-ASCII as it is, anything else JSON lacks as its ``str()``."""
     return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def bad_parameter(error: ParameterError) -> web.Response:
+    """The 400 of every API route: what was wrong, and the parameter it was in."""
+    return web.json_response({"error": str(error), "parameter": error.parameter}, status=400, dumps=dumps)
 
 
 def iso(ts: float | None) -> str | None:

@@ -20,6 +20,7 @@ from sitewatch.web.access import not_found
 from sitewatch.web.api import (
     HISTORY_LIMIT,
     ParameterError,
+    bad_parameter,
     dumps,
     history_document,
     incidents_document,
@@ -60,7 +61,7 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
             state = parse_state(request.query.get("state"))
             limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
         except ParameterError as exc:
-            return _bad(exc)
+            return bad_parameter(exc)
         names = [s.info.name for s in mine.sites(page.sites())]
         rows = incidents(page.store, state, limit, sites=names)
         # Delivery errors are the team's business (desk URLs, its errors), not the client's.
@@ -77,7 +78,7 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
             since = parse_since(request.query.get("since"), now)
             limit = parse_limit(request.query.get("limit"), default=HISTORY_LIMIT, maximum=HISTORY_LIMIT)
         except ParameterError as exc:
-            return _bad(exc)
+            return bad_parameter(exc)
         rows, truncated = history(page.store, site.info.name, since, now, limit)
         return web.json_response(history_document(site.info.name, since, now, rows, truncated), dumps=dumps)
 
@@ -91,7 +92,7 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         try:
             period, found = client_month(page.store, name, timezone, now, request.query.get("month"))
         except ReportError as exc:
-            return _bad(ParameterError("month", str(exc).removeprefix("--month: ")))
+            return bad_parameter(ParameterError("month", str(exc).removeprefix("--month: ")))
         (document,) = compliance_json([found]) if found else [{"client": name, "priorities": [], "breaches": []}]
         document.update(
             client=name,
@@ -109,7 +110,3 @@ def client_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         web.get("/api/clients/{client}/sites/{name}/history", site_history),
         web.get("/api/clients/{client}/sla", sla),
     ]
-
-
-def _bad(error: ParameterError) -> web.Response:
-    return web.json_response({"error": str(error), "parameter": error.parameter}, status=400, dumps=dumps)

@@ -15,6 +15,7 @@ from sitewatch.store.sla import clocks
 from sitewatch.web.api import (
     HISTORY_LIMIT,
     ParameterError,
+    bad_parameter,
     dumps,
     history_document,
     incidents_document,
@@ -35,7 +36,7 @@ def page_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         try:
             scope = operator_scope(request.query, page.clients())
         except ParameterError as exc:
-            return _bad(exc)
+            return bad_parameter(exc)
         html = await page.render(book, scope)
         # The page is live data: no caching by browsers or proxies in between.
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
@@ -46,7 +47,7 @@ def page_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
             limit = parse_limit(request.query.get("limit"), default=50, maximum=1000)
             scope = operator_scope(request.query, page.clients())
         except ParameterError as exc:
-            return _bad(exc)
+            return bad_parameter(exc)
         names = [s.info.name for s in scope.sites(page.sites())] if scope.narrowed else None
         rows = incidents(page.store, state, limit, sites=names)
         sla = clocks(page.store, [r.id for r in rows], page.now())
@@ -61,7 +62,7 @@ def page_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
             since = parse_since(request.query.get("since"), now)
             limit = parse_limit(request.query.get("limit"), default=HISTORY_LIMIT, maximum=HISTORY_LIMIT)
         except ParameterError as exc:
-            return _bad(exc)
+            return bad_parameter(exc)
         rows, truncated = history(page.store, name, since, now, limit)
         return web.json_response(history_document(name, since, now, rows, truncated), dumps=dumps)
 
@@ -70,7 +71,3 @@ def page_routes(book: ResultBook, page: StatusPage) -> list[web.RouteDef]:
         web.get("/api/incidents", incident_list),
         web.get("/api/sites/{name}/history", site_history),
     ]
-
-
-def _bad(error: ParameterError) -> web.Response:
-    return web.json_response({"error": str(error), "parameter": error.parameter}, status=400, dumps=dumps)
