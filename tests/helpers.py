@@ -95,6 +95,19 @@ async def start_demo(listen: str, stdout: int = asyncio.subprocess.PIPE) -> asyn
 
 
 @contextlib.asynccontextmanager
+async def failing_site(status: int, text: str, path: str = "/") -> AsyncIterator[str]:
+    """A site whose ``path`` (an aiohttp route, ``/{site}`` for any page) answers ``status`` with ``text``."""
+
+    async def fail(_: web.Request) -> web.Response:
+        return web.Response(status=status, text=text)
+
+    app = web.Application()
+    app.router.add_get(path, fail)
+    async with serve(app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
 async def serve(app: web.Application, host: str = "127.0.0.1", ssl_context: Any = None) -> AsyncIterator[str]:
     """Serve ``app`` on an ephemeral loopback port; yields the base URL without a trailing slash."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 
 from sitewatch.agent import Agent
 from sitewatch.tickets.jira import label_for
-from tests.helpers import free_port, running_agent, serve, wait_for
+from tests.helpers import failing_site, free_port, running_agent, serve, wait_for
 from tests.rt_emulator import RtEmulator
 from tests.test_jira_sink import FakeJira
 from tests.test_sinks import rt  # noqa: F401 - the real RT's fixture, for the integration test
@@ -101,13 +101,7 @@ def smtp() -> Iterator[tuple[Mailboxes, int]]:
 @pytest.fixture
 async def down() -> AsyncIterator[str]:
     """Both clients' sites answer 503."""
-
-    async def fail(_: web.Request) -> web.Response:
-        return web.Response(status=503, text="down")
-
-    app = web.Application()
-    app.router.add_get("/{site}", fail)
-    async with serve(app) as url:
+    async with failing_site(503, "down", "/{site}") as url:
         yield url
 
 

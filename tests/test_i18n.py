@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.i18n import duration, finding, local_time
 from sitewatch.i18n.catalog import plural_forms, tables
 from sitewatch.tickets.evidence import evidence_lines
 from sitewatch.tickets.render import body, comment, title
-from tests.helpers import run_check, serve
+from tests.helpers import failing_site, run_check
 from tests.test_tls_check import tcp_server
 
 MOSCOW_0315 = 1_796_602_500.0  # 2026-12-07 00:15 UTC = 03:15 in Moscow
@@ -95,13 +94,7 @@ def test_evidence_is_labelled_lines_in_the_readers_numbers() -> None:
 @pytest.fixture
 async def broken_site() -> AsyncIterator[str]:
     """A site whose front page answers 500."""
-
-    async def fail(_: web.Request) -> web.Response:
-        return web.Response(status=500, text="Error establishing a database connection")
-
-    app = web.Application()
-    app.router.add_get("/", fail)
-    async with serve(app) as url:
+    async with failing_site(500, "Error establishing a database connection") as url:
         yield url
 
 

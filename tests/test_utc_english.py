@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from tests.agent_process import AgentProcess, agent_process, get
-from tests.helpers import free_port, serve, wait_for
+from tests.helpers import failing_site, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +40,7 @@ TEXT_LINE = re.compile(
 @pytest.fixture
 async def down() -> AsyncIterator[str]:
     """A site answering 500, so an incident with SLA deadlines opens at once."""
-
-    async def fail(_: web.Request) -> web.Response:
-        return web.Response(status=500, text="Internal Server Error")
-
-    app = web.Application()
-    app.router.add_get("/", fail)
-    async with serve(app) as url:
+    async with failing_site(500, "Internal Server Error") as url:
         yield url
 
 
