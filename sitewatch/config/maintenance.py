@@ -82,13 +82,26 @@ def in_force(sites: Iterable[tuple[str, Iterable[MaintenanceWindow]]], at: float
     window shared by several checks is listed once). UTC timestamps, stable English keys.
     """
     listed: list[dict[str, Any]] = []
+    # The global windows are the same objects on every check: each is worked out once per call
+    # (a cron walk is ~40 µs; once per site it was 0.4 s a page at 10,000 sites).
+    ends: dict[int, str | None] = {}
     for site, windows in sites:
-        seen: set[MaintenanceWindow] = set()
+        seen: set[int] = set()
         for window in windows:
-            end = window.ends(at)
-            if end is None or window in seen:
+            key = id(window)
+            if key in seen:
                 continue
-            seen.add(window)
-            until = dt.datetime.fromtimestamp(end, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-            listed.append({"site": site, "until": until, "reason": window.reason, "recurring": window.cron is not None})
+            seen.add(key)
+            if key not in ends:
+                end = window.ends(at)
+                ends[key] = None if end is None else _iso(end)
+            until = ends[key]
+            if until is not None:
+                listed.append(
+                    {"site": site, "until": until, "reason": window.reason, "recurring": window.cron is not None}
+                )
     return listed
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
