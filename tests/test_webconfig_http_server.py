@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import textwrap
 from pathlib import Path
 
 import aiohttp
+import bcrypt
 import pytest
 
 from sitewatch.config.loader import ConfigError, load_config
@@ -36,13 +38,18 @@ def write(tmp_path: Path, web: str) -> Path:
 
 
 async def test_headers_are_set_on_every_answer(tmp_path: Path) -> None:
-    """The configured headers come on /metrics, the page, an API error and an unknown route alike."""
+    """The configured headers come on /metrics, the page, an API error, an unknown route and a refusal alike."""
     lines = "".join(f'    {name}: "{value}"\n' for name, value in HEADERS.items())
-    path = write(tmp_path, "http_server_config:\n  http2: false\n  headers:\n" + lines)
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    web = f"basic_auth_users:\n  ops: '{hashed}'\nhttp_server_config:\n  http2: false\n  headers:\n" + lines
+    path = write(tmp_path, web)
+    auth = {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()}
     async with running_agent(path) as agent, aiohttp.ClientSession() as client:
         base = f"http://{agent.web.bound[0]}"
-        for route, status in (("/metrics", 200), ("/", 200), ("/api/incidents?limit=x", 400), ("/nowhere", 404)):
-            async with client.get(base + route) as resp:
+        answers = (("/metrics", 200, auth), ("/", 200, auth), ("/api/incidents?limit=x", 400, auth))
+        answers += (("/nowhere", 404, auth), ("/metrics", 401, None))
+        for route, status, credentials in answers:
+            async with client.get(base + route, headers=credentials) as resp:
                 assert resp.status == status, route
                 for name, value in HEADERS.items():
                     assert resp.headers.get(name) == value, (route, name)
